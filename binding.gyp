@@ -1,0 +1,51 @@
+{
+  # The release build (prebuildify drives node-gyp). CMakeLists.txt mirrors these sources,
+  # defines, standard and warnings; keep the two in step.
+  "targets": [
+    {
+      "target_name": "core_process",
+      "sources": [
+        "native/addon.cc",
+        "native/child.cc",
+        "native/orphans.cc",
+        "native/spawn_common.cc",
+        "native/sys.cc",
+        "native/timer.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "_GNU_SOURCE"
+      ],
+      "cflags!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fvisibility=hidden",
+        "-fno-exceptions",
+        "-fstack-protector-strong",
+        "-D_FORTIFY_SOURCE=2"
+      ],
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": ["native/spawn_linux.cc", "native/child_linux.cc"],
+          "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"]
+        }],
+        ["OS=='mac'", {
+          "sources": ["native/spawn_darwin.cc"],
+          "xcode_settings": {
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+            "MACOSX_DEPLOYMENT_TARGET": "10.15",
+            "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra", "-Werror", "-fno-exceptions"]
+          }
+        }]
+      ]
+    }
+  ]
+}

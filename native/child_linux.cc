@@ -1,0 +1,151 @@
+// Child-side setup for the clone path. Rules (see NATIVE-NOTES §1, §7):
+// - raw syscalls or async-signal-safe libc only; no malloc, no locks, no stdio;
+// - all signals arrive blocked (the parent blocked them before clone); handlers are reset to
+//   SIG_DFL before the mask is opened, so no parent handler can run on this shared memory;
+// - errors go to the CLOEXEC pipe as two ints {stage, errno}; EOF there means exec worked.
+#include "child_linux.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace coreproc {
+
+const char* ChildStageName(int stage) {
+  switch (stage) {
+    case kStageSignals: return "signals";
+    case kStageSetsid: return "setsid";
+    case kStageSetpgid: return "setpgid";
+    case kStageDup2: return "dup2";
+    case kStageCloseFds: return "closefds";
+    case kStageChdir: return "chdir";
+    case kStageExec: return "exec";
+    default: return "unknown";
+  }
+}
+
+const char* ChildStageSyscall(int stage) {
+  switch (stage) {
+    case kStageSignals: return "rt_sigaction";
+    case kStageSetsid: return "setsid";
+    case kStageSetpgid: return "setpgid";
+    case kStageDup2: return "dup2";
+    case kStageCloseFds: return "close_range";
+    case kStageChdir: return "chdir";
+    case kStageExec: return "execve";
+    default: return "unknown";
+  }
+}
+
+namespace {
+
+// The kernel's view of struct sigaction: glibc's wrapper refuses its two internal signals
+// (32, 33), and those must be reset too.
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)(void);
+  unsigned long mask;
+};
+
+[[noreturn]] void Report(const ChildPlan* plan, int stage, int err) {
+  int msg[2] = {stage, err};
+  const char* p = reinterpret_cast<const char*>(msg);
+  size_t left = sizeof msg;
+  while (left > 0) {
+    ssize_t n = write(plan->errorFd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  _exit(127);
+}
+
+void ResetSignalDispositions() {
+  for (int sig = 1; sig < 65; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    KernelSigaction old{};
+    if (syscall(SYS_rt_sigaction, sig, nullptr, &old, sizeof(unsigned long)) != 0) continue;
+    if (old.handler == SIG_DFL) continue;
+    KernelSigaction dfl{};
+    dfl.handler = SIG_DFL;
+    // Failure is impossible for a valid, catchable signal; nothing useful to report anyway.
+    syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(unsigned long));
+  }
+}
+
+// close_range(CLOEXEC) needs 5.11; before that, walk /proc/self/fd with getdents64 into a
+// stack buffer (opendir would allocate).
+bool MarkAllCloexec() {
+  if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return true;
+  int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return false;
+  alignas(8) char buf[4096];
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      const struct dirent64* d = reinterpret_cast<const struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      int fd = 0;
+      const char* c = d->d_name;
+      if (*c < '0' || *c > '9') continue;
+      for (; *c >= '0' && *c <= '9'; c++) fd = fd * 10 + (*c - '0');
+      if (fd >= 3 && fd != dir) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+  }
+  close(dir);
+  return true;
+}
+
+}  // namespace
+
+int ChildMain(void* arg) {
+  const ChildPlan* plan = static_cast<const ChildPlan*>(arg);
+  ResetSignalDispositions();
+
+  if (plan->setsid) {
+    if (setsid() < 0) Report(plan, kStageSetsid, errno);
+  } else if (plan->pgid >= 0) {
+    if (setpgid(0, plan->pgid) != 0) Report(plan, kStageSetpgid, errno);
+  }
+
+  for (int i = 0; i < 3; i++) {
+    if (plan->source[i] < 0) continue;
+    if (plan->source[i] == i) {
+      // Inherited as is; dup2 onto itself would leave a CLOEXEC flag in place.
+      if (fcntl(i, F_SETFD, 0) != 0) Report(plan, kStageDup2, errno);
+      continue;
+    }
+    int r;
+    do {
+      r = dup2(plan->source[i], i);  // dup2 clears CLOEXEC on the target
+    } while (r < 0 && (errno == EINTR || errno == EBUSY));
+    if (r < 0) Report(plan, kStageDup2, errno);
+  }
+
+  if (!MarkAllCloexec()) Report(plan, kStageCloseFds, errno);
+
+  if (plan->cwd != nullptr && chdir(plan->cwd) != 0) Report(plan, kStageChdir, errno);
+
+  sigset_t empty;
+  sigemptyset(&empty);
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, sizeof(unsigned long)) != 0) {
+    Report(plan, kStageSignals, errno);
+  }
+
+  execve(plan->path, plan->argv, plan->envp);
+  Report(plan, kStageExec, errno);
+}
+
+}  // namespace coreproc

@@ -1,0 +1,73 @@
+// Per-environment state: every Node environment (the main thread and each worker) has its
+// own libuv loop, its own children's watchers and its own timers, and tears them down in
+// its own async cleanup hook (NATIVE-NOTES §2, pitfall 8).
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "fd.h"
+#include "sys.h"
+
+namespace coreproc {
+
+struct EnvData;
+
+// One spawned child. Touched only on its environment's thread (JS calls and loop callbacks
+// of that one loop), which is why the reap needs no lock: the async watcher and waitSync
+// can never run at the same time. After teardown the orphan reaper owns pid and pidfd.
+struct Child {
+  EnvData* env = nullptr;  // null once the environment is gone
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  uv_poll_t* poll = nullptr;
+  bool reaped = false;
+  bool orphaned = false;
+  bool refed = true;
+  bool groupLeader = false;
+  int64_t startNs = 0;
+  ExitInfo info;
+  Napi::FunctionReference onExit;
+};
+
+struct EnvData {
+  napi_env env = nullptr;
+  uv_loop_t* loop = nullptr;
+  bool usePidfd = true;  // false: SIGCHLD watcher + waitpid(pid, WNOHANG) per child
+  bool forceClone = false;
+  std::unordered_map<Child*, std::shared_ptr<Child>> live;
+  uv_signal_t* sigchld = nullptr;
+  int fallbackRefs = 0;
+  std::unordered_map<uint32_t, struct Timer*> timers;
+  uint32_t nextTimerId = 1;
+  Napi::FunctionReference childCtor;
+  napi_async_cleanup_hook_handle cleanupHandle = nullptr;
+  int pendingCloses = 0;
+  bool tearingDown = false;
+};
+
+EnvData* GetEnvData(Napi::Env env);
+
+// child.cc
+Napi::Function DefineNativeChild(Napi::Env env, EnvData* data);
+Napi::Value WrapChild(Napi::Env env, std::shared_ptr<Child> child);
+// Before a spawn in fallback mode: the SIGCHLD watcher must exist before the child can exit.
+bool EnsureSigchldWatcher(EnvData* data);
+bool WatchChild(EnvData* data, const std::shared_ptr<Child>& child);
+void TeardownChildren(EnvData* data);
+void CloseSignalCounted(EnvData* data, uv_signal_t* handle);
+// addon.cc: one pending close finished; completes teardown when it was the last.
+void CloseDone(EnvData* data);
+
+// timer.cc
+void InitTimers(Napi::Env env, Napi::Object exports);
+void TeardownTimers(EnvData* data);
+
+// orphans.cc: children still running when their environment goes away are reaped here.
+void AdoptOrphan(pid_t pid, int pidfd);
+
+}  // namespace coreproc

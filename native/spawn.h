@@ -1,0 +1,75 @@
+// The spawn request as the native layer sees it: already validated by lib/process, so the
+// parent-side code below only re-checks what the kernel will tell it anyway.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "fd.h"
+
+namespace coreproc {
+
+enum class StdioKind { Inherit = 0, Null = 1, Pipe = 2, Fd = 3, File = 4 };
+
+struct StdioSpec {
+  StdioKind kind = StdioKind::Inherit;
+  int fd = -1;       // StdioKind::Fd
+  std::string path;  // StdioKind::File
+  bool append = false;
+};
+
+struct SpawnRequest {
+  std::string file;  // as the caller wrote it; searched in searchPath when it has no '/'
+  std::string searchPath;
+  std::vector<std::string> argv;
+  bool inheritEnv = true;  // true: the child gets our environ as it is now
+  std::vector<std::string> env;
+  bool hasCwd = false;
+  std::string cwd;
+  StdioSpec stdio[3];
+  int pgid = -1;  // -1 keep ours, 0 new group led by the child, >0 join that group
+  bool setsid = false;
+  bool wantPidfd = true;    // false: the no-pidfd fallback (old kernels, or forced)
+  bool forceClone = false;  // tests and benchmarks: take the clone path even when not needed
+};
+
+// Which step failed, so callers can tell a missing cwd from a missing program.
+struct SpawnError {
+  int err = 0;
+  const char* syscall = "";
+  const char* stage = "";
+  std::string path;
+};
+
+struct SpawnResult {
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  UniqueFd parentEnds[3];   // our end of each 'pipe' stream
+  const char* method = "";  // "posix_spawn" | "clone"
+  int64_t startNs = 0;
+};
+
+// Returns false with *error filled; on failure nothing is left open and no child survives.
+bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error);
+
+// ---- shared by the platform files ----
+
+// Parent-side stdio plan: for each target 0..2 the fd to dup2 there. A source equal to its
+// target means "inherit" (keep it, clear CLOEXEC); every other source is >= 3 and CLOEXEC,
+// so the dup2 order in the child cannot clobber a source and nothing else survives exec.
+struct StdioPlan {
+  int source[3] = {-1, -1, -1};
+  UniqueFd owned[3];  // sources we opened or duplicated and close after the spawn
+  UniqueFd parentEnds[3];
+};
+
+bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error);
+// Resolves req.file against req.searchPath the way execvp would (EACCES wins over ENOENT).
+bool ResolveProgram(const SpawnRequest& req, std::string* path, SpawnError* error);
+// After a failure whose errno could come from chdir or exec, tells which one it was.
+bool CwdIsUsable(const std::string& cwd);
+int DevNullFd();
+
+}  // namespace coreproc

@@ -1,0 +1,149 @@
+// Parent-side preparation shared by every spawn path: program resolution and the stdio
+// plan. Runs before any child exists, so it may allocate and fail freely.
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "spawn.h"
+
+namespace coreproc {
+
+int DevNullFd() {
+  // One process-wide CLOEXEC descriptor, dup2'ed into children: saves an open() in every
+  // child that asks for 'null'. Racing first callers both open; the loser closes its copy.
+  static std::atomic<int> cached{-1};
+  int fd = cached.load(std::memory_order_acquire);
+  if (fd >= 0) return fd;
+  int opened = RetryEintr([] { return open("/dev/null", O_RDWR | O_CLOEXEC); });
+  if (opened < 0) return -1;
+  if (opened < 3) {  // never keep a source in the 0..2 target range
+    int high = fcntl(opened, F_DUPFD_CLOEXEC, 3);
+    close(opened);
+    if (high < 0) return -1;
+    opened = high;
+  }
+  int expected = -1;
+  if (!cached.compare_exchange_strong(expected, opened, std::memory_order_acq_rel)) {
+    close(opened);
+    return expected;
+  }
+  return opened;
+}
+
+bool CwdIsUsable(const std::string& cwd) {
+  struct stat st;
+  if (stat(cwd.c_str(), &st) != 0) return false;
+  return S_ISDIR(st.st_mode) && access(cwd.c_str(), X_OK) == 0;
+}
+
+bool ResolveProgram(const SpawnRequest& req, std::string* path, SpawnError* error) {
+  if (req.file.find('/') != std::string::npos) {
+    *path = req.file;
+    return true;
+  }
+  bool sawEacces = false;
+  size_t start = 0;
+  const std::string& sp = req.searchPath;
+  std::string candidate;
+  while (start <= sp.size()) {
+    size_t end = sp.find(':', start);
+    if (end == std::string::npos) end = sp.size();
+    // An empty PATH entry means the current directory, as in execvp.
+    candidate.assign(sp, start, end - start);
+    if (candidate.empty()) candidate = ".";
+    candidate += '/';
+    candidate += req.file;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0) {
+      if (S_ISREG(st.st_mode) && access(candidate.c_str(), X_OK) == 0) {
+        *path = candidate;
+        return true;
+      }
+      sawEacces = true;
+    } else if (errno == EACCES) {
+      sawEacces = true;
+    }
+    start = end + 1;
+  }
+  error->err = sawEacces ? EACCES : ENOENT;
+  error->syscall = "execve";
+  error->stage = "resolve";
+  error->path = req.file;
+  return false;
+}
+
+static int EnsureHigh(int fd, UniqueFd* owned) {
+  if (fd >= 3) return fd;
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (high >= 0) owned->Reset(high);
+  return high;
+}
+
+bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
+  for (int i = 0; i < 3; i++) {
+    const StdioSpec& s = req.stdio[i];
+    int src = -1;
+    switch (s.kind) {
+      case StdioKind::Inherit:
+        // Node marks its own 0..2 close-on-exec; "inherit" must clear that in the child
+        // (a dup2 onto itself does, in posix_spawn and in our clone child alike).
+        plan->source[i] = i;
+        continue;
+      case StdioKind::Null:
+        src = DevNullFd();
+        if (src < 0) {
+          *error = {errno, "open", "stdio", "/dev/null"};
+          return false;
+        }
+        break;
+      case StdioKind::Pipe: {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) {
+          *error = {errno, "pipe2", "stdio", ""};
+          return false;
+        }
+        // stdin: the child reads, we write; stdout/stderr: the other way round.
+        int childEnd = i == 0 ? p[0] : p[1];
+        int ourEnd = i == 0 ? p[1] : p[0];
+        plan->owned[i].Reset(childEnd);
+        plan->parentEnds[i].Reset(ourEnd);
+        src = childEnd;
+        break;
+      }
+      case StdioKind::Fd:
+        if (fcntl(s.fd, F_GETFD) < 0) {
+          *error = {errno, "fcntl", "stdio", ""};
+          return false;
+        }
+        src = s.fd;
+        break;
+      case StdioKind::File: {
+        int flags = O_CLOEXEC | O_NOCTTY;
+        flags |= i == 0 ? O_RDONLY : (O_WRONLY | O_CREAT | (s.append ? O_APPEND : O_TRUNC));
+        int fd = RetryEintr([&] { return open(s.path.c_str(), flags, 0666); });
+        if (fd < 0) {
+          *error = {errno, "open", "stdio", s.path};
+          return false;
+        }
+        plan->owned[i].Reset(fd);
+        src = fd;
+        break;
+      }
+    }
+    // A source in 0..2 could be overwritten by an earlier dup2 in the child; lift it.
+    UniqueFd lifted;
+    int high = EnsureHigh(src, &lifted);
+    if (high < 0) {
+      *error = {errno, "fcntl", "stdio", ""};
+      return false;
+    }
+    if (lifted.Valid()) plan->owned[i] = std::move(lifted);
+    plan->source[i] = high;
+  }
+  return true;
+}
+
+}  // namespace coreproc

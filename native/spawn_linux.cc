@@ -1,0 +1,239 @@
+// Linux spawn: glibc posix_spawn when the request fits its attributes, else our own
+// clone(CLONE_VM|CLONE_VFORK) child. Both take the same parent-side plan and both fail
+// synchronously with the real errno; neither ever copies the parent's page tables.
+#ifdef __linux__
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child_linux.h"
+#include "spawn.h"
+#include "sys.h"
+
+extern char** environ;
+
+namespace coreproc {
+
+namespace {
+
+// NUL-terminated pointer arrays over strings that outlive the spawn call.
+struct CStringArray {
+  std::vector<char*> ptrs;
+  explicit CStringArray(const std::vector<std::string>& v) {
+    ptrs.reserve(v.size() + 1);
+    for (const std::string& s : v) ptrs.push_back(const_cast<char*>(s.c_str()));
+    ptrs.push_back(nullptr);
+  }
+  char* const* Data() { return ptrs.data(); }
+};
+
+// Blocks every signal, glibc's internal ones included, on the calling thread for the life of
+// the object: a handler must never run in a CLONE_VM child that shares our stack and heap.
+class AllSignalsBlocked {
+ public:
+  AllSignalsBlocked() {
+    unsigned long all = ~0UL;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved_, sizeof(unsigned long));
+  }
+  ~AllSignalsBlocked() {
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved_, nullptr, sizeof(unsigned long));
+  }
+
+ private:
+  unsigned long saved_ = 0;
+};
+
+// glibc's sigfillset leaves out its two internal signals (32, 33), and posix_spawn then sets
+// them to SIG_IGN in the child, an ignore that survives exec. Naming them in the
+// set-to-default mask makes the child start with every disposition at default. sigaddset
+// refuses them, so set the bits directly (bit n-1 of the first word is signal n).
+void AddInternalSignals(sigset_t* set) {
+  static_assert(sizeof(set->__val[0]) == 8, "64-bit sigset words");
+  set->__val[0] |= (1UL << 31) | (1UL << 32);
+}
+
+// posix_spawn reports one errno for chdir and exec alike; a cwd that cannot be entered is
+// the likelier culprit for these, and naming it is what the caller needs.
+void AttributePosixSpawnError(const SpawnRequest& req, const std::string& path, int err,
+                              SpawnError* error) {
+  if (req.hasCwd && (err == ENOENT || err == ENOTDIR || err == EACCES) && !CwdIsUsable(req.cwd)) {
+    *error = {err, "chdir", "chdir", req.cwd};
+    return;
+  }
+  *error = {err, "posix_spawn", "exec", path};
+}
+
+bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& plan,
+                char* const* argv, char* const* envp, SpawnResult* out, SpawnError* error) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  int err = posix_spawn_file_actions_init(&fa);
+  if (err != 0) {
+    *error = {err, "posix_spawn_file_actions_init", "spawn", ""};
+    return false;
+  }
+  err = posix_spawnattr_init(&attr);
+  if (err != 0) {
+    posix_spawn_file_actions_destroy(&fa);
+    *error = {err, "posix_spawnattr_init", "spawn", ""};
+    return false;
+  }
+  for (int i = 0; i < 3 && err == 0; i++) {
+    if (plan.source[i] >= 0) err = posix_spawn_file_actions_adddup2(&fa, plan.source[i], i);
+  }
+  if (err == 0 && req.hasCwd) err = posix_spawn_file_actions_addchdir_np(&fa, req.cwd.c_str());
+  // Closes even descriptors the parent inherited without CLOEXEC.
+  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  AddInternalSignals(&all);
+  if (err == 0) err = posix_spawnattr_setsigmask(&attr, &empty);
+  if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &all);
+  if (req.setsid) {
+    flags |= POSIX_SPAWN_SETSID;
+  } else if (req.pgid >= 0) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    if (err == 0) err = posix_spawnattr_setpgroup(&attr, req.pgid);
+  }
+  if (err == 0) err = posix_spawnattr_setflags(&attr, flags);
+
+  pid_t pid = -1;
+  if (err == 0) {
+    out->startNs = MonotonicNs();
+    err = posix_spawn(&pid, path.c_str(), &fa, &attr, argv, envp);
+    if (err != 0) AttributePosixSpawnError(req, path, err, error);
+  } else {
+    *error = {err, "posix_spawn_file_actions", "spawn", ""};
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (err != 0) return false;
+
+  out->pid = pid;
+  out->method = "posix_spawn";
+  if (req.wantPidfd) {
+    // The child is ours and unreaped, so its pid cannot have been recycled yet.
+    int fd = PidfdOpen(pid);
+    if (fd >= 0) out->pidfd.Reset(fd);
+  }
+  return true;
+}
+
+bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& plan,
+                char* const* argv, char* const* envp, SpawnResult* out, SpawnError* error) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    *error = {errno, "pipe2", "spawn", ""};
+    return false;
+  }
+  UniqueFd reportRead(report[0]);
+  UniqueFd reportWrite(report[1]);
+
+  ChildPlan cp{};
+  cp.path = path.c_str();
+  cp.argv = argv;
+  cp.envp = envp;
+  cp.cwd = req.hasCwd ? req.cwd.c_str() : nullptr;
+  for (int i = 0; i < 3; i++) cp.source[i] = plan.source[i];
+  cp.pgid = req.pgid;
+  cp.setsid = req.setsid;
+  cp.errorFd = reportWrite.Get();
+
+  // A private stack: the child must not scribble on the frames we return through.
+  const size_t stackSize = 64 * 1024;
+  void* stack = mmap(nullptr, stackSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    *error = {errno, "mmap", "spawn", ""};
+    return false;
+  }
+  char* top = static_cast<char*>(stack) + stackSize;
+
+  pid_t pid;
+  int pidfd = -1;
+  {
+    AllSignalsBlocked blocked;
+    out->startNs = MonotonicNs();
+    bool wantPidfd = req.wantPidfd;
+    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (wantPidfd ? CLONE_PIDFD : 0);
+    pid = clone(ChildMain, top, flags, &cp, &pidfd);
+    if (pid < 0 && wantPidfd && errno == EINVAL) {  // CLONE_PIDFD predates pidfd_open by
+      pidfd = -1;                                   // one release; be safe on odd kernels
+      pid = clone(ChildMain, top, flags & ~CLONE_PIDFD, &cp, nullptr);
+    }
+  }
+  int cloneErrno = errno;
+  munmap(stack, stackSize);
+  if (pid < 0) {
+    *error = {cloneErrno, "clone", "spawn", ""};
+    return false;
+  }
+  UniqueFd ownedPidfd(pidfd);
+  reportWrite.Reset();  // our copy; the child's closes at exec
+
+  int msg[2] = {0, 0};
+  size_t got = 0;
+  while (got < sizeof msg) {
+    ssize_t n = read(reportRead.Get(), reinterpret_cast<char*>(msg) + got, sizeof msg - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got == sizeof msg) {
+    // The child reported and _exited; reap it here so a failed spawn leaves no zombie.
+    int status;
+    RetryEintr([&] { return waitpid(pid, &status, 0); });
+    int stage = msg[0];
+    *error = {msg[1], ChildStageSyscall(stage), ChildStageName(stage),
+              stage == kStageChdir ? req.cwd : (stage == kStageExec ? path : std::string())};
+    return false;
+  }
+
+  out->pid = pid;
+  out->method = "clone";
+  if (ownedPidfd.Valid()) {
+    out->pidfd = std::move(ownedPidfd);
+  } else if (req.wantPidfd) {
+    int fd = PidfdOpen(pid);
+    if (fd >= 0) out->pidfd.Reset(fd);
+  }
+  return true;
+}
+
+// The explicit predicate: posix_spawn whenever its attributes express the whole request.
+// Child-side settings it has no attribute for (affinity, nice, rlimits, ids) add clauses here.
+bool NeedsClonePath(const SpawnRequest& req) { return req.forceClone; }
+
+}  // namespace
+
+bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
+  std::string path;
+  if (!ResolveProgram(req, &path, error)) return false;
+  StdioPlan plan;
+  if (!PrepareStdio(req, &plan, error)) return false;
+
+  CStringArray argv(req.argv);
+  CStringArray env(req.env);  // empty, and unused, when inheriting environ
+  char* const* envp = req.inheritEnv ? environ : env.Data();
+
+  bool ok = NeedsClonePath(req) ? SpawnClone(req, path, plan, argv.Data(), envp, out, error)
+                                : SpawnPosix(req, path, plan, argv.Data(), envp, out, error);
+  if (!ok) return false;
+  for (int i = 0; i < 3; i++) out->parentEnds[i] = std::move(plan.parentEnds[i]);
+  return true;  // plan.owned closes the child's ends here: EOF reaches us when the child exits
+}
+
+}  // namespace coreproc
+
+#endif  // __linux__

@@ -1,0 +1,139 @@
+// One-shot timers with sub-millisecond precision for wait({ timeout }). libuv timers have
+// millisecond granularity and fire on the loop's cached clock, which makes a 50 ms wait
+// up to ~1-2 ms late; a CLOCK_MONOTONIC timerfd watched by uv_poll fires within tens of
+// microseconds. Other platforms use a uv_timer_t (millisecond precision).
+#include <errno.h>
+#include <string.h>
+
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
+
+#include "env.h"
+
+namespace coreproc {
+
+struct Timer {
+  EnvData* data = nullptr;
+  uint32_t id = 0;
+  UniqueFd fd;
+  uv_handle_t* handle = nullptr;
+  Napi::FunctionReference callback;
+};
+
+namespace {
+
+void OnTimerClosed(uv_handle_t* handle) {
+  Timer* t = static_cast<Timer*>(handle->data);
+#ifdef __linux__
+  delete reinterpret_cast<uv_poll_t*>(handle);
+#else
+  delete reinterpret_cast<uv_timer_t*>(handle);
+#endif
+  EnvData* data = t->data;
+  delete t;  // closes the timerfd after its poll handle (pitfall 8)
+  CloseDone(data);
+}
+
+void CloseTimer(Timer* t) {
+  t->data->timers.erase(t->id);
+  t->callback.Reset();
+#ifdef __linux__
+  uv_poll_stop(reinterpret_cast<uv_poll_t*>(t->handle));
+#else
+  uv_timer_stop(reinterpret_cast<uv_timer_t*>(t->handle));
+#endif
+  t->data->pendingCloses++;
+  uv_close(t->handle, OnTimerClosed);
+}
+
+void Fire(Timer* t) {
+  Napi::FunctionReference cb = std::move(t->callback);
+  CloseTimer(t);
+  if (cb.IsEmpty()) return;
+  Napi::Env env = cb.Env();
+  Napi::HandleScope scope(env);
+  cb.MakeCallback(env.Global(), {});
+}
+
+#ifdef __linux__
+void OnTimerfd(uv_poll_t* handle, int /*status*/, int /*events*/) {
+  Timer* t = static_cast<Timer*>(handle->data);
+  uint64_t expirations;
+  ssize_t n = read(t->fd.Get(), &expirations, sizeof expirations);
+  if (n < 0 && errno == EAGAIN) return;  // spurious wake-up
+  Fire(t);
+}
+#else
+void OnUvTimer(uv_timer_t* handle) { Fire(static_cast<Timer*>(handle->data)); }
+#endif
+
+// timerStart(ms, callback) -> id. The callback runs once, unless cancelled first.
+Napi::Value TimerStart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* data = GetEnvData(env);
+  double ms = info[0].As<Napi::Number>().DoubleValue();
+  if (!(ms >= 0)) ms = 0;
+  auto* t = new Timer;
+  t->data = data;
+  t->id = data->nextTimerId++;
+  if (data->nextTimerId == 0) data->nextTimerId = 1;
+#ifdef __linux__
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    delete t;
+    Napi::Error e = Napi::Error::New(env, std::string("timerfd_create: ") + strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  t->fd.Reset(fd);
+  struct itimerspec spec;
+  memset(&spec, 0, sizeof spec);
+  int64_t ns = static_cast<int64_t>(ms * 1e6);
+  if (ns == 0) ns = 1;  // a zero it_value disarms the timer
+  spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000LL);
+  spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000LL);
+  timerfd_settime(fd, 0, &spec, nullptr);
+  auto* poll = new uv_poll_t;
+  uv_poll_init(data->loop, poll, fd);
+  poll->data = t;
+  t->handle = reinterpret_cast<uv_handle_t*>(poll);
+  uv_poll_start(poll, UV_READABLE, OnTimerfd);
+#else
+  auto* timer = new uv_timer_t;
+  uv_timer_init(data->loop, timer);
+  timer->data = t;
+  t->handle = reinterpret_cast<uv_handle_t*>(timer);
+  uv_timer_start(timer, OnUvTimer, static_cast<uint64_t>(ms + 0.999), 0);
+#endif
+  t->callback = Napi::Persistent(info[1].As<Napi::Function>());
+  data->timers.emplace(t->id, t);
+  return Napi::Number::New(env, t->id);
+}
+
+Napi::Value TimerCancel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnvData* data = GetEnvData(env);
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  auto it = data->timers.find(id);
+  if (it == data->timers.end()) return Napi::Boolean::New(env, false);
+  CloseTimer(it->second);
+  return Napi::Boolean::New(env, true);
+}
+
+}  // namespace
+
+void InitTimers(Napi::Env env, Napi::Object exports) {
+  exports.Set("timerStart", Napi::Function::New<TimerStart>(env, "timerStart"));
+  exports.Set("timerCancel", Napi::Function::New<TimerCancel>(env, "timerCancel"));
+}
+
+void TeardownTimers(EnvData* data) {
+  std::vector<Timer*> all;
+  for (auto& entry : data->timers) all.push_back(entry.second);
+  for (Timer* t : all) CloseTimer(t);
+}
+
+}  // namespace coreproc
