@@ -1,0 +1,269 @@
+/**
+ * ProcessHandle: one running (or finished) child. Exit is observed on the event loop by the
+ * addon; `exited` settles exactly once, whichever of the async watcher or waitSync() reaped.
+ */
+import net from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+import { type NativeChild, type NativeStatus, native } from '../native.js';
+import { errnoName, ProcessError } from './errors.js';
+import type { PreparedSpawn } from './options.js';
+import { type SignalName, signalNumber } from './signals.js';
+import { decodeStatus, type ExitStatus } from './status.js';
+
+export interface WaitOptions {
+  /** Milliseconds; rejects (or throws) ProcessError kind 'TimedOut'. The child keeps running. */
+  timeout?: number;
+}
+
+function checkTimeout(op: string, options: WaitOptions | undefined): number | undefined {
+  const t = options?.timeout;
+  if (t === undefined) return undefined;
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
+    throw new ProcessError(
+      'InvalidCommand',
+      `invalid ${op} timeout: ${String(t)} must be a finite number of milliseconds >= 0`,
+      { field: 'timeout', code: 'EINVAL' },
+    );
+  }
+  return t;
+}
+
+export class ProcessHandle {
+  /** The child's process id. */
+  readonly pid: number;
+  /** The child's process group: its own pid with processGroup/newSession, else the one it joined. */
+  readonly pgid: number;
+  /** Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK). */
+  readonly spawnMethod: 'posix_spawn' | 'clone';
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Settles once with the exit status; never rejects. */
+  readonly exited: Promise<ExitStatus>;
+  /** True once a `timeout` option fired and the kill escalation began. */
+  timedOut = false;
+  /** True once the `signal` option aborted the child. */
+  aborted = false;
+
+  #native: NativeChild;
+  #prepared: PreparedSpawn;
+  #status: ExitStatus | null = null;
+  #resolve!: (s: ExitStatus) => void;
+  #fds: [number, number, number];
+  #streams: [Writable | null, Readable | null, Readable | null] = [null, null, null];
+  #timers: NodeJS.Timeout[] = [];
+  #refed = true;
+  #onAbort: (() => void) | null = null;
+  #abortSignal: AbortSignal | undefined;
+
+  /** @internal Use spawn(). */
+  constructor(nativeChild: NativeChild, prepared: PreparedSpawn, signal: AbortSignal | undefined) {
+    this.#native = nativeChild;
+    this.#prepared = prepared;
+    this.pid = nativeChild.pid;
+    this.spawnMethod = nativeChild.spawnMethod;
+    this.command = prepared.command;
+    this.args = prepared.args;
+    this.#fds = [...nativeChild.fds] as [number, number, number];
+    const pgid = prepared.request.pgid;
+    this.pgid = prepared.ownGroup ? this.pid : pgid > 0 ? pgid : native.getpgid(0);
+    this.exited = new Promise<ExitStatus>((resolve) => {
+      this.#resolve = resolve;
+    });
+    if (prepared.timeout !== undefined) {
+      this.#timers.push(setTimeout(() => this.#escalate('timeout'), prepared.timeout));
+    }
+    if (signal !== undefined) {
+      this.#abortSignal = signal;
+      this.#onAbort = () => this.#escalate('abort');
+      if (signal.aborted) queueMicrotask(this.#onAbort);
+      else signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /** @internal Called by the addon's exit watcher (through spawn()). */
+  _onExit(raw: NativeStatus): void {
+    this.#settle(decodeStatus(this.pid, raw));
+  }
+
+  /** The child's stdin as a writable stream when spawned with stdin: 'pipe', else null. */
+  get stdin(): Writable | null {
+    return this.#stream(0) as Writable | null;
+  }
+  /** The child's stdout as a readable stream when spawned with stdout: 'pipe', else null. */
+  get stdout(): Readable | null {
+    return this.#stream(1) as Readable | null;
+  }
+  /** The child's stderr as a readable stream when spawned with stderr: 'pipe', else null. */
+  get stderr(): Readable | null {
+    return this.#stream(2) as Readable | null;
+  }
+
+  /** True until the child has been reaped. */
+  get running(): boolean {
+    return this.#status === null;
+  }
+
+  /** The exit status once reaped, else null. */
+  get status(): ExitStatus | null {
+    return this.#status;
+  }
+
+  /**
+   * Waits for exit; with a timeout, rejects ProcessError 'TimedOut' and leaves the child running.
+   * The deadline is a CLOCK_MONOTONIC timerfd, so it fires within microseconds, not milliseconds.
+   * @example
+   * const child = spawn({ program: 'sleep', args: ['5'] });
+   * try { await child.wait({ timeout: 100 }); } catch { child.kill('SIGKILL'); }
+   */
+  wait(options?: WaitOptions): Promise<ExitStatus> {
+    const timeout = checkTimeout('wait', options);
+    if (this.#status !== null || timeout === undefined) return this.exited;
+    return new Promise<ExitStatus>((resolve, reject) => {
+      const id = native.timerStart(timeout, () => {
+        reject(
+          new ProcessError('TimedOut', `wait: pid ${this.pid} still running after ${timeout} ms`, {
+            code: 'ETIMEDOUT',
+            command: this.command,
+          }),
+        );
+      });
+      this.exited.then((s) => {
+        native.timerCancel(id);
+        resolve(s);
+      });
+    });
+  }
+
+  /**
+   * Blocks this thread until the child exits or the timeout passes (then throws 'TimedOut').
+   * For worker threads and scripts; on the main thread it stalls the event loop meanwhile.
+   * @example
+   * const status = spawn({ program: 'true' }).waitSync({ timeout: 1000 });
+   */
+  waitSync(options?: WaitOptions): ExitStatus {
+    const timeout = checkTimeout('waitSync', options);
+    if (this.#status !== null) return this.#status;
+    const r = this.#native.waitSync(timeout === undefined ? -1 : timeout);
+    if (r === null) {
+      throw new ProcessError(
+        'TimedOut',
+        `waitSync: pid ${this.pid} still running after ${timeout} ms`,
+        {
+          code: 'ETIMEDOUT',
+          command: this.command,
+        },
+      );
+    }
+    if (typeof r === 'number') {
+      const code = errnoName(-r);
+      throw new ProcessError('SpawnFailed', `waitSync: pid ${this.pid}: ${code}`, {
+        code,
+        errno: -r,
+        syscall: 'waitid',
+      });
+    }
+    return this.#settle(decodeStatus(this.pid, r));
+  }
+
+  /**
+   * Sends a signal through the pidfd, so it can never reach a recycled pid.
+   * Returns false once the child has been reaped.
+   * @example
+   * child.kill('SIGINT');
+   */
+  kill(signal: SignalName = 'SIGTERM'): boolean {
+    const r = this.#native.kill(signalNumber(signal));
+    return this.#signalResult('kill', signal, r);
+  }
+
+  /**
+   * Signals the child's whole process group (spawn with processGroup or newSession).
+   * Works after the leader exited while members remain.
+   * @example
+   * const sh = spawn({ program: 'sh', args: ['-c', 'sleep 100 & sleep 100'], processGroup: true });
+   * sh.killGroup('SIGKILL');
+   */
+  killGroup(signal: SignalName = 'SIGTERM'): boolean {
+    const num = signalNumber(signal);
+    if (!this.#prepared.ownGroup && this.#prepared.request.pgid <= 0) {
+      throw new ProcessError(
+        'InvalidCommand',
+        `killGroup: pid ${this.pid} shares our own process group; spawn it with processGroup: true`,
+        { field: 'processGroup', code: 'EINVAL' },
+      );
+    }
+    return this.#signalResult('killGroup', signal, this.#native.killGroup(num, this.pgid));
+  }
+
+  /** Keeps the event loop alive until the child exits (the default). */
+  ref(): this {
+    this.#refed = true;
+    this.#native.ref();
+    for (const t of this.#timers) t.ref();
+    for (const s of this.#streams) (s as net.Socket | null)?.ref();
+    return this;
+  }
+
+  /** Lets the process exit while the child still runs. */
+  unref(): this {
+    this.#refed = false;
+    this.#native.unref();
+    for (const t of this.#timers) t.unref();
+    for (const s of this.#streams) (s as net.Socket | null)?.unref();
+    return this;
+  }
+
+  #signalResult(op: string, signal: string, r: number): boolean {
+    if (r >= 0) return r === 1;
+    const code = errnoName(-r);
+    throw new ProcessError(
+      code === 'EPERM' ? 'PermissionDenied' : 'SpawnFailed',
+      `${op}(${signal}) of pid ${this.pid} failed: ${code}`,
+      { code, errno: -r, syscall: op === 'kill' ? 'pidfd_send_signal' : 'killpg' },
+    );
+  }
+
+  #settle(status: ExitStatus): ExitStatus {
+    if (this.#status !== null) return this.#status;
+    this.#status = status;
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers = [];
+    if (this.#onAbort) this.#abortSignal?.removeEventListener('abort', this.#onAbort);
+    // Pipes nobody asked for yet become streams now, so their data stays readable and
+    // their descriptors close at EOF instead of leaking.
+    for (let i = 0; i < 3; i++) this.#stream(i);
+    this.#resolve(status);
+    return status;
+  }
+
+  // Streams are created on first use: a child whose output is never looked at costs no
+  // socket, which is most of the per-child memory.
+  #stream(i: number): Writable | Readable | null {
+    const existing = this.#streams[i];
+    if (existing) return existing;
+    const fd = this.#fds[i] ?? -1;
+    if (fd < 0) return null;
+    this.#fds[i] = -1;
+    const socket = new net.Socket({ fd, readable: i !== 0, writable: i === 0 });
+    if (!this.#refed) socket.unref();
+    this.#streams[i] = socket;
+    return socket;
+  }
+
+  #escalate(reason: 'timeout' | 'abort'): void {
+    if (this.#status !== null) return;
+    if (reason === 'timeout') this.timedOut = true;
+    else this.aborted = true;
+    const p = this.#prepared;
+    // A child that leads its own group takes its group down with it: that is why it has one.
+    const send = (sig: SignalName) => (p.ownGroup ? this.killGroup(sig) : this.kill(sig));
+    send(p.killSignalName as SignalName);
+    if (p.killSignal !== signalNumber('SIGKILL')) {
+      const t = setTimeout(() => {
+        if (this.#status === null) send('SIGKILL');
+      }, p.killGrace);
+      if (!this.#refed) t.unref();
+      this.#timers.push(t);
+    }
+  }
+}

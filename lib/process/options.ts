@@ -1,0 +1,207 @@
+/**
+ * Spawn options: the public shape, and the one place they are validated and turned into the
+ * native request. Every check runs before any syscall and names the field and the value.
+ */
+import path from 'node:path';
+import type { NativeSpawnRequest, NativeStdio } from '../native.js';
+import { describe, invalid } from './errors.js';
+import { type SignalName, signalNumber } from './signals.js';
+
+/**
+ * How one standard stream of the child is connected.
+ * - 'inherit': share ours; 'null': /dev/null; 'pipe': a pipe, exposed as a Node stream;
+ * - `{ file, append? }`: a file opened for the child (created 0666 & ~umask for output,
+ *   truncated unless `append`); `{ fd }`: one of our open descriptors.
+ */
+export type StdioSpec =
+  | 'inherit'
+  | 'null'
+  | 'pipe'
+  | { file: string; append?: boolean }
+  | { fd: number };
+
+export interface SpawnOptions {
+  /** The program: looked up in the child's PATH when it has no '/'. */
+  program: string;
+  args?: readonly string[];
+  /** argv[0] as the child sees it; defaults to `program`. */
+  argv0?: string;
+  cwd?: string;
+  /** Merged over process.env (undefined removes a variable), or the whole env with clearEnv. */
+  env?: Record<string, string | undefined>;
+  clearEnv?: boolean;
+  stdin?: StdioSpec;
+  stdout?: StdioSpec;
+  stderr?: StdioSpec;
+  /** true: a new group led by the child (pgid = pid); a number: join that group. */
+  processGroup?: boolean | number;
+  /** setsid(): a new session (and group) led by the child. */
+  newSession?: boolean;
+  /** Milliseconds until `killSignal` is sent; then SIGKILL after `killGrace`. */
+  timeout?: number;
+  killSignal?: SignalName;
+  /** Milliseconds between killSignal and SIGKILL on timeout or abort; default 2000. */
+  killGrace?: number;
+  signal?: AbortSignal;
+  /** Tests and benchmarks: take the clone(CLONE_VFORK) path even when posix_spawn would do. */
+  forceClone?: boolean;
+}
+
+/** The validated request plus what the handle needs to know about it. */
+export interface PreparedSpawn {
+  request: NativeSpawnRequest;
+  command: string;
+  args: string[];
+  pipes: [boolean, boolean, boolean];
+  timeout: number | undefined;
+  killSignal: number;
+  killSignalName: string;
+  killGrace: number;
+  ownGroup: boolean;
+}
+
+const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+
+function checkString(field: string, value: unknown, allowEmpty = false): string {
+  if (typeof value !== 'string') throw invalid(field, value, 'must be a string');
+  if (!allowEmpty && value.length === 0) throw invalid(field, value, 'must not be empty');
+  if (value.includes('\0')) throw invalid(field, value, 'must not contain a NUL byte');
+  return value;
+}
+
+function checkMs(field: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw invalid(field, value, 'must be a finite number of milliseconds >= 0');
+  }
+  return value;
+}
+
+function stdioFor(field: string, spec: unknown): NativeStdio {
+  switch (spec) {
+    case undefined:
+    case 'inherit':
+      return 0;
+    case 'null':
+      return 1;
+    case 'pipe':
+      return 2;
+  }
+  if (spec !== null && typeof spec === 'object') {
+    const o = spec as Record<string, unknown>;
+    if ('fd' in o) {
+      if (!Number.isInteger(o.fd) || (o.fd as number) < 0) {
+        throw invalid(`${field}.fd`, o.fd, 'must be an open file descriptor number >= 0');
+      }
+      return { fd: o.fd as number };
+    }
+    if ('file' in o) {
+      const file = checkString(`${field}.file`, o.file);
+      return { file: path.resolve(file), append: o.append === true };
+    }
+  }
+  throw invalid(
+    field,
+    spec,
+    "is not a stdio spec: use 'inherit', 'null', 'pipe', { file, append? } or { fd }",
+  );
+}
+
+function buildEnv(options: SpawnOptions): { env?: string[]; searchPath: string } {
+  const overrides = options.env;
+  if (overrides !== undefined && (overrides === null || typeof overrides !== 'object')) {
+    throw invalid('env', overrides, 'must be an object of strings');
+  }
+  if (!options.clearEnv && overrides === undefined) {
+    return { searchPath: process.env.PATH ?? DEFAULT_PATH };
+  }
+  const merged: Record<string, string | undefined> = options.clearEnv ? {} : { ...process.env };
+  for (const [key, value] of Object.entries(overrides ?? {})) {
+    if (key.length === 0 || key.includes('=') || key.includes('\0')) {
+      throw invalid('env key', key, "must be non-empty without '=' or NUL");
+    }
+    if (value === undefined) {
+      delete merged[key];
+      continue;
+    }
+    checkString(`env.${key}`, value, true);
+    merged[key] = value;
+  }
+  const env: string[] = [];
+  for (const [key, value] of Object.entries(merged)) {
+    if (value !== undefined) env.push(`${key}=${value}`);
+  }
+  return { env, searchPath: merged.PATH ?? DEFAULT_PATH };
+}
+
+export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
+  if (options === null || typeof options !== 'object') {
+    throw invalid('options', options, 'must be an object with at least { program }');
+  }
+  const program = checkString('program', options.program);
+  const rawArgs: unknown = options.args ?? [];
+  if (!Array.isArray(rawArgs)) throw invalid('args', rawArgs, 'must be an array of strings');
+  const args = rawArgs.map((a, i) => checkString(`args[${i}]`, a, true));
+  const argv0 = options.argv0 === undefined ? program : checkString('argv0', options.argv0, true);
+  const cwd = options.cwd === undefined ? undefined : path.resolve(checkString('cwd', options.cwd));
+
+  const stdio = STREAMS.map((s) => stdioFor(s, options[s])) as [
+    NativeStdio,
+    NativeStdio,
+    NativeStdio,
+  ];
+
+  let pgid = -1;
+  const group = options.processGroup;
+  if (group === true) {
+    pgid = 0;
+  } else if (typeof group === 'number') {
+    if (!Number.isInteger(group) || group <= 0) {
+      throw invalid('processGroup', group, 'must be true or an existing process group id > 0');
+    }
+    pgid = group;
+  } else if (group !== undefined && group !== false) {
+    throw invalid('processGroup', group, 'must be a boolean or a process group id');
+  }
+  const setsid = options.newSession === true;
+  if (setsid && pgid > 0) {
+    throw invalid(
+      'processGroup',
+      group,
+      'cannot join an existing group together with newSession (the child leads a new group)',
+    );
+  }
+
+  const timeout = checkMs('timeout', options.timeout);
+  const killGrace = checkMs('killGrace', options.killGrace) ?? 2000;
+  const killSignalName = options.killSignal ?? 'SIGTERM';
+  const killSignal = signalNumber(killSignalName, 'killSignal');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw invalid('signal', describe(options.signal), 'must be an AbortSignal');
+  }
+
+  const { env, searchPath } = buildEnv(options);
+  const request: NativeSpawnRequest = {
+    file: program,
+    searchPath,
+    argv: [argv0, ...args],
+    stdio,
+    pgid,
+    setsid,
+    forceClone: options.forceClone === true,
+  };
+  if (env !== undefined) request.env = env;
+  if (cwd !== undefined) request.cwd = cwd;
+  return {
+    request,
+    command: program,
+    args,
+    pipes: [stdio[0] === 2, stdio[1] === 2, stdio[2] === 2],
+    timeout,
+    killSignal,
+    killSignalName,
+    killGrace,
+    ownGroup: setsid || pgid === 0,
+  };
+}
