@@ -1,0 +1,80 @@
+// Observers for tests: read what the kernel says about a process, from outside the library.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** A field of /proc/<pid>/status, e.g. 'SigIgn' -> '0000000000001000'. */
+export function procStatusField(pid: number | 'self', field: string): string {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const line = text.split('\n').find((l) => l.startsWith(`${field}:`));
+  if (line === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return line.slice(field.length + 1).trim();
+}
+
+/** Open descriptor numbers of a process, sorted. */
+export function fdsOf(pid: number | 'self'): number[] {
+  return readdirSync(`/proc/${pid}/fd`)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export function fdTarget(pid: number | 'self', fd: number): string {
+  return readlinkSync(`/proc/${pid}/fd/${fd}`);
+}
+
+/** `ps -o <fields>= -p <pid>` as trimmed columns. */
+export function ps(pid: number, fields: string): string[] {
+  const spec = fields
+    .split(',')
+    .map((f) => `${f}=`)
+    .join(',');
+  return execFileSync('ps', ['-o', spec, '-p', String(pid)], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/);
+}
+
+/** State letter from /proc/<pid>/stat ('R', 'S', 'Z'...), or null when the pid is gone. */
+export function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Pids whose parent is `ppid` and which are zombies. */
+export function zombieChildren(ppid: number = process.pid): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' && Number(fields[1]) === ppid) out.push(Number(entry));
+    } catch {
+      // raced with an exit
+    }
+  }
+  return out;
+}
+
+export function tempDir(prefix = 'core-process-'): string {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes (a generous bound, not a timing). */
+export async function eventually(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return check();
+}
+
+/** True when the SigBlk/SigIgn style hex mask has the bit of signal `num` set. */
+export function maskHas(mask: string, num: number): boolean {
+  return ((BigInt(`0x${mask}`) >> BigInt(num - 1)) & 1n) === 1n;
+}

@@ -1,0 +1,30 @@
+import { defineConfig } from 'vitest/config';
+
+// One behaviour suite over every backend (STYLE §15): the default run uses posix_spawn and
+// pidfd exit watching; 'clone' forces the clone(CLONE_VFORK) child; 'sigchld' forces the
+// no-pidfd fallback. Heavier lifecycle tests run once, on the default backend.
+const behaviour = [
+  'test/process/spawn.test.ts',
+  'test/process/stdio.test.ts',
+  'test/process/errors.test.ts',
+];
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    pool: 'forks',
+    setupFiles: ['test/setup.ts'],
+    projects: [
+      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: { name: 'clone', include: behaviour, env: { CORE_PROCESS_FORCE_CLONE: '1' } },
+      },
+      {
+        extends: true,
+        test: { name: 'sigchld', include: behaviour, env: { CORE_PROCESS_NO_PIDFD: '1' } },
+      },
+    ],
+  },
+});
