@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+// Proves the published tarball works without a compiler: `npm pack` (prepack runs
+// prebuildify), install the tarball into an empty project with every compiler replaced by
+// /bin/false, then spawn a real child through the installed package.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const work = mkdtempSync(path.join(tmpdir(), 'core-process-pack-'));
+const run = (cmd, args, cwd, env = process.env) =>
+  execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+
+try {
+  console.log('pack-check: npm pack (prebuildify runs in prepack) ...');
+  // prepack's own output precedes npm's JSON on stdout; the JSON is the last top-level array.
+  const output = run('npm', ['pack', '--json', '--pack-destination', work], root);
+  const packed = JSON.parse(output.slice(output.lastIndexOf('\n[\n') + 1));
+  const tarball = path.join(work, packed[0].filename);
+  const files = packed[0].files.map((f) => f.path);
+  const prebuild = files.find((f) => f.startsWith('prebuilds/linux-x64/') && f.endsWith('.node'));
+  if (process.platform === 'linux' && !prebuild) {
+    throw new Error(`pack-check: no linux-x64 prebuild in the tarball: ${files.join(', ')}`);
+  }
+  for (const f of files) {
+    if (/^(test|bench|build|build-\w+|scripts|node_modules)\//.test(f)) {
+      throw new Error(`pack-check: ${f} should not be published`);
+    }
+  }
+
+  const app = path.join(work, 'app');
+  execFileSync('mkdir', ['-p', app]);
+  writeFileSync(path.join(app, 'package.json'), '{"name":"app","private":true,"type":"module"}');
+  const noCompiler = { ...process.env, CC: '/bin/false', CXX: '/bin/false', MAKE: '/bin/false' };
+  console.log('pack-check: installing the tarball with every compiler set to /bin/false ...');
+  run('npm', ['install', '--no-audit', '--no-fund', tarball], app, noCompiler);
+  const installed = path.join(app, 'node_modules', '@core', 'process');
+  if (existsSync(path.join(installed, 'build'))) {
+    throw new Error('pack-check: the install compiled the addon instead of using the prebuild');
+  }
+  writeFileSync(
+    path.join(app, 'smoke.mjs'),
+    "import { run } from '@core/process';\n" +
+      "const r = await run('sh', ['-c', 'echo packed-ok; exit 0']);\n" +
+      'console.log(r.stdout.trim(), r.status.code);\n',
+  );
+  const out = run('node', ['smoke.mjs'], app).trim();
+  if (out !== 'packed-ok 0') throw new Error(`pack-check: smoke test printed ${JSON.stringify(out)}`);
+  console.log(
+    `pack-check: ok (${files.length} files, prebuild ${prebuild}; ` +
+      `installed without compiling: ${readdirSync(installed).join(' ')})`,
+  );
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
