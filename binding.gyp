@@ -34,7 +34,8 @@
       "conditions": [
         ["OS=='linux'", {
           "sources": ["native/spawn_linux.cc", "native/child_linux.cc"],
-          "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"]
+          "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"],
+          "libraries": ["-ldl"]
         }],
         ["OS=='mac'", {
           "sources": ["native/spawn_darwin.cc"],

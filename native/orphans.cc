@@ -2,6 +2,7 @@
 // away while they ran. Without it they would stay zombies until the whole process exits,
 // because nobody else may reap them: we never waitpid(-1).
 // The reaper's state is deliberately leaked: it must outlive static destruction at exit.
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -21,6 +22,21 @@
 namespace coreproc {
 
 namespace {
+
+// Node unloads an addon when the last environment that loaded it goes away, e.g. a worker
+// that was its only user. Our reaper threads run code from this file after that moment, so
+// pin the library in memory for the life of the process before starting any of them.
+void PinAddonInMemory() {
+  static const bool pinned = [] {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&PinAddonInMemory), &info) == 0 || !info.dli_fname) {
+      return false;
+    }
+    // A second reference that is never dropped; RTLD_NODELETE makes that explicit.
+    return dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+  }();
+  (void)pinned;
+}
 
 #ifdef __linux__
 struct Reaper {
@@ -89,6 +105,7 @@ Reaper* StartReaper() {
 }  // namespace
 
 void AdoptOrphan(pid_t pid, int pidfd) {
+  PinAddonInMemory();
 #ifdef __linux__
   if (pidfd >= 0) {
     static Reaper* reaper = StartReaper();
