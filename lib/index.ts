@@ -2,6 +2,8 @@
  * @core/process: the public surface. Every public name is exported here and only here.
  */
 
+export type { Backend } from './process/backend.js';
+export { backend } from './process/backend.js';
 export type { ProcessErrorDetails, ProcessErrorKind } from './process/errors.js';
 export { ProcessError } from './process/errors.js';
 export type { WaitOptions } from './process/handle.js';
@@ -12,15 +14,3 @@ export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
 export type { ExitStatus, ResourceUsage } from './process/status.js';
-
-import { native } from './native.js';
-
-/**
- * Which mechanisms this process uses: exit notification ('pidfd', 'sigchld' fallback, or
- * 'kqueue') and whether the clone path is forced (CORE_PROCESS_FORCE_CLONE).
- * @example
- * backend(); // { exit: 'pidfd', spawn: 'auto' }
- */
-export function backend(): { exit: 'pidfd' | 'sigchld' | 'kqueue'; spawn: 'auto' | 'clone' } {
-  return native.backend();
-}

@@ -47,11 +47,18 @@ try {
       'console.log(r.stdout.trim(), r.status.code);\n',
   );
   const out = run('node', ['smoke.mjs'], app).trim();
-  if (out !== 'packed-ok 0') throw new Error(`pack-check: smoke test printed ${JSON.stringify(out)}`);
+  if (out !== 'packed-ok 0')
+    throw new Error(`pack-check: smoke test printed ${JSON.stringify(out)}`);
   console.log(
     `pack-check: ok (${files.length} files, prebuild ${prebuild}; ` +
       `installed without compiling: ${readdirSync(installed).join(' ')})`,
   );
 } finally {
   rmSync(work, { recursive: true, force: true });
+  // prebuildify rebuilds in build/ and leaves prebuilds/ behind; put the tree back as
+  // `npm install` left it, so later runs load the local build, never a stale prebuild.
+  rmSync(path.join(root, 'prebuilds'), { recursive: true, force: true });
+  if (!existsSync(path.join(root, 'build', 'Release', 'core_process.node'))) {
+    execFileSync('npx', ['node-gyp', 'rebuild'], { cwd: root, stdio: 'ignore' });
+  }
 }

@@ -31,8 +31,7 @@ function checkTimeout(op: string, options: WaitOptions | undefined): number | un
 export class ProcessHandle {
   /** The child's process id. */
   readonly pid: number;
-  /** The child's process group: its own pid with processGroup/newSession, else the one it joined. */
-  readonly pgid: number;
+
   /** Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK). */
   readonly spawnMethod: 'posix_spawn' | 'clone';
   readonly command: string;
@@ -64,8 +63,6 @@ export class ProcessHandle {
     this.command = prepared.command;
     this.args = prepared.args;
     this.#fds = [...nativeChild.fds] as [number, number, number];
-    const pgid = prepared.request.pgid;
-    this.pgid = prepared.ownGroup ? this.pid : pgid > 0 ? pgid : native.getpgid(0);
     this.exited = new Promise<ExitStatus>((resolve) => {
       this.#resolve = resolve;
     });
@@ -83,6 +80,13 @@ export class ProcessHandle {
   /** @internal Called by the addon's exit watcher (through spawn()). */
   _onExit(raw: NativeStatus): void {
     this.#settle(decodeStatus(this.pid, raw));
+  }
+
+  /** The child's process group: its own pid with processGroup/newSession, else the one it joined. */
+  get pgid(): number {
+    const pgid = this.#prepared.request.pgid;
+    // Looked up on demand: a syscall per spawn for a value most callers never read.
+    return this.#prepared.ownGroup ? this.pid : pgid > 0 ? pgid : native.getpgid(0);
   }
 
   /** The child's stdin as a writable stream when spawned with stdin: 'pipe', else null. */

@@ -14,14 +14,9 @@ import { prepareSpawn, type SpawnOptions } from './options.js';
 export function spawn(options: SpawnOptions): ProcessHandle {
   const prepared = prepareSpawn(options);
   let handle: ProcessHandle | undefined;
-  let early: Parameters<ProcessHandle['_onExit']>[0] | undefined;
-  const result = native.spawn(prepared.request, (status) => {
-    // The watcher never fires inside native.spawn(), but keep the order obvious.
-    if (handle) handle._onExit(status);
-    else early = status;
-  });
+  // The exit callback only ever runs from the event loop, after `handle` is assigned below.
+  const result = native.spawn(prepared.request, (status) => handle?._onExit(status));
   if (isSpawnError(result)) throw spawnError(prepared.command, result);
   handle = new ProcessHandle(result, prepared, options.signal);
-  if (early) handle._onExit(early);
   return handle;
 }
