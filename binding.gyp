@@ -8,6 +8,7 @@
         "native/addon.cc",
         "native/child.cc",
         "native/orphans.cc",
+        "native/reader.cc",
         "native/spawn_common.cc",
         "native/sys.cc",
         "native/timer.cc"

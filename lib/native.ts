@@ -78,6 +78,12 @@ export interface NativeBinding {
   /** Blocks (true) or unblocks signals on the calling thread; 0 or -errno. Test support. */
   threadSignalMask(block: boolean, signals: number[]): number;
   timerStart(ms: number, callback: () => void): number;
+  /** Takes ownership of fd; onData gets the chunks of one wake-up, EOF, and an errno. */
+  readerStart(fd: number, onData: (chunks: Buffer[], eof: boolean, errno: number) => void): number;
+  readerPause(id: number): void;
+  readerResume(id: number): void;
+  readerRef(id: number, on: boolean): void;
+  readerClose(id: number): void;
   timerCancel(id: number): boolean;
 }
 

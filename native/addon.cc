@@ -38,6 +38,7 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
   data->pendingCloses++;
   TeardownChildren(data);
   TeardownTimers(data);
+  TeardownReaders(data);
   CloseDone(data);
 }
 
@@ -224,6 +225,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getpgid", Napi::Function::New<GetPgid>(env, "getpgid"));
   exports.Set("threadSignalMask", Napi::Function::New<ThreadSignalMask>(env, "threadSignalMask"));
   InitTimers(env, exports);
+  InitReaders(env, exports);
   return exports;
 }
 

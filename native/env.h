@@ -43,7 +43,8 @@ struct EnvData {
   uv_signal_t* sigchld = nullptr;
   int fallbackRefs = 0;
   std::unordered_map<uint32_t, struct Timer*> timers;
-  uint32_t nextTimerId = 1;
+  std::unordered_map<uint32_t, struct Reader*> readers;
+  uint32_t nextTimerId = 1;  // ids for timers and readers alike
   Napi::FunctionReference childCtor;
   napi_async_cleanup_hook_handle cleanupHandle = nullptr;
   int pendingCloses = 0;
@@ -66,6 +67,10 @@ void CloseDone(EnvData* data);
 // timer.cc
 void InitTimers(Napi::Env env, Napi::Object exports);
 void TeardownTimers(EnvData* data);
+
+// reader.cc
+void InitReaders(Napi::Env env, Napi::Object exports);
+void TeardownReaders(EnvData* data);
 
 // orphans.cc: children still running when their environment goes away are reaped here.
 void AdoptOrphan(pid_t pid, int pidfd);

@@ -77,7 +77,6 @@ Napi::Value TimerStart(const Napi::CallbackInfo& info) {
   auto* t = new Timer;
   t->data = data;
   t->id = data->nextTimerId++;
-  if (data->nextTimerId == 0) data->nextTimerId = 1;
 #ifdef __linux__
   int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (fd < 0) {

@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { type NativeChild, type NativeStatus, native } from '../native.js';
 import { errnoName, ProcessError } from './errors.js';
 import type { PreparedSpawn } from './options.js';
+import { PipeReader } from './pipe-reader.js';
 import { type SignalName, signalNumber } from './signals.js';
 import { decodeStatus, type ExitStatus } from './status.js';
 
@@ -204,7 +205,7 @@ export class ProcessHandle {
     this.#refed = true;
     this.#native.ref();
     for (const t of this.#timers) t.ref();
-    for (const s of this.#streams) (s as net.Socket | null)?.ref();
+    for (const s of this.#streams) (s as net.Socket | PipeReader | null)?.ref();
     return this;
   }
 
@@ -213,7 +214,7 @@ export class ProcessHandle {
     this.#refed = false;
     this.#native.unref();
     for (const t of this.#timers) t.unref();
-    for (const s of this.#streams) (s as net.Socket | null)?.unref();
+    for (const s of this.#streams) (s as net.Socket | PipeReader | null)?.unref();
     return this;
   }
 
@@ -248,10 +249,11 @@ export class ProcessHandle {
     const fd = this.#fds[i] ?? -1;
     if (fd < 0) return null;
     this.#fds[i] = -1;
-    const socket = new net.Socket({ fd, readable: i !== 0, writable: i === 0 });
-    if (!this.#refed) socket.unref();
-    this.#streams[i] = socket;
-    return socket;
+    const stream =
+      i === 0 ? new net.Socket({ fd, readable: false, writable: true }) : new PipeReader(fd);
+    if (!this.#refed) stream.unref();
+    this.#streams[i] = stream;
+    return stream;
   }
 
   #escalate(reason: 'timeout' | 'abort'): void {

@@ -70,10 +70,26 @@ describe('stdio', () => {
     expect(status.code).toBe(0);
   });
 
-  it("'pipe' links show as pipes in the child", async () => {
-    const child = await sleeper({ program: 'sleep', args: ['30'], stdin: 'pipe', stdout: 'pipe' });
+  it("'pipe' connects real pipes (FIFOs), so /dev/stdout and SIGPIPE work as in a shell", async () => {
+    const child = await sleeper({
+      program: 'sleep',
+      args: ['30'],
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+    });
     expect(fdTarget(child.pid, 0)).toMatch(/^pipe:\[\d+\]$/);
     expect(fdTarget(child.pid, 1)).toMatch(/^pipe:\[\d+\]$/);
+    expect(fdTarget(child.pid, 2)).toMatch(/^pipe:\[\d+\]$/);
+    const r = await run('sh', ['-c', 'echo via-dev-stdout > /dev/stdout']);
+    expect(r.stdout).toBe('via-dev-stdout\n');
+  });
+
+  it('a reader that goes away makes the writing child fail with EPIPE/SIGPIPE, not hang', async () => {
+    const child = spawn({ program: 'yes', stdout: 'pipe' });
+    child.stdout?.destroy();
+    const status = await child.wait({ timeout: 10_000 });
+    expect(status.signal).toBe('SIGPIPE');
   });
 
   it('{ file } truncates, { file, append } appends, and stdin reads a file', async () => {
