@@ -73,7 +73,7 @@ export interface NativeBinding {
     request: NativeSpawnRequest,
     onExit: (status: NativeStatus) => void,
   ): NativeChild | NativeSpawnError;
-  backend(): { exit: 'pidfd' | 'sigchld' | 'kqueue'; spawn: 'auto' | 'clone' };
+  backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
   getpgid(pid?: number): number;
   /** Blocks (true) or unblocks signals on the calling thread; 0 or -errno. Test support. */
   threadSignalMask(block: boolean, signals: number[]): number;

@@ -171,11 +171,8 @@ Napi::Value SpawnBinding(const Napi::CallbackInfo& info) {
 
 Napi::Value Backend(const Napi::CallbackInfo& info) {
   EnvData* data = GetEnvData(info.Env());
-#ifdef __APPLE__
-  const char* exit = "kqueue";
-#else
+  // macOS uses the SIGCHLD path too (see README, Platforms): kqueue EVFILT_PROC is not built yet.
   const char* exit = data->usePidfd ? "pidfd" : "sigchld";
-#endif
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("exit", Napi::String::New(info.Env(), exit));
   o.Set("spawn", Napi::String::New(info.Env(), data->forceClone ? "clone" : "auto"));

@@ -98,10 +98,23 @@ void Finish(const std::shared_ptr<Child>& c, bool notify) {
   cb.MakeCallback(env.Global(), {StatusArray(env, *c)});
 }
 
+// Whether this child's exit is watched and reaped through its pidfd (Linux with pidfd).
+bool PidfdMode(const Child* c) {
+#ifdef __linux__
+  return c->pidfd.Valid() && c->env != nullptr && c->env->usePidfd;
+#else
+  (void)c;
+  return false;
+#endif
+}
+
 int TryReap(Child* c, bool block) {
-  int r = c->pidfd.Valid() && c->env != nullptr && c->env->usePidfd
-              ? ReapPidfd(c->pidfd.Get(), block, &c->info)
-              : ReapPid(c->pid, block, &c->info);
+#ifdef __linux__
+  int r =
+      PidfdMode(c) ? ReapPidfd(c->pidfd.Get(), block, &c->info) : ReapPid(c->pid, block, &c->info);
+#else
+  int r = ReapPid(c->pid, block, &c->info);
+#endif
   if (r == -1 && errno == ECHILD) {
     // Someone else's waitpid(-1) took it: the exit happened, its status is gone.
     c->info.lost = true;
@@ -173,13 +186,14 @@ int64_t RemainingNs(int64_t deadlineNs) {
 // kernel after a handler (libuv's SIGCHLD, the profiler's SIGPROF) runs.
 int WaitBlocking(Child* c, int64_t timeoutMs) {
   int64_t deadline = timeoutMs < 0 ? 0 : MonotonicNs() + timeoutMs * 1000000LL;
-  bool pidfdMode = c->pidfd.Valid() && c->env->usePidfd;
+  bool pidfdMode = PidfdMode(c);
   if (!pidfdMode && timeoutMs < 0) return TryReap(c, true);
   int64_t backoffNs = 50000;
   for (;;) {
     int r = TryReap(c, false);
     if (r != 0) return r;
     if (timeoutMs >= 0 && RemainingNs(deadline) == 0) return 0;
+#ifdef __linux__
     if (pidfdMode) {
       struct pollfd pfd = {c->pidfd.Get(), POLLIN, 0};
       struct timespec ts;
@@ -192,7 +206,10 @@ int WaitBlocking(Child* c, int64_t timeoutMs) {
       }
       int pr = ppoll(&pfd, 1, tsp, nullptr);
       if (pr < 0 && errno != EINTR) return -1;
-    } else {
+      continue;
+    }
+#endif
+    {
       // Without a pidfd there is nothing to sleep on for one child; poll with a short,
       // growing sleep, capped so a timeout is still honoured to the millisecond.
       int64_t sleepNs = backoffNs;

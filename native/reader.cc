@@ -56,11 +56,16 @@ void CloseReader(Reader* r) {
 // Only then, because pipe capacity counts against the user's pipe-user-pages limits.
 // Unprivileged processes are capped at /proc/sys/fs/pipe-max-size (1 MiB by default).
 void GrowPipe(Reader* r, int avail) {
+#ifdef F_SETPIPE_SZ
   if (r->grown || avail < 64 * 1024) return;
   r->grown = true;
   if (fcntl(r->fd.Get(), F_SETPIPE_SZ, 4 * 1024 * 1024) < 0) {
     fcntl(r->fd.Get(), F_SETPIPE_SZ, 1024 * 1024);  // best effort: the pipe works either way
   }
+#else
+  (void)r;
+  (void)avail;
+#endif
 }
 
 // Reads one chunk. Returns bytes read (>0), 0 at EOF, or -errno (-EAGAIN: drained).

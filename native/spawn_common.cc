@@ -75,6 +75,26 @@ bool ResolveProgram(const SpawnRequest& req, std::string* path, SpawnError* erro
   return false;
 }
 
+// pipe2(O_CLOEXEC) where it exists; macOS has no pipe2, so set the flags right after (a
+// concurrent fork in another thread could see them without CLOEXEC, as in libuv there).
+static int PipeCloexec(int p[2]) {
+#ifdef __linux__
+  return pipe2(p, O_CLOEXEC);
+#else
+  if (pipe(p) != 0) return -1;
+  for (int i = 0; i < 2; i++) {
+    if (fcntl(p[i], F_SETFD, FD_CLOEXEC) != 0) {
+      int e = errno;
+      close(p[0]);
+      close(p[1]);
+      errno = e;
+      return -1;
+    }
+  }
+  return 0;
+#endif
+}
+
 static int EnsureHigh(int fd, UniqueFd* owned) {
   if (fd >= 3) return fd;
   int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -104,7 +124,7 @@ bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
         // the reader goes away rather than ECONNRESET, /dev/stdout opens), and the reader in
         // reader.cc moves a pipe's data as fast as a socketpair's (measured in bench/).
         int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) {
+        if (PipeCloexec(p) != 0) {
           *error = {errno, "pipe2", "stdio", ""};
           return false;
         }

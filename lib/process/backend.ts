@@ -2,8 +2,8 @@
 import { native } from '../native.js';
 
 export interface Backend {
-  /** How exits are observed: a pidfd on the loop, the SIGCHLD fallback, or kqueue. */
-  exit: 'pidfd' | 'sigchld' | 'kqueue';
+  /** How exits are observed: a pidfd on the loop, or the SIGCHLD fallback (also macOS). */
+  exit: 'pidfd' | 'sigchld';
   /** 'clone' when CORE_PROCESS_FORCE_CLONE forces the clone path for every spawn. */
   spawn: 'auto' | 'clone';
 }
