@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "callback.h"
 #include "env.h"
 
 #ifndef PIDFD_SIGNAL_PROCESS_GROUP
@@ -93,9 +94,9 @@ void Finish(const std::shared_ptr<Child>& c, bool notify) {
   if (!notify || cb.IsEmpty() || tearingDown) return;
   Napi::Env env = cb.Env();
   Napi::HandleScope scope(env);
-  // MakeCallback, not Call: it runs the microtask queue afterwards, so promise reactions
+  // A make-callback, not a plain call: it runs the microtask queue afterwards, so promise reactions
   // to this exit run now rather than at the next unrelated tick.
-  cb.MakeCallback(env.Global(), {StatusArray(env, *c)});
+  CallJs(env, cb, {StatusArray(env, *c)});
 }
 
 // Whether this child's exit is watched and reaped through its pidfd (Linux with pidfd).

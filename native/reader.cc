@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "callback.h"
 #include "env.h"
 
 namespace coreproc {
@@ -118,8 +119,7 @@ void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
     if (n <= 0) break;
   }
   if (count == 0 && !eof && err == 0) return;  // spurious wake-up
-  r->onData.MakeCallback(env.Global(),
-                         {chunks, Napi::Boolean::New(env, eof), Napi::Number::New(env, err)});
+  CallJs(env, r->onData, {chunks, Napi::Boolean::New(env, eof), Napi::Number::New(env, err)});
 }
 
 // readerStart(fd, onData(chunks, eof, errno)) -> id. Takes ownership of fd.

@@ -2,6 +2,8 @@
 // parent-side code below only re-checks what the kernel will tell it anyway.
 #pragma once
 
+#include <signal.h>
+#include <spawn.h>
 #include <sys/types.h>
 
 #include <string>
@@ -71,5 +73,29 @@ bool ResolveProgram(const SpawnRequest& req, std::string* path, SpawnError* erro
 // After a failure whose errno could come from chdir or exec, tells which one it was.
 bool CwdIsUsable(const std::string& cwd);
 int DevNullFd();
+
+// posix_spawn file actions and attributes, destroyed with the object.
+class PosixSpawnSetup {
+ public:
+  PosixSpawnSetup() = default;
+  ~PosixSpawnSetup();
+  PosixSpawnSetup(const PosixSpawnSetup&) = delete;
+  PosixSpawnSetup& operator=(const PosixSpawnSetup&) = delete;
+
+  // What every platform asks of posix_spawn: the dup2 plan, the cwd, an empty signal mask,
+  // `defaults` set to SIG_DFL, and the group or session. Returns 0 or an errno.
+  int Prepare(const SpawnRequest& req, const StdioPlan& plan, const sigset_t& defaults,
+              short extraFlags);
+  // Spawns; on failure fills *error, telling a bad cwd from a bad program.
+  bool Run(const SpawnRequest& req, const std::string& path, char* const* argv, char* const* envp,
+           SpawnResult* out, SpawnError* error);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+
+ private:
+  bool actionsReady_ = false;
+  bool attrReady_ = false;
+};
 
 }  // namespace coreproc

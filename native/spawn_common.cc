@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "spawn.h"
+#include "sys.h"
 
 namespace coreproc {
 
@@ -166,6 +167,60 @@ bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
     if (lifted.Valid()) plan->owned[i] = std::move(lifted);
     plan->source[i] = high;
   }
+  return true;
+}
+
+PosixSpawnSetup::~PosixSpawnSetup() {
+  if (actionsReady_) posix_spawn_file_actions_destroy(&actions);
+  if (attrReady_) posix_spawnattr_destroy(&attr);
+}
+
+int PosixSpawnSetup::Prepare(const SpawnRequest& req, const StdioPlan& plan,
+                             const sigset_t& defaults, short extraFlags) {
+  int err = posix_spawn_file_actions_init(&actions);
+  if (err != 0) return err;
+  actionsReady_ = true;
+  err = posix_spawnattr_init(&attr);
+  if (err != 0) return err;
+  attrReady_ = true;
+  for (int i = 0; i < 3 && err == 0; i++) {
+    if (plan.source[i] >= 0) err = posix_spawn_file_actions_adddup2(&actions, plan.source[i], i);
+  }
+  if (err == 0 && req.hasCwd) {
+    err = posix_spawn_file_actions_addchdir_np(&actions, req.cwd.c_str());
+  }
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extraFlags;
+  sigset_t empty;
+  sigemptyset(&empty);
+  if (err == 0) err = posix_spawnattr_setsigmask(&attr, &empty);
+  if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &defaults);
+  if (req.setsid) {
+    flags |= POSIX_SPAWN_SETSID;
+  } else if (req.pgid >= 0) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    if (err == 0) err = posix_spawnattr_setpgroup(&attr, req.pgid);
+  }
+  if (err == 0) err = posix_spawnattr_setflags(&attr, flags);
+  return err;
+}
+
+bool PosixSpawnSetup::Run(const SpawnRequest& req, const std::string& path, char* const* argv,
+                          char* const* envp, SpawnResult* out, SpawnError* error) {
+  pid_t pid = -1;
+  out->startNs = MonotonicNs();
+  int err = posix_spawn(&pid, path.c_str(), &actions, &attr, argv, envp);
+  if (err != 0) {
+    // One errno for chdir and exec alike; a cwd that cannot be entered is the likelier
+    // culprit for these, and naming it is what the caller needs.
+    if (req.hasCwd && (err == ENOENT || err == ENOTDIR || err == EACCES) && !CwdIsUsable(req.cwd)) {
+      *error = {err, "chdir", "chdir", req.cwd};
+    } else {
+      *error = {err, "posix_spawn", "exec", path};
+    }
+    return false;
+  }
+  out->pid = pid;
+  out->method = "posix_spawn";
   return true;
 }
 

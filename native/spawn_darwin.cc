@@ -32,48 +32,19 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
   for (const std::string& s : req.env) envv.push_back(const_cast<char*>(s.c_str()));
   envv.push_back(nullptr);
 
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  int err = 0;
-  for (int i = 0; i < 3 && err == 0; i++) {
-    // With CLOEXEC_DEFAULT every stream, inherited ones too, needs an action to survive.
-    err = posix_spawn_file_actions_adddup2(&fa, plan.source[i], i);
-  }
-  if (err == 0 && req.hasCwd) err = posix_spawn_file_actions_addchdir_np(&fa, req.cwd.c_str());
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_CLOEXEC_DEFAULT;
-  sigset_t empty, all;
-  sigemptyset(&empty);
-  sigfillset(&all);
-  if (err == 0) err = posix_spawnattr_setsigmask(&attr, &empty);
-  if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &all);
-  if (req.setsid) {
-    flags |= POSIX_SPAWN_SETSID;
-  } else if (req.pgid >= 0) {
-    flags |= POSIX_SPAWN_SETPGROUP;
-    if (err == 0) err = posix_spawnattr_setpgroup(&attr, req.pgid);
-  }
-  if (err == 0) err = posix_spawnattr_setflags(&attr, flags);
-  pid_t pid = -1;
-  if (err == 0) {
-    out->startNs = MonotonicNs();
-    err = posix_spawn(&pid, path.c_str(), &fa, &attr, argv.data(),
-                      req.inheritEnv ? environ : envv.data());
-    if (err != 0) {
-      bool cwdFault =
-          req.hasCwd && (err == ENOENT || err == ENOTDIR || err == EACCES) && !CwdIsUsable(req.cwd);
-      *error = cwdFault ? SpawnError{err, "chdir", "chdir", req.cwd}
-                        : SpawnError{err, "posix_spawn", "exec", path};
-    }
-  } else {
+  sigset_t defaults;
+  sigfillset(&defaults);
+  PosixSpawnSetup setup;
+  // With CLOEXEC_DEFAULT every descriptor without a file action closes: inherited 0..2 have
+  // their dup2-onto-themselves action from the plan.
+  int err = setup.Prepare(req, plan, defaults, POSIX_SPAWN_CLOEXEC_DEFAULT);
+  if (err != 0) {
     *error = {err, "posix_spawn_file_actions", "spawn", ""};
+    return false;
   }
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return false;
-  out->pid = pid;
-  out->method = "posix_spawn";
+  if (!setup.Run(req, path, argv.data(), req.inheritEnv ? environ : envv.data(), out, error)) {
+    return false;
+  }
   for (int i = 0; i < 3; i++) out->parentEnds[i] = std::move(plan.parentEnds[i]);
   return true;
 }

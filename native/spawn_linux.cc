@@ -60,71 +60,23 @@ void AddInternalSignals(sigset_t* set) {
   set->__val[0] |= (1UL << 31) | (1UL << 32);
 }
 
-// posix_spawn reports one errno for chdir and exec alike; a cwd that cannot be entered is
-// the likelier culprit for these, and naming it is what the caller needs.
-void AttributePosixSpawnError(const SpawnRequest& req, const std::string& path, int err,
-                              SpawnError* error) {
-  if (req.hasCwd && (err == ENOENT || err == ENOTDIR || err == EACCES) && !CwdIsUsable(req.cwd)) {
-    *error = {err, "chdir", "chdir", req.cwd};
-    return;
-  }
-  *error = {err, "posix_spawn", "exec", path};
-}
-
 bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& plan,
                 char* const* argv, char* const* envp, SpawnResult* out, SpawnError* error) {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  int err = posix_spawn_file_actions_init(&fa);
+  sigset_t defaults;
+  sigfillset(&defaults);
+  AddInternalSignals(&defaults);
+  PosixSpawnSetup setup;
+  int err = setup.Prepare(req, plan, defaults, 0);
+  // Closes even descriptors the parent inherited without CLOEXEC (after the dup2s).
+  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
   if (err != 0) {
-    *error = {err, "posix_spawn_file_actions_init", "spawn", ""};
-    return false;
-  }
-  err = posix_spawnattr_init(&attr);
-  if (err != 0) {
-    posix_spawn_file_actions_destroy(&fa);
-    *error = {err, "posix_spawnattr_init", "spawn", ""};
-    return false;
-  }
-  for (int i = 0; i < 3 && err == 0; i++) {
-    if (plan.source[i] >= 0) err = posix_spawn_file_actions_adddup2(&fa, plan.source[i], i);
-  }
-  if (err == 0 && req.hasCwd) err = posix_spawn_file_actions_addchdir_np(&fa, req.cwd.c_str());
-  // Closes even descriptors the parent inherited without CLOEXEC.
-  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-
-  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-  sigset_t empty, all;
-  sigemptyset(&empty);
-  sigfillset(&all);
-  AddInternalSignals(&all);
-  if (err == 0) err = posix_spawnattr_setsigmask(&attr, &empty);
-  if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &all);
-  if (req.setsid) {
-    flags |= POSIX_SPAWN_SETSID;
-  } else if (req.pgid >= 0) {
-    flags |= POSIX_SPAWN_SETPGROUP;
-    if (err == 0) err = posix_spawnattr_setpgroup(&attr, req.pgid);
-  }
-  if (err == 0) err = posix_spawnattr_setflags(&attr, flags);
-
-  pid_t pid = -1;
-  if (err == 0) {
-    out->startNs = MonotonicNs();
-    err = posix_spawn(&pid, path.c_str(), &fa, &attr, argv, envp);
-    if (err != 0) AttributePosixSpawnError(req, path, err, error);
-  } else {
     *error = {err, "posix_spawn_file_actions", "spawn", ""};
+    return false;
   }
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  if (err != 0) return false;
-
-  out->pid = pid;
-  out->method = "posix_spawn";
+  if (!setup.Run(req, path, argv, envp, out, error)) return false;
   if (req.wantPidfd) {
     // The child is ours and unreaped, so its pid cannot have been recycled yet.
-    int fd = PidfdOpen(pid);
+    int fd = PidfdOpen(out->pid);
     if (fd >= 0) out->pidfd.Reset(fd);
   }
   return true;

@@ -9,6 +9,7 @@
 #include <sys/timerfd.h>
 #endif
 
+#include "callback.h"
 #include "env.h"
 
 namespace coreproc {
@@ -53,7 +54,7 @@ void Fire(Timer* t) {
   if (cb.IsEmpty()) return;
   Napi::Env env = cb.Env();
   Napi::HandleScope scope(env);
-  cb.MakeCallback(env.Global(), {});
+  CallJs(env, cb, {});
 }
 
 #ifdef __linux__
