@@ -48,6 +48,7 @@ export class ProcessHandle {
   #prepared: PreparedSpawn;
   #status: ExitStatus | null = null;
   #resolve!: (s: ExitStatus) => void;
+  #waiters = new Set<(s: ExitStatus) => void>();
   #fds: [number, number, number];
   #streams: [Writable | null, Readable | null, Readable | null] = [null, null, null];
   #timers: NodeJS.Timeout[] = [];
@@ -124,7 +125,14 @@ export class ProcessHandle {
     const timeout = checkTimeout('wait', options);
     if (this.#status !== null || timeout === undefined) return this.exited;
     return new Promise<ExitStatus>((resolve, reject) => {
+      const onExit = (status: ExitStatus) => {
+        native.timerCancel(id);
+        resolve(status);
+      };
+      // A timed-out wait must leave nothing behind: a health check calling this every
+      // second on a long-lived child would otherwise grow without bound.
       const id = native.timerStart(timeout, () => {
+        this.#waiters.delete(onExit);
         reject(
           new ProcessError('TimedOut', `wait: pid ${this.pid} still running after ${timeout} ms`, {
             code: 'ETIMEDOUT',
@@ -132,10 +140,7 @@ export class ProcessHandle {
           }),
         );
       });
-      this.exited.then((s) => {
-        native.timerCancel(id);
-        resolve(s);
-      });
+      this.#waiters.add(onExit);
     });
   }
 
@@ -238,6 +243,8 @@ export class ProcessHandle {
     // their descriptors close at EOF instead of leaking.
     for (let i = 0; i < 3; i++) this.#stream(i);
     this.#resolve(status);
+    for (const waiter of this.#waiters) waiter(status);
+    this.#waiters.clear();
     return status;
   }
 

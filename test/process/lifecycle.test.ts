@@ -202,10 +202,15 @@ interface NodeRun {
 }
 
 /** Runs a fixture script with node:child_process (independent of the code under test). */
-function runNode(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<NodeRun> {
+function runNode(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  nodeFlags: string[] = [],
+): Promise<NodeRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const c = cp.spawn(process.execPath, [path.join(FIXTURES, script), ...args], {
+    const c = cp.spawn(process.execPath, [...nodeFlags, path.join(FIXTURES, script), ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
       // A script that fails to exit by itself is stopped here, and reported as signalled.
@@ -621,6 +626,18 @@ describe('worker threads', () => {
     });
     expect(procStat(first.pid)).toBeNull();
     await worker.terminate();
+  });
+});
+
+describe('timed waits', () => {
+  it('20,000 timed-out waits on one running child leave no retained memory', async () => {
+    const lib = await compiledLib();
+    const r = await runNode('lifecycle-wait-leak.mjs', [lib, '20000'], childEnv(), ['--expose-gc']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const { growth } = JSON.parse(r.stdout) as { growth: number };
+    // Each leaked waiter held ~900 bytes (17 MB for 20,000) before the fix.
+    expect(growth).toBeLessThan(2 * 1024 * 1024);
   });
 });
 
