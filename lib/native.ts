@@ -8,8 +8,8 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-/** 0 inherit, 1 null, 2 pipe, or a descriptor / file to connect. */
-export type NativeStdio = 0 | 1 | 2 | { fd: number } | { file: string; append: boolean };
+/** 0 inherit, 1 null, 2 pipe, 3 socketpair, or a descriptor / file to connect. */
+export type NativeStdio = 0 | 1 | 2 | 3 | { fd: number } | { file: string; append: boolean };
 
 export interface NativeSpawnRequest {
   file: string;

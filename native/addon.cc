@@ -58,7 +58,7 @@ bool ReadStringArray(Napi::Value v, std::vector<std::string>* out) {
 bool ReadStdio(Napi::Value v, StdioSpec* spec) {
   if (v.IsNumber()) {
     int k = v.As<Napi::Number>().Int32Value();
-    if (k < 0 || k > 2) return false;
+    if (k < 0 || k > 3) return false;
     spec->kind = static_cast<StdioKind>(k);
     return true;
   }

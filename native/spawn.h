@@ -13,7 +13,7 @@
 
 namespace coreproc {
 
-enum class StdioKind { Inherit = 0, Null = 1, Pipe = 2, Fd = 3, File = 4 };
+enum class StdioKind { Inherit = 0, Null = 1, Pipe = 2, Socketpair = 3, Fd = 4, File = 5 };
 
 struct StdioSpec {
   StdioKind kind = StdioKind::Inherit;

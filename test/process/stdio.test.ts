@@ -85,6 +85,24 @@ describe('stdio', () => {
     expect(r.stdout).toBe('via-dev-stdout\n');
   });
 
+  it("'socketpair' connects a unix stream socket that carries bytes both ways", async () => {
+    const child = await sleeper({
+      program: 'sleep',
+      args: ['30'],
+      stdin: 'socketpair',
+      stdout: 'socketpair',
+    });
+    expect(fdTarget(child.pid, 0)).toMatch(/^socket:\[\d+\]$/);
+    expect(fdTarget(child.pid, 1)).toMatch(/^socket:\[\d+\]$/);
+    const r = await run('sh', ['-c', 'read x; echo "got $x"; echo e >&2'], {
+      input: 'sock\n',
+      stdout: 'socketpair',
+      stderr: 'socketpair',
+    });
+    expect(r.stdout).toBe('got sock\n');
+    expect(r.stderr).toBe('e\n');
+  });
+
   it('a reader that goes away makes the writing child fail with EPIPE/SIGPIPE, not hang', async () => {
     const child = spawn({ program: 'yes', stdout: 'pipe' });
     child.stdout?.destroy();
