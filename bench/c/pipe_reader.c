@@ -1,0 +1,62 @@
+/* C baseline for scenario 4: posix_spawn the writer with its stdout on a pipe (or, with KIND
+ * "socketpair", an AF_UNIX stream socketpair as libuv uses for child stdio) and read() it to EOF
+ * with a BUFSIZE buffer, counting and discarding bytes; then waitpid. Timed from before the
+ * spawn to after the reap, like the JS side. PIPESIZE > 0 enlarges the pipe with F_SETPIPE_SZ;
+ * WRITER_CPU is passed on to the writer (which pins itself there when >= 0).
+ *   pipe_reader BUFSIZE WRITER BYTES [pipe|socketpair] [PIPESIZE] [WRITER_CPU]
+ * Prints {"bytes":B,"reads":R,"elapsedNs":T} (R = read() calls that returned data). */
+#define _GNU_SOURCE  // before any libc header: pipe2, pidfd constants
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+int main(int argc, char **argv) {
+  if (argc < 4) {
+    fprintf(stderr,
+            "usage: pipe_reader BUFSIZE WRITER BYTES [pipe|socketpair] [PIPESIZE] [WRITER_CPU]\n");
+    return 1;
+  }
+  size_t bufsize = (size_t)atol(argv[1]);
+  char *buf = malloc(bufsize);
+  if (!buf) die("malloc", ENOMEM);
+  uint64_t t0 = now_ns();
+  int fds[2];
+  if (argc > 4 && strcmp(argv[4], "socketpair") == 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds)) die("socketpair", errno);
+  } else if (pipe2(fds, O_CLOEXEC)) {
+    die("pipe2", errno);
+  } else if (argc > 5 && atol(argv[5]) > 0) {
+    if (fcntl(fds[0], F_SETPIPE_SZ, (int)atol(argv[5])) < 0) die("F_SETPIPE_SZ", errno);
+  }
+  posix_spawn_file_actions_t fa;
+  null_stdio(&fa, 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  pid_t pid;
+  char *cargv[] = {argv[2], argv[3], (char *)"0", argc > 6 ? argv[6] : (char *)"-1", NULL};
+  int err = posix_spawn(&pid, argv[2], &fa, NULL, cargv, environ);
+  if (err) die("posix_spawn", err);
+  close(fds[1]);
+  unsigned long long total = 0, reads = 0;
+  for (;;) {
+    ssize_t r = read(fds[0], buf, bufsize);
+    if (r > 0) {
+      total += (unsigned long long)r;
+      reads++;
+    } else if (r == 0) {
+      break;
+    } else if (errno != EINTR) {
+      die("read", errno);
+    }
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) die("waitpid", errno);
+  uint64_t el = now_ns() - t0;
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("writer failed", EIO);
+  printf("{\"bytes\":%llu,\"reads\":%llu,\"elapsedNs\":%llu}\n", total, reads,
+         (unsigned long long)el);
+  return 0;
+}

@@ -1,0 +1,63 @@
+// Driver for this project (@core/process, built into dist/). It is loaded lazily so the rest of
+// the suite still runs (and says why core is missing) before `npm run build` has produced dist/.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { destroyAll, drainCount, expectSuccess, signalName } from './common.js';
+
+const DIST = new URL('../../dist/index.js', import.meta.url);
+let lib;
+
+function exitInfo(status) {
+  return { code: status.code ?? null, signal: signalName(status.signal), raw: status };
+}
+
+export default {
+  name: 'core',
+  label: '@core/process',
+
+  async load() {
+    if (!existsSync(fileURLToPath(DIST))) {
+      throw new Error('dist/index.js not built (run `npm run build`)');
+    }
+    lib = await import(DIST.href);
+    if (typeof lib.spawn !== 'function') throw new Error('dist/index.js exports no spawn()');
+  },
+
+  async spawnTrue(program) {
+    const child = lib.spawn({ program, args: [], stdin: 'null', stdout: 'null', stderr: 'null' });
+    const status = await child.exited;
+    expectSuccess(program, status.code, status.signal);
+  },
+
+  spawnSleep(program, args, { stdio }) {
+    const child = lib.spawn({ program, args, stdin: stdio, stdout: stdio, stderr: stdio });
+    return {
+      child,
+      pid: child.pid,
+      ready: Promise.resolve(),
+      exited: child.exited.then(exitInfo),
+      kill: (sig) => child.kill(sig),
+      streams: () => [child.stdin, child.stdout, child.stderr],
+      destroyStreams: () => destroyAll(child.stdin, child.stdout, child.stderr),
+    };
+  },
+
+  /** Extra stdout transports scenario 4 measures besides the default 'pipe'. */
+  pipeTransports: ['socketpair'],
+
+  async pipeBytes(program, args, { transport = 'pipe' } = {}) {
+    const child = lib.spawn({ program, args, stdin: 'null', stdout: transport, stderr: 'null' });
+    const [bytes, status] = await Promise.all([drainCount(child.stdout), child.exited]);
+    expectSuccess(program, status.code, status.signal);
+    return bytes;
+  },
+
+  /** The library's own timed wait: rejects (ProcessError, kind 'TimedOut') after `ms`. */
+  waitTimeout(handle, ms) {
+    return handle.child.wait({ timeout: ms });
+  },
+
+  isTimeoutError(err) {
+    return err?.kind === 'TimedOut';
+  },
+};
