@@ -629,6 +629,39 @@ describe('worker threads', () => {
   });
 });
 
+describe('descriptors', () => {
+  it('a descriptor we inherited without CLOEXEC does not reach children, on either spawn path', async () => {
+    const lib = await compiledLib();
+    // node:child_process gives the subprocess fd 3 as a plain (non-CLOEXEC) pipe end.
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve, reject) => {
+        const c = cp.spawn(
+          process.execPath,
+          [path.join(FIXTURES, 'lifecycle-inherited-fd.mjs'), lib],
+          { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe', 'pipe'], timeout: 15_000 },
+        );
+        let stdout = '';
+        let stderr = '';
+        c.stdout?.on('data', (d: Buffer) => {
+          stdout += d;
+        });
+        c.stderr?.on('data', (d: Buffer) => {
+          stderr += d;
+        });
+        c.on('error', reject);
+        c.on('close', (code) => resolve({ code, stdout, stderr }));
+      },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const fds = JSON.parse(r.stdout) as Record<string, number[]>;
+    // The subprocess really holds fd 3, so the check below can fail.
+    expect(fds.ours).toContain(3);
+    expect(fds.posix_spawn).toEqual([0, 1, 2]);
+    expect(fds.clone).toEqual([0, 1, 2]);
+  });
+});
+
 describe('timed waits', () => {
   it('20,000 timed-out waits on one running child leave no retained memory', async () => {
     const lib = await compiledLib();
