@@ -6,6 +6,7 @@
  * the sanitizer build (`npm run test:asan`) runs the same suite against an instrumented addon.
  */
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** 0 inherit, 1 null, 2 pipe, 3 socketpair, or a descriptor / file to connect. */
@@ -90,7 +91,8 @@ export interface NativeBinding {
 function load(): NativeBinding {
   const require = createRequire(import.meta.url);
   const explicit = process.env.CORE_PROCESS_ADDON;
-  if (explicit) return require(explicit) as NativeBinding;
+  // A path, never a module name: relative to the working directory, as a user would mean it.
+  if (explicit) return require(path.resolve(explicit)) as NativeBinding;
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
   return nodeGypBuild(fileURLToPath(new URL('..', import.meta.url))) as NativeBinding;
 }
