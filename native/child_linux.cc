@@ -56,7 +56,7 @@ struct KernelSigaction {
   unsigned long mask;
 };
 
-[[noreturn]] void Report(const ChildPlan* plan, int stage, int err) {
+[[noreturn]] CORE_CHILD_CODE void Report(const ChildPlan* plan, int stage, int err) {
   int msg[2] = {stage, err};
   const char* p = reinterpret_cast<const char*>(msg);
   size_t left = sizeof msg;
@@ -70,7 +70,7 @@ struct KernelSigaction {
   _exit(127);
 }
 
-void ResetSignalDispositions() {
+CORE_CHILD_CODE void ResetSignalDispositions() {
   for (int sig = 1; sig < 65; sig++) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     KernelSigaction old{};
@@ -85,7 +85,7 @@ void ResetSignalDispositions() {
 
 // close_range(CLOEXEC) needs 5.11; before that, walk /proc/self/fd with getdents64 into a
 // stack buffer (opendir would allocate).
-bool MarkAllCloexec() {
+CORE_CHILD_CODE bool MarkAllCloexec() {
   if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return true;
   int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return false;
@@ -110,7 +110,7 @@ bool MarkAllCloexec() {
 
 }  // namespace
 
-int ChildMain(void* arg) {
+CORE_CHILD_CODE int ChildMain(void* arg) {
   const ChildPlan* plan = static_cast<const ChildPlan*>(arg);
   ResetSignalDispositions();
 
