@@ -78,3 +78,15 @@ export async function eventually(check: () => boolean, timeoutMs = 5000): Promis
 export function maskHas(mask: string, num: number): boolean {
   return ((BigInt(`0x${mask}`) >> BigInt(num - 1)) & 1n) === 1n;
 }
+
+/**
+ * True once `pid` runs `comm` and sleeps in it. comm changes early in execve, before the
+ * kernel closes close-on-exec descriptors; a sleeping state means exec has completed.
+ */
+export function runningAsleep(pid: number, comm = 'sleep'): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm && procState(pid) === 'S';
+  } catch {
+    return false;
+  }
+}

@@ -530,7 +530,9 @@ describe('large output', () => {
     expect(stalled?.second).toBe(stalled?.first);
     expect(stalled?.state).toBe('S');
     expect(stalled?.first).toBeLessThan(SIZE);
-    expect(peak - baseline).toBeLessThan(128 * 1024 * 1024);
+    // The sanitizer build's allocator keeps a 32 MiB quarantine and redzones on top.
+    const bound = (sanitizerPreload ? 192 : 128) * 1024 * 1024;
+    expect(peak - baseline).toBeLessThan(bound);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   procState,
   procStatusField,
   ps,
+  runningAsleep,
   tempDir,
 } from '../helpers.js';
 
@@ -70,7 +71,7 @@ describe('exit status', () => {
       args: ['-c', 'ulimit -c unlimited; exec sleep 30'],
       cwd: dir,
     });
-    await eventually(() => ps(child.pid, 'comm')[0] === 'sleep');
+    await eventually(() => runningAsleep(child.pid));
     child.kill('SIGQUIT');
     const status = await child.exited;
     expect(status.signal).toBe('SIGQUIT');
@@ -105,7 +106,7 @@ describe('child signal state', () => {
   it('starts with no ignored signals although Node ignores SIGPIPE and SIGXFSZ', async () => {
     expect(maskHas(procStatusField('self', 'SigIgn'), constants.signals.SIGPIPE)).toBe(true);
     const child = track(spawn({ program: 'sleep', args: ['30'] }));
-    await eventually(() => ps(child.pid, 'comm')[0] === 'sleep');
+    await eventually(() => runningAsleep(child.pid));
     expect(procStatusField(child.pid, 'SigIgn')).toBe('0000000000000000');
   });
 
@@ -119,7 +120,7 @@ describe('child signal state', () => {
     } finally {
       native.threadSignalMask(false, blocked);
     }
-    await eventually(() => ps(child.pid, 'comm')[0] === 'sleep');
+    await eventually(() => runningAsleep(child.pid));
     expect(procStatusField(child.pid, 'SigBlk')).toBe('0000000000000000');
     // And so SIGTERM really terminates it.
     child.kill('SIGTERM');
@@ -131,7 +132,7 @@ describe('descriptors reaching the child', () => {
   it('passes only 0, 1 and 2 although we hold other descriptors', async () => {
     expect(fdsOf('self').length).toBeGreaterThan(3);
     const child = track(spawn({ program: 'sleep', args: ['30'], stdout: 'pipe' }));
-    await eventually(() => ps(child.pid, 'comm')[0] === 'sleep');
+    await eventually(() => runningAsleep(child.pid));
     expect(fdsOf(child.pid)).toEqual([0, 1, 2]);
   });
 });

@@ -3,7 +3,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ProcessHandle, run, spawn } from '../../lib/index.js';
-import { eventually, fdsOf, fdTarget, ps, tempDir } from '../helpers.js';
+import { eventually, fdsOf, fdTarget, runningAsleep, tempDir } from '../helpers.js';
 
 const started: ProcessHandle[] = [];
 afterEach(async () => {
@@ -16,7 +16,7 @@ afterEach(async () => {
 async function sleeper(options: Parameters<typeof spawn>[0]): Promise<ProcessHandle> {
   const child = spawn(options);
   started.push(child);
-  await eventually(() => ps(child.pid, 'comm')[0] === 'sleep');
+  await eventually(() => runningAsleep(child.pid));
   return child;
 }
 
