@@ -56,7 +56,6 @@ export type NativeStatus = [
 
 export interface NativeChild {
   readonly pid: number;
-  readonly hasPidfd: boolean;
   /** Our end of each piped stream, -1 elsewhere. JS owns these descriptors. */
   readonly fds: [number, number, number];
   readonly spawnMethod: 'posix_spawn' | 'clone';

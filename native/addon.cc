@@ -204,7 +204,6 @@ Napi::Value ThreadSignalMask(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new EnvData;
-  data->env = env;
   napi_get_uv_event_loop(env, &data->loop);
 #ifdef __linux__
   data->usePidfd = KernelHasPidfd() && !EnvFlag("CORE_PROCESS_NO_PIDFD");

@@ -231,9 +231,7 @@ class NativeChild : public Napi::ObjectWrap<NativeChild> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(
         env, "NativeChild",
-        {InstanceAccessor<&NativeChild::Pid>("pid"),
-         InstanceAccessor<&NativeChild::HasPidfd>("hasPidfd"),
-         InstanceMethod<&NativeChild::Kill>("kill"),
+        {InstanceAccessor<&NativeChild::Pid>("pid"), InstanceMethod<&NativeChild::Kill>("kill"),
          InstanceMethod<&NativeChild::KillGroup>("killGroup"),
          InstanceMethod<&NativeChild::WaitSync>("waitSync"),
          InstanceMethod<&NativeChild::Ref>("ref"), InstanceMethod<&NativeChild::Unref>("unref")});
@@ -249,9 +247,6 @@ class NativeChild : public Napi::ObjectWrap<NativeChild> {
  private:
   Napi::Value Pid(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), child_ ? child_->pid : -1);
-  }
-  Napi::Value HasPidfd(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), child_ && child_->pidfd.Valid());
   }
 
   // Returns 1 delivered, 0 the child is gone (reaped), or -errno.

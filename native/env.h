@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "fd.h"
 #include "sys.h"
@@ -35,7 +36,6 @@ struct Child {
 };
 
 struct EnvData {
-  napi_env env = nullptr;
   uv_loop_t* loop = nullptr;
   bool usePidfd = true;  // false: SIGCHLD watcher + waitpid(pid, WNOHANG) per child
   bool forceClone = false;
@@ -52,6 +52,15 @@ struct EnvData {
 };
 
 EnvData* GetEnvData(Napi::Env env);
+
+// Closes every entry of an id -> object map; `close` erases from the map, hence the copy.
+template <typename T, typename Close>
+void CloseAll(const std::unordered_map<uint32_t, T*>& map, Close close) {
+  std::vector<T*> all;
+  all.reserve(map.size());
+  for (const auto& entry : map) all.push_back(entry.second);
+  for (T* item : all) close(item);
+}
 
 // child.cc
 Napi::Function DefineNativeChild(Napi::Env env, EnvData* data);

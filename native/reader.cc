@@ -196,10 +196,6 @@ void InitReaders(Napi::Env env, Napi::Object exports) {
   exports.Set("readerClose", Napi::Function::New<ReaderClose>(env, "readerClose"));
 }
 
-void TeardownReaders(EnvData* data) {
-  std::vector<Reader*> all;
-  for (auto& entry : data->readers) all.push_back(entry.second);
-  for (Reader* r : all) CloseReader(r);
-}
+void TeardownReaders(EnvData* data) { CloseAll(data->readers, CloseReader); }
 
 }  // namespace coreproc

@@ -130,10 +130,6 @@ void InitTimers(Napi::Env env, Napi::Object exports) {
   exports.Set("timerCancel", Napi::Function::New<TimerCancel>(env, "timerCancel"));
 }
 
-void TeardownTimers(EnvData* data) {
-  std::vector<Timer*> all;
-  for (auto& entry : data->timers) all.push_back(entry.second);
-  for (Timer* t : all) CloseTimer(t);
-}
+void TeardownTimers(EnvData* data) { CloseAll(data->timers, CloseTimer); }
 
 }  // namespace coreproc

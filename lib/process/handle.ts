@@ -270,8 +270,8 @@ export class ProcessHandle {
     const p = this.#prepared;
     // A child that leads its own group takes its group down with it: that is why it has one.
     const send = (sig: SignalName) => (p.ownGroup ? this.killGroup(sig) : this.kill(sig));
-    send(p.killSignalName as SignalName);
-    if (p.killSignal !== signalNumber('SIGKILL')) {
+    send(p.killSignal);
+    if (p.killSignal !== 'SIGKILL') {
       const t = setTimeout(() => {
         if (this.#status === null) send('SIGKILL');
       }, p.killGrace);

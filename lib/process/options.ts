@@ -57,8 +57,8 @@ export interface PreparedSpawn {
   command: string;
   args: string[];
   timeout: number | undefined;
-  killSignal: number;
-  killSignalName: string;
+  /** Validated: a signal name of this platform. */
+  killSignal: SignalName;
   killGrace: number;
   ownGroup: boolean;
 }
@@ -180,8 +180,8 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
 
   const timeout = checkMs('timeout', options.timeout);
   const killGrace = checkMs('killGrace', options.killGrace) ?? 2000;
-  const killSignalName = options.killSignal ?? 'SIGTERM';
-  const killSignal = signalNumber(killSignalName, 'killSignal');
+  const killSignal = options.killSignal ?? 'SIGTERM';
+  signalNumber(killSignal, 'killSignal'); // throws InvalidCommand naming the field
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw invalid('signal', describe(options.signal), 'must be an AbortSignal');
   }
@@ -204,7 +204,6 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     args,
     timeout,
     killSignal,
-    killSignalName,
     killGrace,
     ownGroup: setsid || pgid === 0,
   };
