@@ -24,6 +24,47 @@ export interface NativeSpawnRequest {
   pgid: number;
   setsid: boolean;
   forceClone: boolean;
+  /** CPU ids for sched_setaffinity in the child; absent: see inheritScheduling. */
+  affinity?: number[];
+  /** sched_setscheduler in the child (priority is sched_priority: 0 unless fifo/rr). */
+  scheduler?: { policy: NativePolicy; priority: number; resetOnFork: boolean };
+  /** setpriority(PRIO_PROCESS) in the child, -20..19. */
+  nice?: number;
+  /** prlimit in the child: [resource name, soft, hard]; -1 means unlimited. */
+  rlimits?: Array<[NativeRlimit, number, number]>;
+  uid?: number;
+  gid?: number;
+  /**
+   * false (the default): whatever of affinity / scheduler / nice was not asked for is reset to
+   * the process's baseline (captured when the addon loaded) if the calling thread differs
+   * from it. true: the child inherits the calling thread's settings, as the kernel would.
+   */
+  inheritScheduling: boolean;
+}
+
+export type NativePolicy = 'other' | 'batch' | 'idle' | 'fifo' | 'rr';
+export type NativeRlimit =
+  | 'nofile'
+  | 'nproc'
+  | 'core'
+  | 'cpu'
+  | 'as'
+  | 'data'
+  | 'fsize'
+  | 'memlock'
+  | 'rtprio'
+  | 'stack'
+  | 'nice'
+  | 'rttime'
+  | 'msgqueue'
+  | 'sigpending'
+  | 'locks'
+  | 'rss';
+
+/** A failed scheduling call: the kernel's errno and the syscall that returned it. */
+export interface NativeSchedError {
+  errno: number;
+  syscall: string;
 }
 
 /** What a failed spawn reports: the real errno and the step that failed. */
@@ -32,6 +73,8 @@ export interface NativeSpawnError {
   syscall: string;
   stage: string;
   path?: string;
+  /** For stage 'rlimit': which resource the kernel refused. */
+  resource?: string;
 }
 
 /**
@@ -85,15 +128,70 @@ export interface NativeBinding {
   readerRef(id: number, on: boolean): void;
   readerClose(id: number): void;
   timerCancel(id: number): boolean;
+
+  // ---- scheduling (lib/sched). `id` is a pid or a native tid; 0 means the calling thread.
+  // Getters return the value or { errno, syscall }; setters return 0 or { errno, syscall }.
+  /** Configured CPUs (sysconf _SC_NPROCESSORS_CONF). */
+  cpuCount(): number;
+  /** Online CPU ids, from /sys/devices/system/cpu/online (sorted). */
+  onlineCpus(): number[];
+  /** gettid() of the calling thread; on macOS pthread_threadid_np. */
+  gettid(): number;
+  /** sched_getcpu() of the calling thread, or { errno } where unsupported. */
+  currentCpu(): number | NativeSchedError;
+  getAffinity(id: number): number[] | NativeSchedError;
+  /** ourThread: the id must be a registered thread of this process (see registerThread). */
+  setAffinity(id: number, cpus: number[], ourThread: boolean): 0 | NativeSchedError;
+  getScheduler(id: number): { policy: NativePolicy; priority: number; resetOnFork: boolean } | NativeSchedError;
+  setScheduler(
+    id: number,
+    policy: NativePolicy,
+    priority: number,
+    resetOnFork: boolean,
+    ourThread: boolean,
+  ): 0 | NativeSchedError;
+  getNice(id: number): number | NativeSchedError;
+  setNice(id: number, nice: number, ourThread: boolean): 0 | NativeSchedError;
+  /** sched_get_priority_min/max for the policy. */
+  priorityRange(policy: NativePolicy): [number, number];
+  /** prlimit64(id, resource): [soft, hard], -1 meaning unlimited. id 0: this process. */
+  getRlimit(id: number, resource: NativeRlimit): [number, number] | NativeSchedError;
+  setRlimit(id: number, resource: NativeRlimit, soft: number, hard: number): 0 | NativeSchedError;
+  /** The settings children are reset to unless inheritScheduling: captured at first load. */
+  baseline(): {
+    affinity: number[];
+    policy: NativePolicy;
+    priority: number;
+    nice: number;
+  };
+
+  // ---- threads (lib/thread)
+  /**
+   * Registers the calling thread (by tid) as one of ours until its environment is torn down,
+   * so setAffinity/setScheduler/setNice with ourThread=true can never reach a recycled tid.
+   * Returns the tid.
+   */
+  registerThread(): number;
+  /** prctl(PR_SET_NAME) on the calling thread (truncated to 15 bytes by the kernel). */
+  setThreadName(name: string): 0 | NativeSchedError;
+  /** The calling thread's stack size in bytes, from pthread_getattr_np. */
+  threadStackSize(): number | NativeSchedError;
 }
 
-function load(): NativeBinding {
+/** The addon file in use: worker bootstraps load the same file (see lib/thread). */
+function addonFile(): string {
   const require = createRequire(import.meta.url);
   const explicit = process.env.CORE_PROCESS_ADDON;
   // A path, never a module name: relative to the working directory, as a user would mean it.
-  if (explicit) return require(path.resolve(explicit)) as NativeBinding;
-  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
-  return nodeGypBuild(fileURLToPath(new URL('..', import.meta.url))) as NativeBinding;
+  if (explicit) return path.resolve(explicit);
+  const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+  return nodeGypBuild.resolve(fileURLToPath(new URL('..', import.meta.url)));
+}
+
+export const addonPath: string = addonFile();
+
+function load(): NativeBinding {
+  return createRequire(import.meta.url)(addonPath) as NativeBinding;
 }
 
 export const native: NativeBinding = load();
