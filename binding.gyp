@@ -9,6 +9,7 @@
         "native/child.cc",
         "native/orphans.cc",
         "native/reader.cc",
+        "native/sched.cc",
         "native/spawn_common.cc",
         "native/sys.cc",
         "native/timer.cc"
@@ -34,12 +35,12 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/spawn_linux.cc", "native/child_linux.cc"],
+          "sources": ["native/spawn_linux.cc", "native/child_linux.cc", "native/sched_linux.cc"],
           "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"],
           "libraries": ["-ldl"]
         }],
         ["OS=='mac'", {
-          "sources": ["native/spawn_darwin.cc"],
+          "sources": ["native/spawn_darwin.cc", "native/sched_darwin.cc"],
           "xcode_settings": {
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",

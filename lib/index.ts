@@ -14,3 +14,17 @@ export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
 export type { ExitStatus, ResourceUsage } from './process/status.js';
+export { getAffinity, setAffinity } from './sched/affinity.js';
+export { cpuCount, onlineCpus } from './sched/cpus.js';
+export type { ThreadPriority } from './sched/priority.js';
+export type { RlimitName, RlimitPair, Rlimits, RlimitValue } from './sched/rlimits.js';
+export { getRlimit, setRlimit } from './sched/rlimits.js';
+export type { SchedPolicy, SchedulerInfo, SchedulerSpec } from './sched/scheduler.js';
+export {
+  getNice,
+  getScheduler,
+  REALTIME_PRIORITY,
+  setNice,
+  setScheduler,
+} from './sched/scheduler.js';
+export type { ThreadsOption } from './sched/target.js';

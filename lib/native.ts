@@ -142,7 +142,9 @@ export interface NativeBinding {
   getAffinity(id: number): number[] | NativeSchedError;
   /** ourThread: the id must be a registered thread of this process (see registerThread). */
   setAffinity(id: number, cpus: number[], ourThread: boolean): 0 | NativeSchedError;
-  getScheduler(id: number): { policy: NativePolicy; priority: number; resetOnFork: boolean } | NativeSchedError;
+  getScheduler(
+    id: number,
+  ): { policy: NativePolicy; priority: number; resetOnFork: boolean } | NativeSchedError;
   setScheduler(
     id: number,
     policy: NativePolicy,

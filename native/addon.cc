@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "env.h"
+#include "sched.h"
 #include "spawn.h"
 
 namespace coreproc {
@@ -36,6 +37,7 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
   data->childCtor.Reset();
   // Hold one count so handles closing synchronously cannot finish teardown half way.
   data->pendingCloses++;
+  TeardownSched(data);
   TeardownChildren(data);
   TeardownTimers(data);
   TeardownReaders(data);
@@ -89,7 +91,87 @@ Napi::Value ErrorObject(Napi::Env env, const SpawnError& e) {
   o.Set("syscall", Napi::String::New(env, e.syscall));
   o.Set("stage", Napi::String::New(env, e.stage));
   if (!e.path.empty()) o.Set("path", Napi::String::New(env, e.path));
+  if (e.resource[0] != '\0') o.Set("resource", Napi::String::New(env, e.resource));
   return o;
+}
+
+bool ReadIntIn(const Napi::Value& v, double lo, double hi, int64_t* out) {
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<int64_t>(d))) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+// The scheduling part of a request: { affinity?, scheduler?, nice?, rlimits?, uid?, gid?,
+// inheritScheduling }. Returns the failing field's name, or nullptr.
+const char* ReadSchedRequest(const Napi::Object& r, SpawnRequest* req) {
+  int64_t v;
+  Napi::Value affinity = r.Get("affinity");
+  if (!affinity.IsUndefined()) {
+    if (!affinity.IsArray() || affinity.As<Napi::Array>().Length() == 0) return "affinity";
+    Napi::Array a = affinity.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      if (!ReadIntIn(a.Get(i), 0, (1 << 20) - 1, &v)) return "affinity";
+      req->affinity.push_back(static_cast<int>(v));
+    }
+    req->hasAffinity = true;
+  }
+  Napi::Value scheduler = r.Get("scheduler");
+  if (!scheduler.IsUndefined()) {
+    if (!scheduler.IsObject()) return "scheduler";
+    Napi::Object o = scheduler.As<Napi::Object>();
+    Napi::Value policy = o.Get("policy");
+    if (!policy.IsString() ||
+        !PolicyFromName(policy.As<Napi::String>().Utf8Value(), &req->policy)) {
+      return "scheduler.policy";
+    }
+    if (!ReadIntIn(o.Get("priority"), 0, 1000, &v)) return "scheduler.priority";
+    req->priority = static_cast<int>(v);
+    req->resetOnFork = o.Get("resetOnFork").ToBoolean().Value();
+    req->hasScheduler = true;
+  }
+  Napi::Value nice = r.Get("nice");
+  if (!nice.IsUndefined()) {
+    if (!ReadIntIn(nice, -20, 19, &v)) return "nice";
+    req->nice = static_cast<int>(v);
+    req->hasNice = true;
+  }
+  Napi::Value rlimits = r.Get("rlimits");
+  if (!rlimits.IsUndefined()) {
+    if (!rlimits.IsArray()) return "rlimits";
+    Napi::Array a = rlimits.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value entry = a.Get(i);
+      if (!entry.IsArray() || entry.As<Napi::Array>().Length() != 3) return "rlimits";
+      Napi::Array t = entry.As<Napi::Array>();
+      SpawnRequest::Rlimit lim{};
+      Napi::Value name = t.Get(0u);
+      if (!name.IsString() || !RlimitFromName(name.As<Napi::String>().Utf8Value(), &lim.resource)) {
+        return "rlimits";
+      }
+      const double kMax = 9007199254740992.0;  // 2^53: JS numbers stay exact below it
+      if (!ReadIntIn(t.Get(1u), -1, kMax, &lim.soft) ||
+          !ReadIntIn(t.Get(2u), -1, kMax, &lim.hard)) {
+        return "rlimits";
+      }
+      req->rlimits.push_back(lim);
+    }
+  }
+  Napi::Value uid = r.Get("uid");
+  if (!uid.IsUndefined()) {
+    if (!ReadIntIn(uid, 0, 4294967294.0, &v)) return "uid";
+    req->uid = static_cast<uid_t>(v);
+    req->hasUid = true;
+  }
+  Napi::Value gid = r.Get("gid");
+  if (!gid.IsUndefined()) {
+    if (!ReadIntIn(gid, 0, 4294967294.0, &v)) return "gid";
+    req->gid = static_cast<gid_t>(v);
+    req->hasGid = true;
+  }
+  req->inheritScheduling = r.Get("inheritScheduling").ToBoolean().Value();
+  return nullptr;
 }
 
 // spawn(request, onExit) -> NativeChild | { errno, syscall, stage, path? }
@@ -133,6 +215,9 @@ Napi::Value SpawnBinding(const Napi::CallbackInfo& info) {
   if (pgid.IsNumber()) req.pgid = pgid.As<Napi::Number>().Int32Value();
   req.setsid = r.Get("setsid").ToBoolean().Value();
   req.forceClone = data->forceClone || r.Get("forceClone").ToBoolean().Value();
+  if (const char* bad = ReadSchedRequest(r, &req)) {
+    return TypeErrorValue(env, (std::string("bad ") + bad).c_str());
+  }
   req.wantPidfd = data->usePidfd;
 
   if (!data->usePidfd && !EnsureSigchldWatcher(data)) {
@@ -221,6 +306,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getpgid", Napi::Function::New<GetPgid>(env, "getpgid"));
   exports.Set("threadSignalMask", Napi::Function::New<ThreadSignalMask>(env, "threadSignalMask"));
   InitTimers(env, exports);
+  InitSched(env, exports);
   InitReaders(env, exports);
   return exports;
 }

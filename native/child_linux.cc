@@ -8,8 +8,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,6 +30,13 @@ const char* ChildStageName(int stage) {
     case kStageCloseFds: return "closefds";
     case kStageChdir: return "chdir";
     case kStageExec: return "exec";
+    case kStageAffinity: return "affinity";
+    case kStageScheduler: return "scheduler";
+    case kStageNice: return "nice";
+    case kStageRlimit: return "rlimit";
+    case kStageSetgid: return "setgid";
+    case kStageSetgroups: return "setgroups";
+    case kStageSetuid: return "setuid";
     default: return "unknown";
   }
 }
@@ -41,6 +50,13 @@ const char* ChildStageSyscall(int stage) {
     case kStageCloseFds: return "close_range";
     case kStageChdir: return "chdir";
     case kStageExec: return "execve";
+    case kStageAffinity: return "sched_setaffinity";
+    case kStageScheduler: return "sched_setscheduler";
+    case kStageNice: return "setpriority";
+    case kStageRlimit: return "prlimit64";
+    case kStageSetgid: return "setgid";
+    case kStageSetgroups: return "setgroups";
+    case kStageSetuid: return "setuid";
     default: return "unknown";
   }
 }
@@ -56,8 +72,9 @@ struct KernelSigaction {
   unsigned long mask;
 };
 
-[[noreturn]] CORE_CHILD_CODE void Report(const ChildPlan* plan, int stage, int err) {
-  int msg[2] = {stage, err};
+[[noreturn]] CORE_CHILD_CODE void Report(const ChildPlan* plan, int stage, int err,
+                                         int detail = 0) {
+  int msg[3] = {stage, err, detail};
   const char* p = reinterpret_cast<const char*>(msg);
   size_t left = sizeof msg;
   while (left > 0) {
@@ -108,6 +125,40 @@ CORE_CHILD_CODE bool MarkAllCloexec() {
   return true;
 }
 
+// Raw syscalls throughout: glibc's set*id and setgroups broadcast to every thread of what
+// it believes is this process (the parent's threads, since we share its memory), and the
+// sched wrappers are not promised async-signal-safe. Each step reports its own stage.
+CORE_CHILD_CODE void ApplySchedulingAndIds(const ChildPlan* plan) {
+  if (plan->affinityMask != nullptr &&
+      syscall(SYS_sched_setaffinity, 0, plan->affinityBytes, plan->affinityMask) != 0) {
+    Report(plan, kStageAffinity, errno);
+  }
+  if (plan->setScheduler) {
+    struct sched_param param;
+    param.sched_priority = plan->priority;
+    if (syscall(SYS_sched_setscheduler, 0, plan->policy, &param) != 0) {
+      Report(plan, kStageScheduler, errno);
+    }
+  }
+  if (plan->setNice && syscall(SYS_setpriority, PRIO_PROCESS, 0, plan->nice) != 0) {
+    Report(plan, kStageNice, errno);
+  }
+  for (int i = 0; i < plan->rlimitCount; i++) {
+    const ChildRlimit& r = plan->rlimits[i];
+    unsigned long long lim[2] = {r.cur, r.max};
+    if (syscall(SYS_prlimit64, 0, r.resource, lim, nullptr) != 0) {
+      Report(plan, kStageRlimit, errno, r.resource);
+    }
+  }
+  if (plan->setGroups) {
+    long rc =
+        plan->setGid ? syscall(SYS_setgroups, 1, &plan->gid) : syscall(SYS_setgroups, 0, nullptr);
+    if (rc != 0) Report(plan, kStageSetgroups, errno);
+  }
+  if (plan->setGid && syscall(SYS_setgid, plan->gid) != 0) Report(plan, kStageSetgid, errno);
+  if (plan->setUid && syscall(SYS_setuid, plan->uid) != 0) Report(plan, kStageSetuid, errno);
+}
+
 }  // namespace
 
 CORE_CHILD_CODE int ChildMain(void* arg) {
@@ -136,6 +187,9 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
 
   if (!MarkAllCloexec()) Report(plan, kStageCloseFds, errno);
 
+  ApplySchedulingAndIds(plan);
+
+  // After the ids change, so the program's cwd is one its own user may enter.
   if (plan->cwd != nullptr && chdir(plan->cwd) != 0) Report(plan, kStageChdir, errno);
 
   sigset_t empty;

@@ -16,6 +16,20 @@ enum ChildStage : int {
   kStageCloseFds = 5,
   kStageChdir = 6,
   kStageExec = 7,
+  kStageAffinity = 8,
+  kStageScheduler = 9,
+  kStageNice = 10,
+  kStageRlimit = 11,
+  kStageSetgid = 12,
+  kStageSetgroups = 13,
+  kStageSetuid = 14,
+};
+
+// The kernel's struct rlimit64, for the raw prlimit64 syscall.
+struct ChildRlimit {
+  int resource;
+  unsigned long long cur;
+  unsigned long long max;
 };
 
 const char* ChildStageName(int stage);
@@ -31,6 +45,23 @@ struct ChildPlan {
   int pgid;         // -1 keep, 0 new group, >0 join
   bool setsid;
   int errorFd;  // CLOEXEC write end of the report pipe
+
+  // Scheduling, limits and ids, in the order they are applied (ids last: after setuid the
+  // child could no longer raise a limit or a priority).
+  const unsigned long* affinityMask;  // nullptr: leave as inherited
+  size_t affinityBytes;
+  bool setScheduler;
+  int policy;  // may carry SCHED_RESET_ON_FORK
+  int priority;
+  bool setNice;
+  int nice;
+  const ChildRlimit* rlimits;
+  int rlimitCount;
+  bool setGid;
+  unsigned int gid;
+  bool setGroups;  // replace supplementary groups with {gid} (or none) when dropping root
+  bool setUid;
+  unsigned int uid;
 };
 
 // The child shares our memory, and with it AddressSanitizer's shadow: instrumented frames

@@ -49,6 +49,7 @@ struct EnvData {
   napi_async_cleanup_hook_handle cleanupHandle = nullptr;
   int pendingCloses = 0;
   bool tearingDown = false;
+  pid_t registeredTid = 0;  // this environment's thread, once registerThread() ran in it
 };
 
 EnvData* GetEnvData(Napi::Env env);
@@ -80,6 +81,11 @@ void TeardownTimers(EnvData* data);
 // reader.cc
 void InitReaders(Napi::Env env, Napi::Object exports);
 void TeardownReaders(EnvData* data);
+
+// sched.cc
+void InitSched(Napi::Env env, Napi::Object exports);
+// Unregisters this environment's thread: after this no setAffinity(tid, ourThread) reaches it.
+void TeardownSched(EnvData* data);
 
 // orphans.cc: children still running when their environment goes away are reaped here.
 void AdoptOrphan(pid_t pid, int pidfd);

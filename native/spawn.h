@@ -35,6 +35,29 @@ struct SpawnRequest {
   bool setsid = false;
   bool wantPidfd = true;    // false: the no-pidfd fallback (old kernels, or forced)
   bool forceClone = false;  // tests and benchmarks: take the clone path even when not needed
+
+  // Scheduling and limits, applied in the child before exec (lib/sched validated them).
+  bool hasAffinity = false;
+  std::vector<int> affinity;
+  bool hasScheduler = false;
+  int policy = 0;
+  int priority = 0;
+  bool resetOnFork = false;
+  bool hasNice = false;
+  int nice = 0;
+  struct Rlimit {
+    int resource;
+    int64_t soft;  // -1: unlimited
+    int64_t hard;
+  };
+  std::vector<Rlimit> rlimits;
+  bool hasUid = false;
+  uid_t uid = 0;
+  bool hasGid = false;
+  gid_t gid = 0;
+  // false: settings not asked for are reset to the process baseline where the calling
+  // thread differs from it (see sched.h, Baseline).
+  bool inheritScheduling = false;
 };
 
 // Which step failed, so callers can tell a missing cwd from a missing program.
@@ -43,6 +66,7 @@ struct SpawnError {
   const char* syscall = "";
   const char* stage = "";
   std::string path;
+  const char* resource = "";  // stage "rlimit": which limit the kernel refused
 };
 
 struct SpawnResult {

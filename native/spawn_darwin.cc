@@ -16,8 +16,18 @@ extern char** environ;
 namespace coreproc {
 
 bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
-  if (req.forceClone) {
-    *error = {ENOTSUP, "clone", "spawn", ""};
+  // No clone path here (see the top of this file), and XNU documents no spawn scheduler
+  // attributes: every child-side setting answers Unsupported, naming the first one asked.
+  const char* unsupported = req.forceClone         ? "clone"
+                            : req.hasAffinity      ? "affinity"
+                            : req.hasScheduler     ? "scheduler"
+                            : req.hasNice          ? "nice"
+                            : !req.rlimits.empty() ? "rlimit"
+                            : req.hasGid           ? "setgid"
+                            : req.hasUid           ? "setuid"
+                                                   : nullptr;
+  if (unsupported != nullptr) {
+    *error = {ENOTSUP, unsupported, unsupported, ""};
     return false;
   }
   std::string path;

@@ -10,6 +10,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #endif
 
 #include "child_linux.h"
+#include "sched.h"
 #include "spawn.h"
 #include "sys.h"
 
@@ -64,20 +66,106 @@ void AddInternalSignals(sigset_t* set) {
   set->__val[0] |= (1UL << 31) | (1UL << 32);
 }
 
+// What the child applies before exec: the caller's explicit settings, plus a reset to the
+// process baseline for whatever the calling thread changed and the caller did not ask about.
+struct SchedPlan {
+  std::vector<unsigned long> mask;  // empty: leave the affinity as inherited
+  bool scheduler = false;
+  int policy = 0;
+  int priority = 0;
+  bool resetOnFork = false;
+  bool nice = false;
+  int niceValue = 0;
+  std::vector<ChildRlimit> rlimits;
+};
+
+void SetMask(const std::vector<int>& cpus, std::vector<unsigned long>* mask) {
+  const int bits = static_cast<int>(8 * sizeof(unsigned long));
+  int highest = 0;
+  for (int c : cpus) highest = c > highest ? c : highest;
+  mask->assign(static_cast<size_t>(highest / bits + 1), 0UL);
+  for (int c : cpus) (*mask)[static_cast<size_t>(c / bits)] |= 1UL << (c % bits);
+}
+
+void PlanScheduling(const SpawnRequest& req, SchedPlan* plan) {
+  if (req.hasAffinity) SetMask(req.affinity, &plan->mask);
+  if (req.hasScheduler) {
+    plan->scheduler = true;
+    plan->policy = req.policy;
+    plan->priority = req.priority;
+    plan->resetOnFork = req.resetOnFork;
+  }
+  if (req.hasNice) {
+    plan->nice = true;
+    plan->niceValue = req.nice;
+  }
+  for (const SpawnRequest::Rlimit& r : req.rlimits) {
+    ChildRlimit c;
+    c.resource = r.resource;
+    c.cur = r.soft < 0 ? RLIM_INFINITY : static_cast<unsigned long long>(r.soft);
+    c.max = r.hard < 0 ? RLIM_INFINITY : static_cast<unsigned long long>(r.hard);
+    plan->rlimits.push_back(c);
+  }
+  const Baseline& base = ProcessBaseline();
+  if (req.inheritScheduling || !base.valid) return;
+  // Three cheap reads of the calling thread; a reset costs nothing when nothing differs.
+  SchedErr e;
+  CpuList current;
+  if (!req.hasAffinity && GetAffinity(0, &current, &e) && current != base.affinity) {
+    SetMask(base.affinity, &plan->mask);
+  }
+  int policy, priority;
+  bool reset;
+  if (!req.hasScheduler && GetScheduler(0, &policy, &priority, &reset, &e) &&
+      (policy != base.policy || priority != base.priority)) {
+    plan->scheduler = true;
+    plan->policy = base.policy;
+    plan->priority = base.priority;
+  }
+  int nice;
+  if (!req.hasNice && GetNice(0, &nice, &e) && nice != base.nice) {
+    plan->nice = true;
+    plan->niceValue = base.nice;
+  }
+}
+
+// glibc's posix_spawn sets a policy only for other/fifo/rr (its setschedpolicy refuses batch,
+// idle and SCHED_RESET_ON_FORK) and has no attribute for affinity, nice, limits or ids.
+bool PosixSpawnCanSchedule(const SchedPlan& plan) {
+  if (!plan.scheduler) return true;
+  bool known = plan.policy == SCHED_OTHER || plan.policy == SCHED_FIFO || plan.policy == SCHED_RR;
+  return known && !plan.resetOnFork;
+}
+
 bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& plan,
-                char* const* argv, char* const* envp, SpawnResult* out, SpawnError* error) {
+                const SchedPlan& sched, char* const* argv, char* const* envp, SpawnResult* out,
+                SpawnError* error) {
   sigset_t defaults;
   sigfillset(&defaults);
   AddInternalSignals(&defaults);
   PosixSpawnSetup setup;
-  int err = setup.Prepare(req, plan, defaults, 0);
+  int err = setup.Prepare(req, plan, defaults, sched.scheduler ? POSIX_SPAWN_SETSCHEDULER : 0);
   // Closes even descriptors the parent inherited without CLOEXEC (after the dup2s).
   if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  if (err == 0 && sched.scheduler) {
+    struct sched_param param {};
+    param.sched_priority = sched.priority;
+    err = posix_spawnattr_setschedpolicy(&setup.attr, sched.policy);
+    if (err == 0) err = posix_spawnattr_setschedparam(&setup.attr, &param);
+  }
   if (err != 0) {
     *error = {err, "posix_spawn_file_actions", "spawn", ""};
     return false;
   }
-  if (!setup.Run(req, path, argv, envp, out, error)) return false;
+  if (!setup.Run(req, path, argv, envp, out, error)) {
+    // posix_spawn returns one errno for every step; EPERM/EINVAL with a policy requested is
+    // the scheduler refusing (exec itself gives EACCES or ENOEXEC for a bad program).
+    bool schedErr = error->err == EPERM || error->err == EINVAL;
+    if (sched.scheduler && schedErr && strcmp(error->stage, "exec") == 0) {
+      *error = {error->err, "sched_setscheduler", "scheduler", ""};
+    }
+    return false;
+  }
   if (req.wantPidfd) {
     // The child is ours and unreaped, so its pid cannot have been recycled yet.
     int fd = PidfdOpen(out->pid);
@@ -87,7 +175,8 @@ bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 }
 
 bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& plan,
-                char* const* argv, char* const* envp, SpawnResult* out, SpawnError* error) {
+                const SchedPlan& sched, char* const* argv, char* const* envp, SpawnResult* out,
+                SpawnError* error) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     *error = {errno, "pipe2", "spawn", ""};
@@ -105,6 +194,23 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.pgid = req.pgid;
   cp.setsid = req.setsid;
   cp.errorFd = reportWrite.Get();
+  if (!sched.mask.empty()) {
+    cp.affinityMask = sched.mask.data();
+    cp.affinityBytes = sched.mask.size() * sizeof(unsigned long);
+  }
+  cp.setScheduler = sched.scheduler;
+  cp.policy = sched.policy | (sched.resetOnFork ? SCHED_RESET_ON_FORK : 0);
+  cp.priority = sched.priority;
+  cp.setNice = sched.nice;
+  cp.nice = sched.niceValue;
+  cp.rlimits = sched.rlimits.data();
+  cp.rlimitCount = static_cast<int>(sched.rlimits.size());
+  cp.setGid = req.hasGid;
+  cp.gid = req.gid;
+  cp.setUid = req.hasUid;
+  cp.uid = req.uid;
+  // Dropping root must not keep root's supplementary groups.
+  cp.setGroups = (req.hasUid || req.hasGid) && geteuid() == 0;
 
   // A private stack: the child must not scribble on the frames we return through.
   const size_t stackSize = 64 * 1024;
@@ -143,7 +249,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   UniqueFd ownedPidfd(pidfd);
   reportWrite.Reset();  // our copy; the child's closes at exec
 
-  int msg[2] = {0, 0};
+  int msg[3] = {0, 0, 0};
   size_t got = 0;
   while (got < sizeof msg) {
     ssize_t n = read(reportRead.Get(), reinterpret_cast<char*>(msg) + got, sizeof msg - got);
@@ -158,6 +264,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
     int stage = msg[0];
     *error = {msg[1], ChildStageSyscall(stage), ChildStageName(stage),
               stage == kStageChdir ? req.cwd : (stage == kStageExec ? path : std::string())};
+    if (stage == kStageRlimit) error->resource = RlimitName(msg[2]);
     return false;
   }
 
@@ -173,8 +280,10 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 }
 
 // The explicit predicate: posix_spawn whenever its attributes express the whole request.
-// Child-side settings it has no attribute for (affinity, nice, rlimits, ids) add clauses here.
-bool NeedsClonePath(const SpawnRequest& req) { return req.forceClone; }
+bool NeedsClonePath(const SpawnRequest& req, const SchedPlan& sched) {
+  return req.forceClone || !sched.mask.empty() || sched.nice || !sched.rlimits.empty() ||
+         req.hasUid || req.hasGid || !PosixSpawnCanSchedule(sched);
+}
 
 }  // namespace
 
@@ -188,8 +297,12 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
   CStringArray env(req.env);  // empty, and unused, when inheriting environ
   char* const* envp = req.inheritEnv ? environ : env.Data();
 
-  bool ok = NeedsClonePath(req) ? SpawnClone(req, path, plan, argv.Data(), envp, out, error)
-                                : SpawnPosix(req, path, plan, argv.Data(), envp, out, error);
+  SchedPlan sched;
+  PlanScheduling(req, &sched);
+
+  bool ok = NeedsClonePath(req, sched)
+                ? SpawnClone(req, path, plan, sched, argv.Data(), envp, out, error)
+                : SpawnPosix(req, path, plan, sched, argv.Data(), envp, out, error);
   if (!ok) return false;
   for (int i = 0; i < 3; i++) out->parentEnds[i] = std::move(plan.parentEnds[i]);
   return true;  // plan.owned closes the child's ends here: EOF reaches us when the child exits

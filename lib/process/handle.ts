@@ -5,6 +5,22 @@
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { type NativeChild, type NativeStatus, native } from '../native.js';
+import { getAffinity, setAffinity } from '../sched/affinity.js';
+import {
+  getRlimit,
+  type RlimitName,
+  type RlimitPair,
+  type RlimitValue,
+  setRlimit,
+} from '../sched/rlimits.js';
+import {
+  getNice,
+  getScheduler,
+  type SchedulerInfo,
+  type SchedulerSpec,
+  setNice,
+  setScheduler,
+} from '../sched/scheduler.js';
 import { errnoName, ProcessError } from './errors.js';
 import type { PreparedSpawn } from './options.js';
 import { PipeReader } from './pipe-reader.js';
@@ -221,6 +237,104 @@ export class ProcessHandle {
     for (const t of this.#timers) t.unref();
     for (const s of this.#streams) (s as net.Socket | PipeReader | null)?.unref();
     return this;
+  }
+
+  /**
+   * The CPUs the child's main thread may run on (`taskset -p`).
+   * @example
+   * spawn({ program: 'sleep', args: ['9'], affinity: [1] }).getAffinity(); // [1]
+   */
+  getAffinity(): number[] {
+    this.#mustBeRunning('getAffinity');
+    return getAffinity(this.pid);
+  }
+
+  /**
+   * Pins every thread of the running child to `cpus` (`taskset -a -p -c`).
+   * @example
+   * child.setAffinity([0]);
+   */
+  setAffinity(cpus: readonly number[]): this {
+    this.#mustBeRunning('setAffinity');
+    setAffinity(this.pid, cpus, { allThreads: true });
+    return this;
+  }
+
+  /**
+   * The policy and realtime priority of the child's main thread (`chrt -p`).
+   * @example
+   * child.getScheduler(); // { policy: 'other', priority: 0, resetOnFork: false }
+   */
+  getScheduler(): SchedulerInfo {
+    this.#mustBeRunning('getScheduler');
+    return getScheduler(this.pid);
+  }
+
+  /**
+   * Sets the policy and priority of every thread of the child (`chrt -a -p`).
+   * @example
+   * child.setScheduler({ policy: 'fifo', priority: 10 });
+   */
+  setScheduler(spec: SchedulerSpec): this {
+    this.#mustBeRunning('setScheduler');
+    setScheduler(this.pid, spec, { allThreads: true });
+    return this;
+  }
+
+  /**
+   * The nice value of the child's main thread.
+   * @example
+   * child.getNice(); // 0
+   */
+  getNice(): number {
+    this.#mustBeRunning('getNice');
+    return getNice(this.pid);
+  }
+
+  /**
+   * Sets the nice value of every thread of the child (`renice`).
+   * @example
+   * child.setNice(10);
+   */
+  setNice(nice: number): this {
+    this.#mustBeRunning('setNice');
+    setNice(this.pid, nice, { allThreads: true });
+    return this;
+  }
+
+  /**
+   * A resource limit of the child (`prlimit --pid`).
+   * @example
+   * child.getRlimit('nofile'); // { soft: 1024, hard: 1024 }
+   */
+  getRlimit(name: RlimitName): RlimitPair {
+    this.#mustBeRunning('getRlimit');
+    return getRlimit(this.pid, name);
+  }
+
+  /**
+   * Changes a resource limit of the running child.
+   * @example
+   * child.setRlimit('core', 0);
+   */
+  setRlimit(name: RlimitName, value: RlimitValue): this {
+    this.#mustBeRunning('setRlimit');
+    setRlimit(this.pid, name, value);
+    return this;
+  }
+
+  // Until we reap it the pid cannot be recycled (a zombie holds it), so acting by pid is safe;
+  // after that it could name someone else's process.
+  #mustBeRunning(op: string): void {
+    if (this.#status !== null) {
+      throw new ProcessError(
+        'NotFound',
+        `${op}: process ${this.pid} (${this.command}) has exited`,
+        {
+          code: 'ESRCH',
+        },
+      );
+    }
   }
 
   #signalResult(op: string, signal: string, r: number): boolean {

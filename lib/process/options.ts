@@ -4,6 +4,9 @@
  */
 import path from 'node:path';
 import type { NativeSpawnRequest, NativeStdio } from '../native.js';
+import { checkCpus } from '../sched/cpus.js';
+import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
+import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
 import { describe, invalid } from './errors.js';
 import { type SignalName, signalNumber } from './signals.js';
 
@@ -49,6 +52,24 @@ export interface SpawnOptions {
   signal?: AbortSignal;
   /** Tests and benchmarks: take the clone(CLONE_VFORK) path even when posix_spawn would do. */
   forceClone?: boolean;
+  /** Online CPU ids the child may run on, set before exec (`taskset -c`). */
+  affinity?: readonly number[];
+  /** Policy and realtime priority, set before exec (`chrt`). */
+  scheduler?: SchedulerSpec;
+  /** -20..19, set before exec (`nice -n`). Below the current value needs CAP_SYS_NICE. */
+  nice?: number;
+  /** Resource limits, set before exec (`prlimit`). */
+  rlimits?: Rlimits;
+  /** Run as this user id (needs CAP_SETUID); supplementary groups are dropped when root. */
+  uid?: number;
+  /** Run as this group id (needs CAP_SETGID). */
+  gid?: number;
+  /**
+   * Children do not inherit the spawning thread's pinning, policy or nice (a realtime worker
+   * must not hand SCHED_FIFO to `ls`): whatever you did not set is reset to what this process
+   * started with. true: inherit the calling thread's settings, as fork/exec would.
+   */
+  inheritScheduling?: boolean;
 }
 
 /** The validated request plus what the handle needs to know about it. */
@@ -140,6 +161,33 @@ function buildEnv(options: SpawnOptions): { env?: string[]; searchPath: string }
   return { env, searchPath: merged.PATH ?? DEFAULT_PATH };
 }
 
+function checkIdNumber(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xfffffffe) {
+    throw invalid(field, v, 'must be a numeric id (an integer in 0..4294967294)');
+  }
+  return v;
+}
+
+type SchedulingRequest = Pick<
+  NativeSpawnRequest,
+  'affinity' | 'scheduler' | 'nice' | 'rlimits' | 'uid' | 'gid' | 'inheritScheduling'
+>;
+
+function schedulingRequest(options: SpawnOptions): SchedulingRequest {
+  const out: SchedulingRequest = { inheritScheduling: options.inheritScheduling === true };
+  if (options.inheritScheduling !== undefined && typeof options.inheritScheduling !== 'boolean') {
+    throw invalid('inheritScheduling', options.inheritScheduling, 'must be a boolean');
+  }
+  if (options.affinity !== undefined) out.affinity = checkCpus('affinity', options.affinity);
+  if (options.scheduler !== undefined)
+    out.scheduler = checkScheduler('scheduler', options.scheduler);
+  if (options.nice !== undefined) out.nice = checkNice('nice', options.nice);
+  if (options.rlimits !== undefined) out.rlimits = checkRlimits('rlimits', options.rlimits);
+  if (options.uid !== undefined) out.uid = checkIdNumber('uid', options.uid);
+  if (options.gid !== undefined) out.gid = checkIdNumber('gid', options.gid);
+  return out;
+}
+
 export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (options === null || typeof options !== 'object') {
     throw invalid('options', options, 'must be an object with at least { program }');
@@ -187,6 +235,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   }
 
   const { env, searchPath } = buildEnv(options);
+  const sched = schedulingRequest(options);
   const request: NativeSpawnRequest = {
     file: program,
     searchPath,
@@ -195,6 +244,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     pgid,
     setsid,
     forceClone: options.forceClone === true,
+    ...sched,
   };
   if (env !== undefined) request.env = env;
   if (cwd !== undefined) request.cwd = cwd;

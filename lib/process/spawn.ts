@@ -1,5 +1,6 @@
 /** spawn(): validate, call the addon once, wrap the child in a ProcessHandle. */
 import { isSpawnError, native } from '../native.js';
+import { isChildSetupStage, spawnSetupFailure } from '../sched/errors.js';
 import { spawnError } from './errors.js';
 import { ProcessHandle } from './handle.js';
 import { prepareSpawn, type SpawnOptions } from './options.js';
@@ -16,7 +17,11 @@ export function spawn(options: SpawnOptions): ProcessHandle {
   let handle: ProcessHandle | undefined;
   // The exit callback only ever runs from the event loop, after `handle` is assigned below.
   const result = native.spawn(prepared.request, (status) => handle?._onExit(status));
-  if (isSpawnError(result)) throw spawnError(prepared.command, result);
+  if (isSpawnError(result)) {
+    throw isChildSetupStage(result.stage)
+      ? spawnSetupFailure(prepared.command, result, prepared.request)
+      : spawnError(prepared.command, result);
+  }
   handle = new ProcessHandle(result, prepared, options.signal);
   return handle;
 }
