@@ -8,12 +8,10 @@
  */
 import cp from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -24,16 +22,8 @@ import {
   type SpawnOptions,
   spawn,
 } from '../../lib/index.js';
+import { childEnv, compiledLib, FIXTURES, removeCompiledLib, runNode } from '../subprocess.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const FIXTURES = path.join(ROOT, 'test', 'fixtures');
-// The very file lib/native.ts loads in this process (prebuilds/ first, else build/Release/),
-// unless CORE_PROCESS_ADDON already names one: workers and subprocesses must test the same.
-const ADDON =
-  process.env.CORE_PROCESS_ADDON ??
-  (createRequire(import.meta.url)('node-gyp-build') as { path: (dir: string) => string }).path(
-    ROOT,
-  );
 const QUIET = { stdin: 'null', stdout: 'null', stderr: 'null' } as const;
 
 /** The addon's reading of a CORE_PROCESS_* switch: set, non-empty and not '0'. */
@@ -161,76 +151,6 @@ async function settle(
   return { status, stdout, errors };
 }
 
-// ---------------------------------------------------------------------------------------
-// The compiled library, for code that plain Node must load (worker threads, subprocesses).
-// Built into a temporary directory, so dist/ is neither trusted (it may be stale) nor
-// touched; CORE_PROCESS_ADDON points the copy at the addon this suite tests.
-
-let compiled: Promise<string> | undefined;
-let compiledDir: string | undefined;
-
-function compiledLib(): Promise<string> {
-  compiled ??= new Promise<string>((resolve, reject) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'core-process-lifecycle-lib-'));
-    compiledDir = dir;
-    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const args = [tsc, '-p', 'tsconfig.build.json', '--outDir', dir, '--declaration', 'false'];
-    cp.execFile(process.execPath, [...args, '--sourceMap', 'false'], { cwd: ROOT }, (err, o, e) => {
-      if (err) reject(new Error(`tsc failed: ${err.message}\n${o}${e}`));
-      else resolve(pathToFileURL(path.join(dir, 'index.js')).href);
-    });
-  });
-  return compiled;
-}
-
-// A Node subprocess loading the sanitizer addon needs the sanitizer runtime preloaded again
-// (test/setup.ts keeps it out of ordinary children).
-const sanitizerPreload = process.env.CORE_PROCESS_SANITIZER_PRELOAD;
-const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
-  ...process.env,
-  CORE_PROCESS_ADDON: ADDON,
-  ...(sanitizerPreload ? { LD_PRELOAD: sanitizerPreload } : {}),
-  ...extra,
-});
-
-interface NodeRun {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  elapsedMs: number;
-}
-
-/** Runs a fixture script with node:child_process (independent of the code under test). */
-function runNode(
-  script: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  nodeFlags: string[] = [],
-): Promise<NodeRun> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const c = cp.spawn(process.execPath, [...nodeFlags, path.join(FIXTURES, script), ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      // A script that fails to exit by itself is stopped here, and reported as signalled.
-      timeout: 15_000,
-    });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    c.on('error', reject);
-    c.on('close', (code, signal) => {
-      resolve({ code, signal, stdout, stderr, elapsedMs: performance.now() - started });
-    });
-  });
-}
-
 function startWorker(lib: string, mode: string): Worker {
   return new Worker(path.join(FIXTURES, 'lifecycle-worker.mjs'), {
     workerData: { lib, mode },
@@ -261,7 +181,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   fs.rmSync(scratch, { recursive: true, force: true });
-  if (compiledDir) fs.rmSync(compiledDir, { recursive: true, force: true });
+  removeCompiledLib();
 });
 
 // ---------------------------------------------------------------------------------------
@@ -531,7 +451,7 @@ describe('large output', () => {
     expect(stalled?.state).toBe('S');
     expect(stalled?.first).toBeLessThan(SIZE);
     // The sanitizer build's allocator keeps a 32 MiB quarantine and redzones on top.
-    const bound = (sanitizerPreload ? 192 : 128) * 1024 * 1024;
+    const bound = (process.env.CORE_PROCESS_SANITIZER_PRELOAD ? 192 : 128) * 1024 * 1024;
     expect(peak - baseline).toBeLessThan(bound);
   });
 });
@@ -667,7 +587,9 @@ describe('descriptors', () => {
 describe('timed waits', () => {
   it('20,000 timed-out waits on one running child leave no retained memory', async () => {
     const lib = await compiledLib();
-    const r = await runNode('lifecycle-wait-leak.mjs', [lib, '20000'], childEnv(), ['--expose-gc']);
+    const r = await runNode('lifecycle-wait-leak.mjs', [lib, '20000'], childEnv(), {
+      nodeFlags: ['--expose-gc'],
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const { growth } = JSON.parse(r.stdout) as { growth: number };
