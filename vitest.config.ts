@@ -7,6 +7,7 @@ const behaviour = [
   'test/process/spawn.test.ts',
   'test/process/stdio.test.ts',
   'test/process/errors.test.ts',
+  'test/sched/spawn.test.ts',
 ];
 
 export default defineConfig({

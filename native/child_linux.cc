@@ -130,17 +130,19 @@ CORE_CHILD_CODE bool MarkAllCloexec() {
 // sched wrappers are not promised async-signal-safe. Each step reports its own stage.
 CORE_CHILD_CODE void ApplySchedulingAndIds(const ChildPlan* plan) {
   if (plan->affinityMask != nullptr &&
-      syscall(SYS_sched_setaffinity, 0, plan->affinityBytes, plan->affinityMask) != 0) {
+      syscall(SYS_sched_setaffinity, 0, plan->affinityBytes, plan->affinityMask) != 0 &&
+      plan->affinityStrict) {
     Report(plan, kStageAffinity, errno);
   }
   if (plan->setScheduler) {
     struct sched_param param;
     param.sched_priority = plan->priority;
-    if (syscall(SYS_sched_setscheduler, 0, plan->policy, &param) != 0) {
+    if (syscall(SYS_sched_setscheduler, 0, plan->policy, &param) != 0 && plan->schedulerStrict) {
       Report(plan, kStageScheduler, errno);
     }
   }
-  if (plan->setNice && syscall(SYS_setpriority, PRIO_PROCESS, 0, plan->nice) != 0) {
+  if (plan->setNice && syscall(SYS_setpriority, PRIO_PROCESS, 0, plan->nice) != 0 &&
+      plan->niceStrict) {
     Report(plan, kStageNice, errno);
   }
   for (int i = 0; i < plan->rlimitCount; i++) {

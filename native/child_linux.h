@@ -48,6 +48,11 @@ struct ChildPlan {
 
   // Scheduling, limits and ids, in the order they are applied (ids last: after setuid the
   // child could no longer raise a limit or a priority).
+  // A setting the caller asked for must succeed; a reset to the process baseline (see
+  // sched.h) is best effort: an unprivileged thread at nice 10 cannot lower its child's nice.
+  bool affinityStrict;
+  bool schedulerStrict;
+  bool niceStrict;
   const unsigned long* affinityMask;  // nullptr: leave as inherited
   size_t affinityBytes;
   bool setScheduler;

@@ -71,6 +71,7 @@ void AddInternalSignals(sigset_t* set) {
 struct SchedPlan {
   std::vector<unsigned long> mask;  // empty: leave the affinity as inherited
   bool scheduler = false;
+  bool schedulerAsked = false;  // false: a best-effort reset, which only the clone child can do
   int policy = 0;
   int priority = 0;
   bool resetOnFork = false;
@@ -91,6 +92,7 @@ void PlanScheduling(const SpawnRequest& req, SchedPlan* plan) {
   if (req.hasAffinity) SetMask(req.affinity, &plan->mask);
   if (req.hasScheduler) {
     plan->scheduler = true;
+    plan->schedulerAsked = true;
     plan->policy = req.policy;
     plan->priority = req.priority;
     plan->resetOnFork = req.resetOnFork;
@@ -130,9 +132,11 @@ void PlanScheduling(const SpawnRequest& req, SchedPlan* plan) {
 }
 
 // glibc's posix_spawn sets a policy only for other/fifo/rr (its setschedpolicy refuses batch,
-// idle and SCHED_RESET_ON_FORK) and has no attribute for affinity, nice, limits or ids.
+// idle and SCHED_RESET_ON_FORK) and has no attribute for affinity, nice, limits or ids. Its
+// failures are fatal to the spawn, so a best-effort reset cannot go through it either.
 bool PosixSpawnCanSchedule(const SchedPlan& plan) {
   if (!plan.scheduler) return true;
+  if (!plan.schedulerAsked) return false;
   bool known = plan.policy == SCHED_OTHER || plan.policy == SCHED_FIFO || plan.policy == SCHED_RR;
   return known && !plan.resetOnFork;
 }
@@ -198,6 +202,9 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
     cp.affinityMask = sched.mask.data();
     cp.affinityBytes = sched.mask.size() * sizeof(unsigned long);
   }
+  cp.affinityStrict = req.hasAffinity;
+  cp.schedulerStrict = req.hasScheduler;
+  cp.niceStrict = req.hasNice;
   cp.setScheduler = sched.scheduler;
   cp.policy = sched.policy | (sched.resetOnFork ? SCHED_RESET_ON_FORK : 0);
   cp.priority = sched.priority;
