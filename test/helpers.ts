@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 
 /** A field of /proc/<pid>/status, e.g. 'SigIgn' -> '0000000000001000'. */
 export function procStatusField(pid: number | 'self', field: string): string {
@@ -89,4 +90,32 @@ export function runningAsleep(pid: number, comm = 'sleep'): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Registers an afterEach that SIGKILLs and reaps every child passed to the returned `track`,
+ * so a failing test leaves no process behind.
+ */
+export function trackChildren(): <
+  T extends { running: boolean; kill(s: 'SIGKILL'): boolean; exited: Promise<unknown> },
+>(
+  h: T,
+) => T {
+  const started: Array<{
+    running: boolean;
+    kill(s: 'SIGKILL'): boolean;
+    exited: Promise<unknown>;
+  }> = [];
+  afterEach(async () => {
+    for (const h of started.splice(0)) {
+      if (h.running) {
+        h.kill('SIGKILL');
+        await h.exited;
+      }
+    }
+  });
+  return (h) => {
+    started.push(h);
+    return h;
+  };
 }

@@ -3,7 +3,7 @@
 // task exactly as it was.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   cpuCount,
   getAffinity,
@@ -19,22 +19,14 @@ import {
   setScheduler,
   spawn,
 } from '../../lib/index.js';
-import { eventually, runningAsleep } from '../helpers.js';
+import { eventually, runningAsleep, trackChildren } from '../helpers.js';
 import { chrtOf, limitOf, niceOf, parseCpuList, tasksetList, threadCpus } from './observe.js';
 
-const started: ProcessHandle[] = [];
-afterEach(async () => {
-  for (const h of started.splice(0)) {
-    if (h.running) {
-      h.kill('SIGKILL');
-      await h.exited;
-    }
-  }
-});
+const track = trackChildren();
 
 async function sleeper(): Promise<ProcessHandle> {
   const h = spawn({ program: 'sleep', args: ['30'], stdin: 'null', stdout: 'null' });
-  started.push(h);
+  track(h);
   expect(await eventually(() => runningAsleep(h.pid))).toBe(true);
   return h;
 }
@@ -102,7 +94,7 @@ describe('by pid', () => {
       stdin: 'null',
       stdout: 'null',
     });
-    started.push(h);
+    track(h);
     // node starts its platform threads during startup; wait until the set stops changing.
     let last = '';
     let stableSince = Date.now();

@@ -1,7 +1,7 @@
 // Scheduling, limits and ids at spawn: applied in the child before exec, so the program
 // finds them in its own /proc/self files; cross-checked from outside with taskset and chrt.
 // Runs in the default and the forced-clone projects (vitest.config.ts).
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   getAffinity,
   getNice,
@@ -15,25 +15,17 @@ import {
   setScheduler,
   spawn,
 } from '../../lib/index.js';
-import { eventually, runningAsleep } from '../helpers.js';
+import { eventually, runningAsleep, trackChildren } from '../helpers.js';
 import { chrtOf, niceOf, tasksetList } from './observe.js';
 
-const started: ProcessHandle[] = [];
-afterEach(async () => {
-  for (const h of started.splice(0)) {
-    if (h.running) {
-      h.kill('SIGKILL');
-      await h.exited;
-    }
-  }
-});
+const track = trackChildren();
 
 const forcedClone = Boolean(process.env.CORE_PROCESS_FORCE_CLONE);
 
 /** A sleeping child, once exec has completed. */
 async function sleeper(options: Partial<SpawnOptions> = {}): Promise<ProcessHandle> {
   const h = spawn({ program: 'sleep', args: ['30'], stdin: 'null', stdout: 'null', ...options });
-  started.push(h);
+  track(h);
   expect(await eventually(() => runningAsleep(h.pid))).toBe(true);
   return h;
 }
