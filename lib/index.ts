@@ -14,6 +14,7 @@ export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
 export type { ExitStatus, ResourceUsage } from './process/status.js';
+export type { Result } from './result.js';
 export { getAffinity, setAffinity } from './sched/affinity.js';
 export { cpuCount, onlineCpus } from './sched/cpus.js';
 export type { ThreadPriority } from './sched/priority.js';
@@ -28,3 +29,14 @@ export {
   setScheduler,
 } from './sched/scheduler.js';
 export type { ThreadsOption } from './sched/target.js';
+export { setThreadAffinity, setThreadPriority } from './thread/control.js';
+export type { ThreadContext, ThreadOptions } from './thread/create.js';
+export { createThread } from './thread/create.js';
+export type { CurrentThread, ThreadPriorityInfo } from './thread/current.js';
+export { currentThread } from './thread/current.js';
+export type { ThreadErrorDetails, ThreadErrorKind } from './thread/errors.js';
+export { ThreadError } from './thread/errors.js';
+export type { ThreadResult } from './thread/handle.js';
+export { ThreadHandle } from './thread/handle.js';
+export type { JoinOptions } from './thread/join.js';
+export { joinThread } from './thread/join.js';
