@@ -29,6 +29,8 @@ export {
   setScheduler,
 } from './sched/scheduler.js';
 export type { ThreadsOption } from './sched/target.js';
+export type { Command, Environment, ProcessCapability } from './thread/capability.js';
+export { processCapability } from './thread/capability.js';
 export { setThreadAffinity, setThreadPriority } from './thread/control.js';
 export type { ThreadContext, ThreadOptions } from './thread/create.js';
 export { createThread } from './thread/create.js';
