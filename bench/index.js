@@ -1,7 +1,7 @@
 // Benchmark driver for @core/process (`npm run bench`). Runs every scenario in this one process,
 // alternating implementations round-robin (core, node:child_process, execa, tinyexec, nano-spawn
 // and C baselines), prints a table per scenario and a JSON summary (also bench/results.json).
-//   node bench/index.js [--only=1,3] [--impl=core,cp]      BENCH_QUICK=1 for a ~40 s smoke run
+//   node bench/index.js [--only=1,3] [--impl=core,cp]      BENCH_QUICK=1 for a ~1 min smoke run
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { ALL_DRIVERS } from './drivers/index.js';
@@ -16,8 +16,11 @@ import * as s4 from './scenarios/4-pipe-throughput.js';
 import * as s5 from './scenarios/5-kill-latency.js';
 import * as s6 from './scenarios/6-rss-per-child.js';
 import * as s7 from './scenarios/7-wait-timeout.js';
+import * as s8 from './scenarios/8-rt-jitter.js';
+import * as s9 from './scenarios/9-spawn-sched.js';
+import * as s10 from './scenarios/10-sched-calls.js';
 
-const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7];
+const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10];
 const RESULTS_FILE = new URL('./results.json', import.meta.url);
 
 function parseArgs(argv) {
@@ -61,6 +64,8 @@ function addRatios(result) {
 
 function evalTargets(result) {
   return (result.targets ?? []).map((t) => {
+    // A check the scenario decided itself (e.g. "the setting was really in effect").
+    if (!t.impl) return { text: t.text, pass: t.pass ?? null, measured: t.measured };
     const row = result.rows.find((r) => r.impl === t.impl);
     const ref = t.vs ? result.rows.find((r) => r.impl === t.vs) : null;
     const out = { text: t.text, pass: null, measured: null };
@@ -87,7 +92,7 @@ function evalTargets(result) {
 function renderResult(result, labels) {
   const header = ['implementation', ...result.columns.map((c) => c.title)];
   const rows = result.rows.map((r) => [
-    labels[r.impl] ?? r.impl,
+    result.labels?.[r.impl] ?? labels[r.impl] ?? r.impl,
     ...result.columns.map((c) => {
       const v = r[c.key];
       if (c.kind === 'ratio') return fmtRatio(v);
@@ -215,6 +220,7 @@ async function main() {
       console.log(renderResult(result, labels));
       for (const [impl, e] of Object.entries(result.errors ?? {}))
         console.log(`  ERROR ${impl}: ${e}`);
+      for (const note of result.notes ?? []) console.log(`  note: ${note}`);
       for (const t of targets) {
         const mark = t.pass === null ? 'info' : t.pass ? 'PASS' : 'FAIL';
         console.log(`  [${mark}] ${t.text}: ${t.measured}`);
@@ -227,6 +233,7 @@ async function main() {
         seconds,
         results: Object.fromEntries(result.rows.map(({ impl, ...rest }) => [impl, rest])),
         errors: result.errors,
+        notes: result.notes?.length ? result.notes : undefined,
         targets,
       });
     }

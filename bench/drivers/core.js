@@ -23,6 +23,17 @@ export default {
     if (typeof lib.spawn !== 'function') throw new Error('dist/index.js exports no spawn()');
   },
 
+  /**
+   * The loaded library module, for scenarios that use more than this interface (threads,
+   * scheduling). `names` are exports the caller needs: a missing one throws, naming it.
+   */
+  api(...names) {
+    if (!lib) throw new Error('@core/process is not loaded');
+    const missing = names.filter((n) => typeof lib[n] !== 'function');
+    if (missing.length) throw new Error(`dist/index.js exports no ${missing.join(', ')}()`);
+    return lib;
+  },
+
   async spawnTrue(program) {
     const child = lib.spawn({ program, args: [], stdin: 'null', stdout: 'null', stderr: 'null' });
     const status = await child.exited;

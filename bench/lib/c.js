@@ -9,7 +9,14 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 const SRC_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'c');
-const PROGRAMS = ['spawn_loop', 'pipe_reader', 'writer', 'kill_latency', 'timer_lateness'];
+const PROGRAMS = [
+  'spawn_loop',
+  'pipe_reader',
+  'writer',
+  'kill_latency',
+  'timer_lateness',
+  'sched_calls',
+];
 
 /**
  * @returns {{ ok: true, dir: string, bins: Record<string, string>, cleanup(): void }
@@ -32,7 +39,7 @@ export function buildC() {
   for (const name of PROGRAMS) {
     const out = join(dir, name);
     try {
-      execFileSync(cc, ['-O2', '-Wall', '-o', out, join(SRC_DIR, `${name}.c`)], {
+      execFileSync(cc, ['-O2', '-Wall', '-pthread', '-o', out, join(SRC_DIR, `${name}.c`)], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
     } catch (err) {

@@ -40,3 +40,19 @@ export function sig(x, digits = 4) {
   if (typeof x !== 'number' || !Number.isFinite(x) || x === 0) return x;
   return Number(x.toPrecision(digits));
 }
+
+/** Tail summary of latency-like samples: n, p50, p99, p99.9, mean, min, max. */
+export function summarizeTail(values) {
+  const s = Float64Array.from(values).sort();
+  let sum = 0;
+  for (const v of s) sum += v;
+  return {
+    n: s.length,
+    p50: percentileSorted(s, 50),
+    p99: percentileSorted(s, 99),
+    p999: percentileSorted(s, 99.9),
+    mean: s.length ? sum / s.length : Number.NaN,
+    min: s.length ? s[0] : Number.NaN,
+    max: s.length ? s[s.length - 1] : Number.NaN,
+  };
+}

@@ -20,6 +20,18 @@ export function onlineCpus(): number[] {
   return native.onlineCpus();
 }
 
+// Reading /sys/devices/system/cpu/online costs more than the sched_setaffinity it guards, so
+// the set is cached. A CPU missing from the cache triggers a fresh read before it is refused
+// (hot-plugged CPUs are accepted at once); one that went offline since is left to the
+// kernel, which refuses a set with no usable CPU (EINVAL, reported as such).
+let onlineCache: Set<number> | undefined;
+
+function isOnline(cpu: number): boolean {
+  if (onlineCache?.has(cpu)) return true;
+  onlineCache = new Set(native.onlineCpus());
+  return onlineCache.has(cpu);
+}
+
 /**
  * Validates a CPU set before any syscall: a non-empty array of online CPU ids. Returns it
  * sorted without duplicates. Throws ProcessError InvalidCommand naming the value.
@@ -31,14 +43,13 @@ export function checkCpus(field: string, cpus: unknown): number[] {
   if (cpus.length === 0) {
     throw invalid(field, cpus, 'must name at least one CPU (an empty set would stop the task)');
   }
-  const online = native.onlineCpus();
-  const known = new Set(online);
   const out = new Set<number>();
   for (const cpu of cpus) {
     if (typeof cpu !== 'number' || !Number.isInteger(cpu) || cpu < 0) {
       throw invalid(field, cpus, `has ${describe(cpu)}, which is not a CPU id (an integer >= 0)`);
     }
-    if (!known.has(cpu)) {
+    if (!isOnline(cpu)) {
+      const online = native.onlineCpus();
       throw invalid(
         field,
         cpus,
