@@ -56,3 +56,27 @@ export function summarizeTail(values) {
     max: s.length ? s[s.length - 1] : Number.NaN,
   };
 }
+
+/**
+ * Table rows for spawn-style samples ({ ops, elapsedNs, latNs[] } per round): median ops/s over
+ * rounds, p50/p99 latency in µs, and the range.
+ */
+export function opsRows(contenders, samples) {
+  const rows = [];
+  for (const c of contenders) {
+    const s = samples[c.name];
+    if (!s?.length) continue;
+    const lat = summarize(s.flatMap((x) => x.latNs));
+    const perRoundOps = s.map((x) => x.ops / (x.elapsedNs / 1e9));
+    rows.push({
+      impl: c.name,
+      value: median(perRoundOps),
+      p50: lat.p50 / 1e3,
+      p99: lat.p99 / 1e3,
+      min: Math.min(...perRoundOps),
+      max: Math.max(...perRoundOps),
+      rounds: perRoundOps,
+    });
+  }
+  return rows;
+}

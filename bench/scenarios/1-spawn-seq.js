@@ -3,7 +3,7 @@
 import { runC } from '../lib/c.js';
 import { TRUE_BIN } from '../lib/proc.js';
 import { hrNow, nsSince, roundRobin } from '../lib/runner.js';
-import { median, summarize } from '../lib/stats.js';
+import { opsRows } from '../lib/stats.js';
 
 export const id = 1;
 export const title = 'sequential spawn+wait of /bin/true (stdio null)';
@@ -35,22 +35,7 @@ export async function measureSequential(ctx, { rounds, perRound, warmup, holdMiB
     for (let i = 0; i < warmup; i++) await d.spawnTrue(TRUE_BIN);
   }
   const { samples, errors } = await roundRobin(contenders, { rounds, log: ctx.log });
-  const rows = [];
-  for (const c of contenders) {
-    const s = samples[c.name];
-    if (!s.length) continue;
-    const lat = summarize(s.flatMap((x) => x.latNs));
-    const perRoundOps = s.map((x) => x.ops / (x.elapsedNs / 1e9));
-    rows.push({
-      impl: c.name,
-      value: median(perRoundOps),
-      p50: lat.p50 / 1e3,
-      p99: lat.p99 / 1e3,
-      min: Math.min(...perRoundOps),
-      max: Math.max(...perRoundOps),
-      rounds: perRoundOps,
-    });
-  }
+  const rows = opsRows(contenders, samples);
   return { rows, errors };
 }
 

@@ -16,7 +16,7 @@ import { expectSuccess } from '../drivers/common.js';
 import { cpuAffinity, TRUE_BIN } from '../lib/proc.js';
 import { errorText, hrNow, nsSince, roundRobin } from '../lib/runner.js';
 import { which } from '../lib/sched.js';
-import { median, summarize } from '../lib/stats.js';
+import { opsRows } from '../lib/stats.js';
 
 export const id = 9;
 export const title = 'spawn+wait with affinity + nice + rlimits vs plain and taskset wrappers';
@@ -195,22 +195,7 @@ export async function run(ctx) {
   const rr = await roundRobin(live, { rounds, log: ctx.log });
   Object.assign(errors, rr.errors);
 
-  const rows = [];
-  for (const c of live) {
-    const s = rr.samples[c.name];
-    if (!s.length) continue;
-    const lat = summarize(s.flatMap((x) => x.latNs));
-    const perRoundOps = s.map((x) => x.ops / (x.elapsedNs / 1e9));
-    rows.push({
-      impl: c.name,
-      value: median(perRoundOps),
-      p50: lat.p50 / 1e3,
-      p99: lat.p99 / 1e3,
-      min: Math.min(...perRoundOps),
-      max: Math.max(...perRoundOps),
-      rounds: perRoundOps,
-    });
-  }
+  const rows = opsRows(live, rr.samples);
   // Timings of a spawn that did not apply the settings prove nothing: report, do not judge.
   const judge = settingsOk ? {} : { min: undefined };
   const unjudged = settingsOk ? '' : ' — NOT judged: the settings did not reach the child';

@@ -4,47 +4,31 @@
  * that has ended cannot be reached.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ThreadPriority } from '../../lib/sched/priority.js';
 import { setThreadAffinity, setThreadPriority } from '../../lib/thread/control.js';
-import { createThread, type ThreadOptions } from '../../lib/thread/create.js';
+import type { ThreadOptions } from '../../lib/thread/create.js';
 import { ThreadError } from '../../lib/thread/errors.js';
 import { ThreadHandle } from '../../lib/thread/handle.js';
 import { joinThread } from '../../lib/thread/join.js';
 import {
   chrt,
-  fixture,
   MAIN_TID,
   messageFrom,
   procNice,
   settingsOf,
   taskExists,
   tasksetCpus,
+  threadStarter,
+  thrown,
 } from './helpers.js';
 
-const live: ThreadHandle[] = [];
-
-afterEach(async () => {
-  for (const t of live.splice(0)) {
-    if (t.running) await t.worker.terminate();
-    await t.exited;
-  }
-});
+const start = threadStarter();
 
 async function holding(options: ThreadOptions = {}): Promise<ThreadHandle> {
-  const t = await createThread(fixture('hold.mjs'), options);
-  live.push(t);
+  const t = await start('hold.mjs', options);
   await messageFrom(t.worker, (m: { type?: string }) => m.type === 'holding');
   return t;
-}
-
-function thrown(f: () => void): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
 }
 
 describe('setThreadAffinity', () => {

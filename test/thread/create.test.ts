@@ -5,7 +5,7 @@
  * from inside the thread at its module's top level (the fixture reads /proc/thread-self).
  */
 import { readdirSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createThread, type ThreadOptions } from '../../lib/thread/create.js';
 import { ThreadError } from '../../lib/thread/errors.js';
 import type { ThreadHandle } from '../../lib/thread/handle.js';
@@ -22,6 +22,7 @@ import {
   restore,
   settingsOf,
   tasksetCpus,
+  threadStarter,
 } from './helpers.js';
 
 interface Report {
@@ -31,21 +32,7 @@ interface Report {
   workerData: unknown;
 }
 
-const live: ThreadHandle[] = [];
-
-async function start(module: string, options?: ThreadOptions): Promise<ThreadHandle> {
-  const t = await createThread(fixture(module), options);
-  live.push(t);
-  return t;
-}
-
-// No test leaves a thread behind, whatever it asserted.
-afterEach(async () => {
-  for (const t of live.splice(0)) {
-    if (t.running) await t.worker.terminate();
-    await t.exited;
-  }
-});
+const start = threadStarter();
 
 async function reportOf(t: ThreadHandle): Promise<Report> {
   return (await joinThread(t, { timeout: 10_000 })).value as Report;

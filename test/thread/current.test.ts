@@ -20,16 +20,8 @@ import {
   settingsOf,
   type TaskSettings,
   tasksetCpus,
+  thrown,
 } from './helpers.js';
-
-function thrown(f: () => void): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('currentThread on the main thread', () => {
   let saved: TaskSettings;

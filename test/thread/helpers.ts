@@ -5,6 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
+import { afterEach } from 'vitest';
+import { createThread, type ThreadHandle, type ThreadOptions } from '../../lib/index.js';
 
 export const THREAD_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -137,4 +139,36 @@ export interface InsideSnapshot {
   rtPriority: number;
   /** SCHED_OTHER 0, SCHED_FIFO 1, SCHED_RR 2, SCHED_BATCH 3, SCHED_IDLE 5. */
   policy: number;
+}
+
+/**
+ * Registers an afterEach that terminates every thread the returned `start` created and waits
+ * for its end, so no test leaves a thread behind whatever it asserted.
+ */
+export function threadStarter(): (
+  module: string,
+  options?: ThreadOptions,
+) => Promise<ThreadHandle> {
+  const live: ThreadHandle[] = [];
+  afterEach(async () => {
+    for (const t of live.splice(0)) {
+      if (t.running) await t.worker.terminate();
+      await t.exited;
+    }
+  });
+  return async (module, options) => {
+    const t = await createThread(fixture(module), options);
+    live.push(t);
+    return t;
+  };
+}
+
+/** What `f` threw; fails the test when it throws nothing. */
+export function thrown(f: () => void): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
 }

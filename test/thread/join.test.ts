@@ -3,27 +3,14 @@
  * cause, timeouts that leave the thread running, detached threads, and the OS thread being
  * gone (no /proc/<pid>/task/<tid>) by the time a join resolves.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createThread, type ThreadOptions } from '../../lib/thread/create.js';
+import { describe, expect, it } from 'vitest';
+import type { ThreadOptions } from '../../lib/thread/create.js';
 import { ThreadError } from '../../lib/thread/errors.js';
 import type { ThreadHandle } from '../../lib/thread/handle.js';
 import { joinThread } from '../../lib/thread/join.js';
-import { fixture, messageFrom, taskExists } from './helpers.js';
+import { messageFrom, taskExists, threadStarter } from './helpers.js';
 
-const live: ThreadHandle[] = [];
-
-async function start(module: string, options?: ThreadOptions): Promise<ThreadHandle> {
-  const t = await createThread(fixture(module), options);
-  live.push(t);
-  return t;
-}
-
-afterEach(async () => {
-  for (const t of live.splice(0)) {
-    if (t.running) await t.worker.terminate();
-    await t.exited;
-  }
-});
+const start = threadStarter();
 
 /** A thread that holds until released, once its start function is running. */
 async function holding(options: ThreadOptions = {}): Promise<ThreadHandle> {
