@@ -1,0 +1,220 @@
+/**
+ * ManagedProcess: one child the process service started and keeps track of, with its output
+ * captured in ring buffers, a line-by-line output event stream, and a snapshot for
+ * `process.get` / `process.list`.
+ */
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { ProcessError } from '../process/errors.js';
+import type { ProcessHandle } from '../process/handle.js';
+import type { SpawnOptions } from '../process/options.js';
+import type { SignalName } from '../process/signals.js';
+import { spawn } from '../process/spawn.js';
+import type { ExitStatus, ResourceUsage } from '../process/status.js';
+import { OutputRing } from './ring.js';
+
+export type ManagedStatus = 'pending' | 'running' | 'exited' | 'failed' | 'killed';
+
+export interface ProcessSnapshot {
+  id: string;
+  pid: number | null;
+  pgid: number | null;
+  command: string;
+  args: string[];
+  cwd: string;
+  status: ManagedStatus;
+  exitCode: number | null;
+  signal: string | null;
+  /** ISO 8601. */
+  startedAt: string;
+  durationMs: number | null;
+  rusage: ResourceUsage | null;
+  /** Why the spawn failed, for status 'failed'. */
+  error?: string;
+}
+
+export interface CapturedOutput {
+  stdout: string;
+  stderr: string;
+  /** Bytes the ring buffers dropped from the front (oldest first). */
+  dropped: { stdout: number; stderr: number };
+}
+
+/** What a managed process reports; the service turns these into bus events. */
+export type ManagedEvent =
+  | { topic: 'process.started'; payload: ProcessSnapshot }
+  | { topic: 'process.output'; payload: { id: string; stream: 'stdout' | 'stderr'; line: string } }
+  | { topic: 'process.exited'; payload: ProcessSnapshot }
+  | { topic: 'process.killed'; payload: { id: string; pid: number | null; signal: SignalName } };
+
+export class ManagedProcess {
+  readonly id: string;
+  readonly command: string;
+  readonly args: string[];
+  readonly cwd: string;
+  readonly startedAt: Date;
+  /** Settles with the exit status; never rejects (null when the spawn failed). */
+  readonly done: Promise<ExitStatus | null>;
+  #handle: ProcessHandle | null = null;
+  #pgid: number | null = null;
+  #status: ManagedStatus = 'pending';
+  #exit: ExitStatus | null = null;
+  #error: string | undefined;
+  #killed = false;
+  #rings: { stdout: OutputRing; stderr: OutputRing };
+  #emit: (e: ManagedEvent) => void;
+
+  /**
+   * Spawns at once; a spawn failure leaves the process in status 'failed' and is rethrown.
+   * @example
+   * const m = new ManagedProcess('proc-1', { program: 'ls' }, 1 << 20, (e) => bus.publish(e.topic, e.payload));
+   * await m.done;
+   */
+  constructor(
+    id: string,
+    options: SpawnOptions,
+    bufferSize: number,
+    emit: (e: ManagedEvent) => void,
+  ) {
+    this.id = id;
+    this.command = options.program;
+    this.args = [...(options.args ?? [])];
+    this.cwd = options.cwd ?? process.cwd();
+    this.startedAt = new Date();
+    this.#emit = emit;
+    this.#rings = { stdout: new OutputRing(bufferSize), stderr: new OutputRing(bufferSize) };
+    let resolveDone!: (s: ExitStatus | null) => void;
+    this.done = new Promise((resolve) => {
+      resolveDone = resolve;
+    });
+    try {
+      this.#handle = spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', ...options });
+    } catch (e) {
+      this.#status = 'failed';
+      this.#error = e instanceof Error ? e.message : String(e);
+      resolveDone(null);
+      throw e;
+    }
+    const h = this.#handle;
+    this.#pgid = h.pgid; // read while the child surely exists
+    this.#status = 'running';
+    emit({ topic: 'process.started', payload: this.snapshot() });
+    const readers = [this.#capture('stdout', h.stdout), this.#capture('stderr', h.stderr)];
+    void h.exited.then(async (status) => {
+      // Output events and the captured text are complete before 'exited' is reported.
+      await Promise.all(readers);
+      this.#exit = status;
+      this.#status = this.#killed && status.signal !== null ? 'killed' : 'exited';
+      emit({ topic: 'process.exited', payload: this.snapshot() });
+      resolveDone(status);
+    });
+  }
+
+  get status(): ManagedStatus {
+    return this.#status;
+  }
+
+  /** The underlying handle; null when the spawn failed. */
+  get handle(): ProcessHandle | null {
+    return this.#handle;
+  }
+
+  snapshot(): ProcessSnapshot {
+    const h = this.#handle;
+    const snap: ProcessSnapshot = {
+      id: this.id,
+      pid: h?.pid ?? null,
+      pgid: this.#pgid,
+      command: this.command,
+      args: [...this.args],
+      cwd: this.cwd,
+      status: this.#status,
+      exitCode: this.#exit?.code ?? null,
+      signal: this.#exit?.signal ?? null,
+      startedAt: this.startedAt.toISOString(),
+      durationMs: this.#exit?.durationMs ?? null,
+      rusage: this.#exit?.rusage ?? null,
+    };
+    if (this.#error !== undefined) snap.error = this.#error;
+    return snap;
+  }
+
+  /**
+   * Signals the process, or its whole group when it leads one. False once it has exited.
+   * @example
+   * m.kill('SIGTERM');
+   */
+  kill(signal: SignalName = 'SIGTERM', group = false): boolean {
+    const h = this.#handle;
+    if (h === null || !h.running) return false;
+    const sent = group ? h.killGroup(signal) : h.kill(signal);
+    if (sent) {
+      this.#killed = true;
+      this.#emit({ topic: 'process.killed', payload: { id: this.id, pid: h.pid, signal } });
+    }
+    return sent;
+  }
+
+  /** Writes to stdin; `null` closes it. */
+  async input(data: string | Buffer | null): Promise<void> {
+    const stdin = this.#handle?.stdin;
+    if (!stdin) {
+      throw new ProcessError('InvalidCommand', `process ${this.id} has no stdin pipe`, {
+        field: 'stdin',
+      });
+    }
+    if (data === null) {
+      await new Promise<void>((resolve) => stdin.end(resolve));
+      return;
+    }
+    await new Promise<void>((resolve, reject) =>
+      stdin.write(data, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  output(): CapturedOutput {
+    return {
+      stdout: this.#rings.stdout.read().toString('utf8'),
+      stderr: this.#rings.stderr.read().toString('utf8'),
+      dropped: { stdout: this.#rings.stdout.dropped, stderr: this.#rings.stderr.dropped },
+    };
+  }
+
+  // Into the ring as bytes; out as one event per complete line (decoded as UTF-8 across
+  // chunk boundaries), the unterminated tail flushed at EOF.
+  #capture(stream: 'stdout' | 'stderr', readable: Readable | null): Promise<void> {
+    if (readable === null) return Promise.resolve();
+    const ring = this.#rings[stream];
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    const lines = (text: string) => {
+      partial += text;
+      let nl = partial.indexOf('\n');
+      while (nl >= 0) {
+        this.#emit({
+          topic: 'process.output',
+          payload: { id: this.id, stream, line: partial.slice(0, nl) },
+        });
+        partial = partial.slice(nl + 1);
+        nl = partial.indexOf('\n');
+      }
+    };
+    return new Promise<void>((resolve) => {
+      readable.on('data', (chunk: Buffer) => {
+        ring.append(chunk);
+        lines(decoder.write(chunk));
+      });
+      const finish = () => {
+        lines(decoder.end());
+        if (partial.length > 0) {
+          this.#emit({ topic: 'process.output', payload: { id: this.id, stream, line: partial } });
+          partial = '';
+        }
+        resolve();
+      };
+      readable.once('end', finish);
+      readable.once('error', finish);
+      readable.once('close', finish);
+    });
+  }
+}
