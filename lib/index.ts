@@ -2,6 +2,71 @@
  * @core/process: the public surface. Every public name is exported here and only here.
  */
 
+export type {
+  ActionContext,
+  ActionDef,
+  ActionHandler,
+  ActionOptions,
+  ActionRunOptions,
+  ActionStats,
+  ActionStep,
+  CoreErrorDetails,
+  CoreErrorKind,
+  CoreEvent,
+  CoreLogger,
+  CoreOptions,
+  CoreState,
+  CoreStats,
+  EntitlementChecker,
+  EntitlementContext,
+  EntitlementDecision,
+  EventBusOptions,
+  EventBusStats,
+  EventHandler,
+  IfStep,
+  PanicPayload,
+  ParallelStep,
+  ProcessCallOptions,
+  ProcessRunInput,
+  ProcessStartInput,
+  ProcessStartValue,
+  RegistrySetOptions,
+  Service,
+  StepCondition,
+  StopReport,
+  StreamOptions,
+  SubscribeOptions,
+  SubscriberStats,
+  TaskDef,
+  TaskOptions,
+  TaskRun,
+  TaskRunOptions,
+  TaskStep,
+  TaskStepRecord,
+} from './core/index.js';
+export {
+  Action,
+  allowAll,
+  attempt,
+  Core,
+  CoreError,
+  consoleLogger,
+  Entitlement,
+  EventBus,
+  fail,
+  isFail,
+  isOk,
+  isResult,
+  ok,
+  ProcessApi,
+  processRunInputSchema,
+  processStartInputSchema,
+  Registry,
+  silentLogger,
+  Task,
+  unwrap,
+  valueOr,
+} from './core/index.js';
 export type { Backend } from './process/backend.js';
 export { backend } from './process/backend.js';
 export type { ProcessErrorDetails, ProcessErrorKind } from './process/errors.js';
@@ -29,6 +94,9 @@ export {
   setScheduler,
 } from './sched/scheduler.js';
 export type { ThreadsOption } from './sched/target.js';
+export type { CapturedOutput, ManagedStatus, ProcessSnapshot } from './service/managed.js';
+export type { ProcessServiceOptions } from './service/service.js';
+export { processService } from './service/service.js';
 export type { Command, Environment, ProcessCapability } from './thread/capability.js';
 export { processCapability } from './thread/capability.js';
 export { setThreadAffinity, setThreadPriority } from './thread/control.js';

@@ -1,0 +1,274 @@
+/**
+ * Action: a named, registered callable, the atomic unit of work and the permission boundary
+ * ("registration is permission"). `Action.run` is the single enforcement point: registration,
+ * abort, entitlement and input schema are checked in that order before the handler runs, and
+ * whatever the handler does, the caller gets a `Result`, never an exception.
+ */
+import type { z } from 'zod';
+import type { Result } from '../result.js';
+import type { Core } from './core.js';
+import type { Entitlement } from './entitlement.js';
+import { CoreError, toError } from './errors.js';
+import type { EventBus } from './events.js';
+import type { CoreLogger } from './logger.js';
+import { fail, isResult, ok } from './result.js';
+
+/** What a handler gets besides its input. */
+export interface ActionContext {
+  /** The action's own name, for handlers shared by several actions. */
+  readonly action: string;
+  /** Aborted when the caller gives up; long handlers should stop work and return. */
+  readonly signal: AbortSignal;
+  readonly core: Core;
+  /** The caller's context data (`run(input, { context })`), as the entitlement checker saw it. */
+  readonly context: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Returns the value (or a Result) or throws; a throw becomes a failed Result for the caller.
+ *
+ * @example
+ * const handler: ActionHandler<{ dir: string }, string> = async ({ dir }, { signal }) =>
+ *   readFile(path.join(dir, 'VERSION'), { encoding: 'utf8', signal });
+ */
+export type ActionHandler<I = unknown, O = unknown> = (
+  input: I,
+  ctx: ActionContext,
+) => O | Result<O> | Promise<O | Result<O>>;
+
+export interface ActionOptions<I = unknown> {
+  /** For humans and agents listing the capability map. */
+  description?: string;
+  /** Zod schema the input is validated (and defaulted, coerced) against before the handler. */
+  schema?: z.ZodType<I>;
+  /** Replace an existing action of the same name instead of refusing the duplicate. */
+  replace?: boolean;
+}
+
+/** What `Action.def()` shows of a registered action. */
+export interface ActionDef<I = unknown> {
+  readonly name: string;
+  readonly description: string;
+  readonly schema: z.ZodType<I> | undefined;
+}
+
+export interface ActionStats {
+  /** Calls that reached the handler. */
+  readonly runs: number;
+  /** Handler throws, rejections and failed Results. */
+  readonly failures: number;
+  /** Calls refused by the entitlement checker. */
+  readonly denied: number;
+}
+
+export interface ActionRunOptions {
+  signal?: AbortSignal;
+  /** Quantity asked of the entitlement checker. Default 1. */
+  quantity?: number;
+  /** Passed to the entitlement checker and the handler: workspace, user, surface. */
+  context?: Readonly<Record<string, unknown>>;
+}
+
+/** @internal One registered action: its definition and its counters. */
+export interface ActionEntry {
+  readonly def: ActionDef;
+  readonly handler: ActionHandler;
+  runs: number;
+  failures: number;
+  denied: number;
+}
+
+/** @internal What an Action needs from its Core; kept narrow so action.ts stays a leaf. */
+export interface ActionHost {
+  readonly core: Core;
+  readonly events: EventBus;
+  readonly logger: CoreLogger;
+  lookupAction(name: string): ActionEntry | undefined;
+  checkEntitlement(
+    action: string,
+    quantity: number,
+    data: Readonly<Record<string, unknown>>,
+  ): Entitlement;
+  countFailure(): void;
+  countDenied(): void;
+}
+
+const NO_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/**
+ * A handle on an action name. It is looked up at each call, so a handle taken before a
+ * service registers the action works after it does.
+ *
+ * @example
+ * const log = core.action<{ dir: string }, string>('git.log');
+ * if (log.exists()) {
+ *   const r = await log.run({ dir: '/repo' });
+ *   if (r.ok) console.log(r.value);
+ * }
+ */
+export class Action<I = unknown, O = unknown> {
+  /** @internal Built by `core.action(name)`. */
+  constructor(
+    readonly name: string,
+    readonly host: ActionHost,
+  ) {}
+
+  /**
+   * @example
+   * core.action('process.run').exists(); // false in a sandboxed core
+   */
+  exists(): boolean {
+    return this.host.lookupAction(this.name) !== undefined;
+  }
+
+  /**
+   * The definition, or undefined when not registered.
+   *
+   * @example
+   * core.action('agentic.dispatch').def()?.description;
+   */
+  def(): ActionDef<I> | undefined {
+    return this.host.lookupAction(this.name)?.def as ActionDef<I> | undefined;
+  }
+
+  /**
+   * Counters since registration (zero when not registered).
+   *
+   * @example
+   * core.action('my.thing').stats().failures; // 1
+   */
+  stats(): ActionStats {
+    const entry = this.host.lookupAction(this.name);
+    return { runs: entry?.runs ?? 0, failures: entry?.failures ?? 0, denied: entry?.denied ?? 0 };
+  }
+
+  /**
+   * Runs the action. Never rejects: every refusal and failure is a failed Result carrying a
+   * CoreError (`NotRegistered`, `Aborted`, `NotEntitled`, `InvalidInput`, `HandlerFailed`).
+   *
+   * @example
+   * const r = await core.action('process.run').run({ command: 'git', args: ['log'] }, { signal });
+   * if (!r.ok) console.error(r.error.kind, r.error.message);
+   */
+  async run(input?: I, options: ActionRunOptions = {}): Promise<Result<O, CoreError>> {
+    const { name, host } = this;
+    const entry = host.lookupAction(name);
+    if (!entry) {
+      return fail(
+        new CoreError('NotRegistered', `action ${name}: not registered`, { action: name }),
+      );
+    }
+    const { signal } = options;
+    if (signal?.aborted) return fail(aborted(name, signal));
+
+    const quantity = options.quantity ?? 1;
+    const context = options.context ?? NO_CONTEXT;
+    const entitlement = host.checkEntitlement(name, quantity, context);
+    if (!entitlement.allowed) {
+      entry.denied++;
+      host.countDenied();
+      const reason = entitlement.reason || 'denied by entitlement checker';
+      host.events.publish('security.denied', {
+        core: host.core.name,
+        action: name,
+        quantity,
+        reason,
+      });
+      return fail(
+        new CoreError('NotEntitled', `action ${name}: not entitled: ${reason}`, {
+          action: name,
+          reason,
+        }),
+      );
+    }
+
+    let value: unknown = input;
+    const schema = entry.def.schema;
+    if (schema) {
+      const parsed = schema.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+        const message = `action ${name}: invalid input at ${field}: ${issue?.message ?? 'rejected by schema'}`;
+        return fail(
+          new CoreError('InvalidInput', message, { action: name, field, cause: parsed.error }),
+        );
+      }
+      value = parsed.data;
+    }
+
+    entry.runs++;
+    const ctx: ActionContext = {
+      action: name,
+      signal: signal ?? new AbortController().signal,
+      core: host.core,
+      context,
+    };
+    const outcome = await raceAbort(invoke(entry.handler, value, ctx), signal);
+    if (outcome === ABORTED) return fail(aborted(name, signal));
+    if (outcome.ok) return outcome as Result<O, CoreError>;
+
+    entry.failures++;
+    host.countFailure();
+    const error =
+      outcome.error instanceof CoreError
+        ? outcome.error
+        : new CoreError(
+            'HandlerFailed',
+            `action ${name}: handler failed: ${outcome.error.message}`,
+            {
+              action: name,
+              cause: outcome.error,
+            },
+          );
+    host.logger.error(`action ${name} failed`, {
+      action: name,
+      kind: error.kind,
+      error: outcome.error,
+    });
+    return fail(error);
+  }
+}
+
+const ABORTED = Symbol('aborted');
+
+async function invoke(
+  handler: ActionHandler,
+  input: unknown,
+  ctx: ActionContext,
+): Promise<Result<unknown>> {
+  try {
+    const out = await handler(input, ctx);
+    // A handler may answer with a Result itself (the house style for expected failures).
+    return isResult(out) ? out : ok(out);
+  } catch (e) {
+    return fail(toError(e));
+  }
+}
+
+async function raceAbort<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+): Promise<T | typeof ABORTED> {
+  if (!signal) return work;
+  let onAbort: (() => void) | undefined;
+  const abortedP = new Promise<typeof ABORTED>((resolve) => {
+    onAbort = () => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, abortedP]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function aborted(name: string, signal: AbortSignal | undefined): CoreError {
+  const reason = signal?.reason;
+  const why =
+    reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
+  return new CoreError('Aborted', `action ${name}: aborted: ${why}`, {
+    action: name,
+    cause: reason,
+  });
+}

@@ -1,0 +1,57 @@
+/**
+ * lib/core: the Core container (actions, tasks, entitlements, services, events). Pure
+ * TypeScript: nothing here loads the native addon, so a Core can be built and tested anywhere.
+ */
+
+export type {
+  ActionContext,
+  ActionDef,
+  ActionHandler,
+  ActionOptions,
+  ActionRunOptions,
+  ActionStats,
+} from './action.js';
+export { Action } from './action.js';
+export type { CoreOptions, CoreState, CoreStats, TaskOptions } from './core.js';
+export { Core } from './core.js';
+export type { EntitlementChecker, EntitlementContext, EntitlementDecision } from './entitlement.js';
+export { allowAll, Entitlement } from './entitlement.js';
+export type { CoreErrorDetails, CoreErrorKind } from './errors.js';
+export { CoreError } from './errors.js';
+export type {
+  CoreEvent,
+  EventBusOptions,
+  EventBusStats,
+  EventHandler,
+  PanicPayload,
+  StreamOptions,
+  SubscribeOptions,
+  SubscriberStats,
+} from './events.js';
+export { EventBus } from './events.js';
+export type { CoreLogger } from './logger.js';
+export { consoleLogger, silentLogger } from './logger.js';
+export type {
+  ProcessCallOptions,
+  ProcessRunInput,
+  ProcessStartInput,
+  ProcessStartValue,
+} from './process-sugar.js';
+export { ProcessApi, processRunInputSchema, processStartInputSchema } from './process-sugar.js';
+export type { RegistrySetOptions } from './registry.js';
+export { Registry } from './registry.js';
+export type { Result } from './result.js';
+export { attempt, fail, isFail, isOk, isResult, ok, unwrap, valueOr } from './result.js';
+export type { Service, StopReport } from './service.js';
+export type {
+  ActionStep,
+  IfStep,
+  ParallelStep,
+  StepCondition,
+  TaskDef,
+  TaskRun,
+  TaskRunOptions,
+  TaskStep,
+  TaskStepRecord,
+} from './task.js';
+export { Task } from './task.js';
