@@ -1,0 +1,261 @@
+// The process service on a real Core: each action good / bad / ugly, checked against real
+// children (/proc, exit codes, output) and the events on the bus.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Core, CoreEvent } from '../../lib/core/index.js';
+import { ProcessError } from '../../lib/process/errors.js';
+import { processService } from '../../lib/service/service.js';
+import { testCore, until } from '../core/helpers.js';
+import { eventually, runningAsleep, tempDir } from '../helpers.js';
+import { tasksetCpus } from '../thread/helpers.js';
+
+const cores: Core[] = [];
+afterEach(async () => {
+  for (const c of cores.splice(0)) await c.stop();
+});
+
+async function started(options: Parameters<typeof processService>[0] = {}): Promise<Core> {
+  const core = testCore();
+  core.use(processService({ killGrace: 500, ...options }));
+  await core.start();
+  cores.push(core);
+  return core;
+}
+
+/** Pids of live (not zombie) processes in process group `pgid`, from /proc. */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z') out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
+describe('process.run', () => {
+  it('good: the value is stdout; core.process() is sugar over it', async () => {
+    const core = await started();
+    expect(await core.action('process.run').run({ command: 'echo', args: ['hi'] })).toEqual({
+      ok: true,
+      value: 'hi\n',
+    });
+    expect(await core.process().run('printf', 'x')).toEqual({ ok: true, value: 'x' });
+  });
+
+  it('bad: a non-zero exit is a failed Result carrying the status and the output', async () => {
+    const core = await started();
+    const r = await core
+      .action('process.run')
+      .run({ command: 'sh', args: ['-c', 'echo oops >&2; exit 3'] });
+    expect(r.ok).toBe(false);
+    const cause = !r.ok ? (r.error.cause as ProcessError) : undefined;
+    expect(cause).toBeInstanceOf(ProcessError);
+    expect(cause).toMatchObject({ kind: 'NonZeroExit', code: 3, stderr: 'oops\n' });
+    expect(cause?.status?.code).toBe(3);
+  });
+
+  it('ugly: bad input names the field, and a missing program fails without a child', async () => {
+    const core = await started();
+    const bad = await core.action('process.run').run({ command: '' });
+    expect(!bad.ok && bad.error).toMatchObject({ kind: 'InvalidInput', field: 'command' });
+    const missing = await core.action('process.run').run({ command: 'no-such-program-zz' });
+    expect(!missing.ok && (missing.error.cause as ProcessError).kind).toBe('NotFound');
+  });
+});
+
+describe('registration is permission', () => {
+  it('good: with the service registered, the child really runs (it creates the file)', async () => {
+    const core = await started();
+    const file = path.join(tempDir(), 'made');
+    expect((await core.process().run('touch', file)).ok).toBe(true);
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('bad: the same core without the service refuses, and the file is never created', async () => {
+    const core = testCore();
+    await core.start();
+    cores.push(core);
+    const file = path.join(tempDir(), 'never');
+    const r = await core.action('process.run').run({ command: 'touch', args: [file] });
+    expect(!r.ok && r.error.kind).toBe('NotRegistered');
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('ugly: an entitlement checker can deny process.run while the service is registered', async () => {
+    const core = await started();
+    core.setEntitlementChecker((action) =>
+      action === 'process.run'
+        ? { allowed: false, reason: 'sandboxed' }
+        : { allowed: true, unlimited: true },
+    );
+    const file = path.join(tempDir(), 'denied');
+    const r = await core.process().run('touch', file);
+    expect(!r.ok && r.error.kind).toBe('NotEntitled');
+    expect(existsSync(file)).toBe(false);
+  });
+});
+
+describe('process.start / get / list / output / input / wait / kill', () => {
+  it('good: a started process is listed, fed, read back and waited for', async () => {
+    const core = await started();
+    const s = await core.action<unknown, { id: string }>('process.start').run({ command: 'cat' });
+    if (!s.ok) throw s.error;
+    const { id } = s.value;
+    const got = await core.action('process.get').run({ id });
+    expect(got).toMatchObject({ ok: true, value: { id, command: 'cat', status: 'running' } });
+    const pid = (got.ok && (got.value as { pid: number }).pid) as number;
+    expect(existsSync(`/proc/${pid}`)).toBe(true);
+    const list = await core.action<unknown, Array<{ id: string }>>('process.list').run();
+    expect(list.ok && list.value.map((p) => p.id)).toContain(id);
+    await core.action('process.input').run({ id, data: 'line\n', close: true });
+    const waited = await core.action('process.wait').run({ id });
+    expect(waited).toMatchObject({ ok: true, value: { status: 'exited', exitCode: 0 } });
+    expect(await core.action('process.output').run({ id })).toMatchObject({
+      ok: true,
+      value: { stdout: 'line\n', stderr: '' },
+    });
+  });
+
+  it('bad: an unknown id is a failed Result naming it', async () => {
+    const core = await started();
+    const r = await core.action('process.get').run({ id: 'proc-999999' });
+    expect(!r.ok && r.error.message).toMatch(/proc-999999: no such managed process/);
+    const w = await core.action('process.wait').run({ id: 'proc-999999' });
+    expect(w.ok).toBe(false);
+  });
+
+  it('ugly: wait with a timeout fails TimedOut and the child runs on; kill by pid reaches its group', async () => {
+    const core = await started();
+    const s = await core.action<unknown, { id: string }>('process.start').run({
+      command: 'sh',
+      args: ['-c', 'sleep 60 & exec sleep 60'],
+    });
+    if (!s.ok) throw s.error;
+    const snap = await core.action<unknown, { pid: number }>('process.get').run({ id: s.value.id });
+    const pid = snap.ok ? snap.value.pid : 0;
+    expect(await eventually(() => runningAsleep(pid) && groupMembers(pid).length === 2)).toBe(true);
+    const w = await core.action('process.wait').run({ id: s.value.id, timeout: 30 });
+    expect(!w.ok && (w.error.cause as ProcessError).kind).toBe('TimedOut');
+    expect(existsSync(`/proc/${pid}`)).toBe(true);
+    const k = await core.action('process.kill').run({ pid, signal: 'SIGKILL' });
+    expect(k).toMatchObject({ ok: true, value: { sent: true } });
+    await until(() => groupMembers(pid).length === 0);
+    const after = await core.action('process.wait').run({ id: s.value.id });
+    expect(after).toMatchObject({ ok: true, value: { status: 'killed', signal: 'SIGKILL' } });
+  });
+});
+
+describe('events', () => {
+  it('good: one run publishes started, one output event per line, then exited', async () => {
+    const core = await started();
+    const seen: CoreEvent[] = [];
+    core.events.subscribe('process.*', (e) => {
+      seen.push(e);
+    });
+    await core.action('process.run').run({ command: 'printf', args: ['one\\ntwo\\n'] });
+    await until(() => seen.some((e) => e.topic === 'process.exited'));
+    expect(seen.map((e) => e.topic)).toEqual([
+      'process.started',
+      'process.output',
+      'process.output',
+      'process.exited',
+    ]);
+    expect(
+      seen
+        .filter((e) => e.topic === 'process.output')
+        .map((e) => (e.payload as { line: string }).line),
+    ).toEqual(['one', 'two']);
+  });
+});
+
+describe('shutdown', () => {
+  it('good: core.stop() kills every managed group: no member is left in /proc', async () => {
+    const core = await started();
+    const s = await core.action<unknown, { id: string }>('process.start').run({
+      command: 'sh',
+      args: ['-c', 'sleep 60 & sleep 60 & wait'],
+    });
+    if (!s.ok) throw s.error;
+    const snap = await core.action<unknown, { pid: number }>('process.get').run({ id: s.value.id });
+    const pgid = snap.ok ? snap.value.pid : 0;
+    expect(await eventually(() => groupMembers(pgid).length === 3)).toBe(true);
+    const report = await core.stop();
+    expect(report.ok).toBe(true);
+    expect(groupMembers(pgid)).toEqual([]);
+  });
+
+  it('ugly: a group that ignores SIGTERM is SIGKILLed after the grace', async () => {
+    const core = await started({ killGrace: 100 });
+    const s = await core.action<unknown, { id: string }>('process.start').run({
+      command: 'sh',
+      args: ['-c', 'trap "" TERM; sleep 60 & wait'],
+    });
+    if (!s.ok) throw s.error;
+    const snap = await core.action<unknown, { pid: number }>('process.get').run({ id: s.value.id });
+    const pgid = snap.ok ? snap.value.pid : 0;
+    expect(await eventually(() => groupMembers(pgid).length === 2)).toBe(true);
+    await core.stop();
+    expect(groupMembers(pgid)).toEqual([]);
+  });
+
+  it('bad: a detached process outlives the core', async () => {
+    const core = await started();
+    const s = await core.action<unknown, { id: string }>('process.start').run({
+      command: 'sleep',
+      args: ['60'],
+      detach: true,
+    });
+    if (!s.ok) throw s.error;
+    const snap = await core.action<unknown, { pid: number }>('process.get').run({ id: s.value.id });
+    const pid = snap.ok ? snap.value.pid : 0;
+    await core.stop();
+    expect(runningAsleep(pid)).toBe(true);
+    process.kill(-pid, 'SIGKILL');
+  });
+});
+
+describe('thread.*', () => {
+  it('good: create, pin and join through actions', async () => {
+    const core = await started();
+    const hold = new URL('../thread/fixtures/report.mjs', import.meta.url).href;
+    const c = await core.action<unknown, { id: string; tid: number }>('thread.create').run({
+      module: hold,
+      affinity: [1],
+      data: 7,
+    });
+    if (!c.ok) throw c.error;
+    const j = await core
+      .action<unknown, { value: { ctx: { data: number } } }>('thread.join')
+      .run({ id: c.value.id });
+    expect(j.ok && j.value.value.ctx.data).toBe(7);
+  });
+
+  it('bad: an invalid CPU set is a failed Result with the thread error as cause', async () => {
+    const core = await started();
+    const r = await core.action('thread.create').run({
+      module: new URL('../thread/fixtures/report.mjs', import.meta.url).href,
+      affinity: [99],
+    });
+    expect(!r.ok && (r.error.cause as { kind: string }).kind).toBe('InvalidAffinity');
+  });
+
+  it('ugly: thread.affinity moves a running thread, as taskset -p sees it', async () => {
+    const core = await started();
+    const c = await core.action<unknown, { id: string; tid: number }>('thread.create').run({
+      module: new URL('../thread/fixtures/hold.mjs', import.meta.url).href,
+      affinity: [0],
+    });
+    if (!c.ok) throw c.error;
+    const a = await core.action('thread.affinity').run({ id: c.value.id, cpus: [1] });
+    expect(a.ok).toBe(true);
+    expect(tasksetCpus(c.value.tid)).toEqual([1]);
+    // core.stop() (afterEach) terminates it.
+  });
+});
