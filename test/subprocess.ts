@@ -5,7 +5,6 @@
 import cp from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -30,7 +29,11 @@ let compiledDir: string | undefined;
  */
 export function compiledLib(): Promise<string> {
   compiled ??= new Promise<string>((resolve, reject) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'core-process-lib-'));
+    // Inside node_modules/.cache so the copy resolves its dependencies (zod, picomatch)
+    // from this checkout's node_modules, as the published package would from its own.
+    const cache = path.join(ROOT, 'node_modules', '.cache');
+    fs.mkdirSync(cache, { recursive: true });
+    const dir = fs.mkdtempSync(path.join(cache, 'core-process-lib-'));
     fs.chmodSync(dir, 0o755);
     compiledDir = dir;
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');

@@ -21,7 +21,9 @@ export class OutputRing {
       throw new RangeError(`OutputRing: capacity ${capacity} must be a positive integer of bytes`);
     }
     this.capacity = capacity;
-    this.#buf = Buffer.alloc(capacity);
+    // Grown on demand: most processes print little, and zero-filling 1 MiB per stream per
+    // process cost more than the spawn itself (bench 11).
+    this.#buf = Buffer.allocUnsafe(0);
   }
 
   /** Bytes dropped from the front so far. */
@@ -40,6 +42,7 @@ export class OutputRing {
 
   append(chunk: Buffer): void {
     this.#total += chunk.length;
+    this.#reserve(Math.min(this.capacity, this.#length + chunk.length));
     let data = chunk;
     if (data.length >= this.capacity) {
       this.#dropped += this.#length + data.length - this.capacity;
@@ -60,6 +63,16 @@ export class OutputRing {
     data.copy(this.#buf, end, 0, first);
     if (first < data.length) data.copy(this.#buf, 0, first);
     this.#length += data.length;
+  }
+
+  // Until the ring is full the data is contiguous from #start = 0, so growing is one copy.
+  #reserve(bytes: number): void {
+    if (this.#buf.length >= bytes) return;
+    const size = Math.min(this.capacity, Math.max(bytes, this.#buf.length * 2, 4096));
+    const next = Buffer.allocUnsafe(size);
+    this.read().copy(next, 0);
+    this.#buf = next;
+    this.#start = 0;
   }
 
   /** The buffered bytes, oldest first, as a new Buffer. */

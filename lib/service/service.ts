@@ -5,6 +5,7 @@
  * `detach: true`, stopped with its whole group when the core stops.
  */
 import { z } from 'zod';
+import { NEVER_ABORTED } from '../core/action.js';
 import type { Core } from '../core/core.js';
 import { processRunInputSchema, processStartInputSchema } from '../core/process-sugar.js';
 import type { Service } from '../core/service.js';
@@ -28,6 +29,8 @@ export interface ProcessServiceOptions {
   killGrace?: number;
   /** Service start rank; default 10 (starts early, stops late). */
   order?: number;
+  /** Exited `process.start` entries kept for process.get/output; oldest go first. Default 1000. */
+  retainExited?: number;
 }
 
 const idInput = z.object({ id: z.string().min(1) });
@@ -91,12 +94,25 @@ export function processService(options: ProcessServiceOptions = {}): Service {
   const detached = new Set<string>();
   const threads = new Map<string, ThreadHandle>();
 
-  function manage(core: Core, spawnOptions: SpawnOptions): ManagedProcess {
+  const retainExited = options.retainExited ?? 1000;
+  const exitedOrder: string[] = [];
+
+  // process.run children are tracked only while they run (nobody can ask for them by id
+  // later); process.start ones stay listed after exit, up to retainExited of them.
+  function manage(core: Core, spawnOptions: SpawnOptions, keep: boolean): ManagedProcess {
     const id = nextId('proc');
     const m = new ManagedProcess(id, spawnOptions, bufferSize, (e) =>
       core.events.publish(e.topic, e.payload),
     );
     processes.set(id, m);
+    void m.done.then(() => {
+      if (!keep) {
+        processes.delete(id);
+        return;
+      }
+      exitedOrder.push(id);
+      while (exitedOrder.length > retainExited) processes.delete(exitedOrder.shift() as string);
+    });
     return m;
   }
 
@@ -110,14 +126,19 @@ export function processService(options: ProcessServiceOptions = {}): Service {
     core.action(
       'process.run',
       async (input, { signal }): Promise<Result<string, ProcessError>> => {
-        const m = manage(core, {
-          program: input.command,
-          args: input.args,
-          cwd: input.cwd,
-          env: input.env,
-          stdin: 'null',
-          signal,
-        });
+        const m = manage(
+          core,
+          {
+            program: input.command,
+            args: input.args,
+            cwd: input.cwd,
+            env: input.env,
+            stdin: 'null',
+            // Listening on an AbortSignal is not free; skip the one that can never fire.
+            ...(signal === NEVER_ABORTED ? {} : { signal }),
+          },
+          false,
+        );
         const status = await m.done;
         const out = m.output();
         if (status !== null && status.code === 0) return ok(out.stdout);
@@ -147,7 +168,7 @@ export function processService(options: ProcessServiceOptions = {}): Service {
     core.action(
       'process.start',
       (input: StartInput) => {
-        const m = manage(core, spawnOptionsOf(input));
+        const m = manage(core, spawnOptionsOf(input), true);
         if (input.detach === true) detached.add(m.id);
         return { id: m.id };
       },

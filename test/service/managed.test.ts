@@ -34,6 +34,21 @@ describe('OutputRing', () => {
   });
 });
 
+describe('OutputRing growth', () => {
+  it('ugly: grows on demand past its first allocation, then wraps, keeping exactly the newest bytes', () => {
+    const r = new OutputRing(10_000);
+    const all: Buffer[] = [];
+    for (let i = 0; i < 5; i++) {
+      const chunk = Buffer.alloc(3000, 65 + i);
+      all.push(chunk);
+      r.append(chunk);
+    }
+    const whole = Buffer.concat(all);
+    expect(r.read().equals(whole.subarray(whole.length - 10_000))).toBe(true);
+    expect(r.dropped).toBe(5000);
+  });
+});
+
 describe('nextId', () => {
   it('good: ids are unique and carry the prefix', () => {
     const a = nextId('proc');

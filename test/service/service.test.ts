@@ -215,6 +215,7 @@ describe('shutdown', () => {
     if (!s.ok) throw s.error;
     const snap = await core.action<unknown, { pid: number }>('process.get').run({ id: s.value.id });
     const pid = snap.ok ? snap.value.pid : 0;
+    expect(await eventually(() => runningAsleep(pid))).toBe(true);
     await core.stop();
     expect(runningAsleep(pid)).toBe(true);
     process.kill(-pid, 'SIGKILL');
