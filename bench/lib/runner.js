@@ -45,3 +45,23 @@ export function errorText(err) {
 
 export const hrNow = () => process.hrtime.bigint();
 export const nsSince = (t0) => Number(process.hrtime.bigint() - t0);
+
+/**
+ * Round-robin contenders that each run `op` `perRound` times in sequence per round, timing
+ * every call: the shape opsRows() (lib/stats.js) summarises.
+ */
+export function sequentialContenders(ops, perRound) {
+  return Object.entries(ops).map(([name, op]) => ({
+    name,
+    run: async () => {
+      const lat = new Array(perRound);
+      const t0 = hrNow();
+      for (let i = 0; i < perRound; i++) {
+        const a = hrNow();
+        await op();
+        lat[i] = nsSince(a);
+      }
+      return { ops: perRound, elapsedNs: nsSince(t0), latNs: lat };
+    },
+  }));
+}

@@ -3,7 +3,7 @@
 // validation, managed process with ring buffers and bus events) and through the
 // core.process().run() sugar, alternating round-robin.
 import { TRUE_BIN } from '../lib/proc.js';
-import { hrNow, nsSince, roundRobin } from '../lib/runner.js';
+import { roundRobin, sequentialContenders } from '../lib/runner.js';
 import { opsRows } from '../lib/stats.js';
 
 export const id = 11;
@@ -34,19 +34,7 @@ export async function run(ctx) {
       if (!r.ok) throw r.error;
     },
   };
-  const contenders = Object.entries(once).map(([name, op]) => ({
-    name,
-    run: async () => {
-      const lat = new Array(perRound);
-      const t0 = hrNow();
-      for (let i = 0; i < perRound; i++) {
-        const a = hrNow();
-        await op();
-        lat[i] = nsSince(a);
-      }
-      return { ops: perRound, elapsedNs: nsSince(t0), latNs: lat };
-    },
-  }));
+  const contenders = sequentialContenders(once, perRound);
   try {
     for (const c of Object.values(once)) for (let i = 0; i < 20; i++) await c();
     const { samples, errors } = await roundRobin(contenders, { rounds, log: ctx.log });

@@ -14,7 +14,7 @@ import { spawn as cpSpawn } from 'node:child_process';
 import { once } from 'node:events';
 import { expectSuccess } from '../drivers/common.js';
 import { cpuAffinity, TRUE_BIN } from '../lib/proc.js';
-import { errorText, hrNow, nsSince, roundRobin } from '../lib/runner.js';
+import { errorText, roundRobin, sequentialContenders } from '../lib/runner.js';
 import { which } from '../lib/sched.js';
 import { opsRows } from '../lib/stats.js';
 
@@ -171,19 +171,7 @@ export async function run(ctx) {
     };
   }
 
-  const contenders = Object.entries(ops).map(([name, op]) => ({
-    name,
-    run: async () => {
-      const lat = new Array(perRound);
-      const t0 = hrNow();
-      for (let i = 0; i < perRound; i++) {
-        const a = hrNow();
-        await op();
-        lat[i] = nsSince(a);
-      }
-      return { ops: perRound, elapsedNs: nsSince(t0), latNs: lat };
-    },
-  }));
+  const contenders = sequentialContenders(ops, perRound);
   for (const [name, op] of Object.entries(ops)) {
     try {
       for (let i = 0; i < warmup; i++) await op();
