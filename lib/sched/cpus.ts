@@ -49,7 +49,8 @@ export function checkCpus(field: string, cpus: unknown): number[] {
       throw invalid(field, cpus, `has ${describe(cpu)}, which is not a CPU id (an integer >= 0)`);
     }
     if (!isOnline(cpu)) {
-      const online = native.onlineCpus();
+      // isOnline has just re-read the set: name it as it is now.
+      const online = [...(onlineCache ?? [])].sort((a, b) => a - b);
       throw invalid(
         field,
         cpus,

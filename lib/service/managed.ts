@@ -114,6 +114,11 @@ export class ManagedProcess {
     return this.#status;
   }
 
+  /** True when the child leads its own process group, so signals go to the whole group. */
+  get leadsGroup(): boolean {
+    return this.#handle !== null && this.#pgid === this.#handle.pid;
+  }
+
   /** The underlying handle; null when the spawn failed. */
   get handle(): ProcessHandle | null {
     return this.#handle;

@@ -190,8 +190,7 @@ export function processService(options: ProcessServiceOptions = {}): Service {
                 (p) => p.handle?.pid === input.pid && p.status === 'running',
               );
         if (!m) throw notFound('process', input.pid ?? '?');
-        const group = m.snapshot().pgid === m.handle?.pid;
-        return { id: m.id, sent: m.kill(signal, group) };
+        return { id: m.id, sent: m.kill(signal, m.leadsGroup) };
       },
       {
         description: 'Signal a managed process (its group when it leads one) by id or pid',
@@ -297,10 +296,9 @@ export function processService(options: ProcessServiceOptions = {}): Service {
     const live = [...processes.values()].filter(
       (m) => m.status === 'running' && !detached.has(m.id),
     );
-    for (const m of live) m.kill(killSignal, m.snapshot().pgid === m.handle?.pid);
+    for (const m of live) m.kill(killSignal, m.leadsGroup);
     const escalate = setTimeout(() => {
-      for (const m of live)
-        if (m.status === 'running') m.kill('SIGKILL', m.snapshot().pgid === m.handle?.pid);
+      for (const m of live) if (m.status === 'running') m.kill('SIGKILL', m.leadsGroup);
     }, killGrace);
     const onAbort = () => {
       for (const m of live) if (m.status === 'running') m.kill('SIGKILL', true);
