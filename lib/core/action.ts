@@ -12,6 +12,7 @@ import { CoreError, toError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { CoreLogger } from './logger.js';
 import { fail, isResult, ok } from './result.js';
+import type { InputValidator } from './validate.js';
 
 /** What a handler gets besides its input. */
 export interface ActionContext {
@@ -73,6 +74,7 @@ export interface ActionRunOptions {
 export interface ActionEntry {
   readonly def: ActionDef;
   readonly handler: ActionHandler;
+  readonly validate: InputValidator | undefined;
   runs: number;
   failures: number;
   denied: number;
@@ -183,18 +185,14 @@ export class Action<I = unknown, O = unknown> {
     }
 
     let value: unknown = input;
-    const schema = entry.def.schema;
-    if (schema) {
-      const parsed = schema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
-        const message = `action ${name}: invalid input at ${field}: ${issue?.message ?? 'rejected by schema'}`;
-        return fail(
-          new CoreError('InvalidInput', message, { action: name, field, cause: parsed.error }),
-        );
+    if (entry.validate) {
+      const checked = entry.validate(input);
+      if (!checked.ok) {
+        const { field, cause } = checked;
+        const message = `action ${name}: invalid input at ${field}: ${checked.message}`;
+        return fail(new CoreError('InvalidInput', message, { action: name, field, cause }));
       }
-      value = parsed.data;
+      value = checked.value;
     }
 
     entry.runs++;

@@ -25,6 +25,7 @@ import {
   stopServices,
 } from './service.js';
 import { Task, type TaskDef, validateTaskDef } from './task.js';
+import { inputValidator } from './validate.js';
 
 export interface CoreOptions {
   /** Names the core in events, logs and errors. */
@@ -145,6 +146,7 @@ export class Core {
       const entry: ActionEntry = {
         def: { name, description: options.description ?? '', schema: options.schema },
         handler: handler as ActionHandler,
+        validate: options.schema ? inputValidator(options.schema) : undefined,
         runs: 0,
         failures: 0,
         denied: 0,
