@@ -147,6 +147,18 @@ export class EventBus {
   }
 
   /**
+   * Whether any subscriber would receive an event on this topic now: lets a publisher skip
+   * building a payload nobody reads.
+   *
+   * @example
+   * if (core.events.wants('process.output')) core.events.publish('process.output', { line });
+   */
+  wants(topic: string): boolean {
+    for (const sub of this.#subs) if (sub.match(topic)) return true;
+    return false;
+  }
+
+  /**
    * Calls `handler` for every event whose topic matches the dotted glob, in publish order,
    * one at a time (an async handler is awaited before the next event). Returns the unsubscribe.
    *

@@ -61,11 +61,15 @@ export class ManagedProcess {
   #exit: ExitStatus | null = null;
   #error: string | undefined;
   #killed = false;
-  #rings: { stdout: OutputRing; stderr: OutputRing };
+  #bufferSize: number;
+  #rings: { stdout: OutputRing | null; stderr: OutputRing | null } = { stdout: null, stderr: null };
   #emit: (e: ManagedEvent) => void;
+  #wants: (topic: ManagedEvent['topic']) => boolean;
 
   /**
    * Spawns at once; a spawn failure leaves the process in status 'failed' and is rethrown.
+   * `wants` says whether anyone listens to a topic, so events nobody hears cost nothing
+   * (no snapshot, no line splitting); it defaults to yes.
    * @example
    * const m = new ManagedProcess('proc-1', { program: 'ls' }, 1 << 20, (e) => bus.publish(e.topic, e.payload));
    * await m.done;
@@ -75,6 +79,7 @@ export class ManagedProcess {
     options: SpawnOptions,
     bufferSize: number,
     emit: (e: ManagedEvent) => void,
+    wants: (topic: ManagedEvent['topic']) => boolean = () => true,
   ) {
     this.id = id;
     this.command = options.program;
@@ -82,7 +87,9 @@ export class ManagedProcess {
     this.cwd = options.cwd ?? process.cwd();
     this.startedAt = new Date();
     this.#emit = emit;
-    this.#rings = { stdout: new OutputRing(bufferSize), stderr: new OutputRing(bufferSize) };
+    this.#wants = wants;
+    // Rings are made at the first byte: most short-lived children print nothing on stderr.
+    this.#bufferSize = bufferSize;
     let resolveDone!: (s: ExitStatus | null) => void;
     this.done = new Promise((resolve) => {
       resolveDone = resolve;
@@ -98,14 +105,14 @@ export class ManagedProcess {
     const h = this.#handle;
     this.#pgid = h.pgid; // read while the child surely exists
     this.#status = 'running';
-    emit({ topic: 'process.started', payload: this.snapshot() });
+    if (wants('process.started')) emit({ topic: 'process.started', payload: this.snapshot() });
     const readers = [this.#capture('stdout', h.stdout), this.#capture('stderr', h.stderr)];
     void h.exited.then(async (status) => {
       // Output events and the captured text are complete before 'exited' is reported.
       await Promise.all(readers);
       this.#exit = status;
       this.#status = this.#killed && status.signal !== null ? 'killed' : 'exited';
-      emit({ topic: 'process.exited', payload: this.snapshot() });
+      if (wants('process.exited')) emit({ topic: 'process.exited', payload: this.snapshot() });
       resolveDone(status);
     });
   }
@@ -155,7 +162,9 @@ export class ManagedProcess {
     const sent = group ? h.killGroup(signal) : h.kill(signal);
     if (sent) {
       this.#killed = true;
-      this.#emit({ topic: 'process.killed', payload: { id: this.id, pid: h.pid, signal } });
+      if (this.#wants('process.killed')) {
+        this.#emit({ topic: 'process.killed', payload: { id: this.id, pid: h.pid, signal } });
+      }
     }
     return sent;
   }
@@ -178,19 +187,21 @@ export class ManagedProcess {
   }
 
   output(): CapturedOutput {
+    const { stdout, stderr } = this.#rings;
     return {
-      stdout: this.#rings.stdout.read().toString('utf8'),
-      stderr: this.#rings.stderr.read().toString('utf8'),
-      dropped: { stdout: this.#rings.stdout.dropped, stderr: this.#rings.stderr.dropped },
+      stdout: stdout === null ? '' : stdout.read().toString('utf8'),
+      stderr: stderr === null ? '' : stderr.read().toString('utf8'),
+      dropped: { stdout: stdout?.dropped ?? 0, stderr: stderr?.dropped ?? 0 },
     };
   }
 
   // Into the ring as bytes; out as one event per complete line (decoded as UTF-8 across
-  // chunk boundaries), the unterminated tail flushed at EOF.
+  // chunk boundaries), the unterminated tail flushed at EOF. Lines are split only while
+  // someone listens to process.output.
   #capture(stream: 'stdout' | 'stderr', readable: Readable | null): Promise<void> {
     if (readable === null) return Promise.resolve();
-    const ring = this.#rings[stream];
-    const decoder = new StringDecoder('utf8');
+    let ring: OutputRing | null = null;
+    let decoder: StringDecoder | null = null;
     let partial = '';
     const lines = (text: string) => {
       partial += text;
@@ -206,11 +217,18 @@ export class ManagedProcess {
     };
     return new Promise<void>((resolve) => {
       readable.on('data', (chunk: Buffer) => {
+        if (ring === null) {
+          ring = new OutputRing(this.#bufferSize);
+          this.#rings[stream] = ring;
+        }
         ring.append(chunk);
-        lines(decoder.write(chunk));
+        if (decoder !== null || this.#wants('process.output')) {
+          decoder ??= new StringDecoder('utf8');
+          lines(decoder.write(chunk));
+        }
       });
       const finish = () => {
-        lines(decoder.end());
+        if (decoder !== null) lines(decoder.end());
         if (partial.length > 0) {
           this.#emit({ topic: 'process.output', payload: { id: this.id, stream, line: partial } });
           partial = '';

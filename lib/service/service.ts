@@ -101,8 +101,12 @@ export function processService(options: ProcessServiceOptions = {}): Service {
   // later); process.start ones stay listed after exit, up to retainExited of them.
   function manage(core: Core, spawnOptions: SpawnOptions, keep: boolean): ManagedProcess {
     const id = nextId('proc');
-    const m = new ManagedProcess(id, spawnOptions, bufferSize, (e) =>
-      core.events.publish(e.topic, e.payload),
+    const m = new ManagedProcess(
+      id,
+      spawnOptions,
+      bufferSize,
+      (e) => core.events.publish(e.topic, e.payload),
+      (topic) => core.events.wants(topic),
     );
     processes.set(id, m);
     void m.done.then(() => {

@@ -164,3 +164,15 @@ describe('EventBus.stream', () => {
     expect(bus.stats().subscribers).toEqual([]);
   });
 });
+
+describe('EventBus.wants', () => {
+  it('good: true exactly while a matching subscriber exists', () => {
+    const bus = new EventBus();
+    expect(bus.wants('process.output')).toBe(false);
+    const off = bus.subscribe('process.*', () => {});
+    expect(bus.wants('process.output')).toBe(true);
+    expect(bus.wants('daemon.started')).toBe(false);
+    off();
+    expect(bus.wants('process.output')).toBe(false);
+  });
+});

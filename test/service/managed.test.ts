@@ -135,3 +135,38 @@ describe('ManagedProcess', () => {
     expect(m.snapshot().status).toBe('killed');
   });
 });
+
+describe('ManagedProcess without listeners', () => {
+  it('good: when nobody wants events none are built, and the output is still captured whole', async () => {
+    const events: ManagedEvent[] = [];
+    const asked: string[] = [];
+    const m = new ManagedProcess(
+      nextId('proc'),
+      { program: 'sh', args: ['-c', 'printf "x\\ny"; echo e >&2'] },
+      1 << 20,
+      (e) => events.push(e),
+      (topic) => {
+        asked.push(topic);
+        return false;
+      },
+    );
+    expect((await m.done)?.code).toBe(0);
+    expect(events).toEqual([]);
+    expect(new Set(asked)).toEqual(
+      new Set(['process.started', 'process.output', 'process.exited']),
+    );
+    expect(m.output()).toMatchObject({ stdout: 'x\ny', stderr: 'e\n' });
+  });
+
+  it('ugly: a silent child has empty output and nothing dropped', async () => {
+    const m = new ManagedProcess(
+      nextId('proc'),
+      { program: 'true' },
+      1024,
+      () => {},
+      () => false,
+    );
+    await m.done;
+    expect(m.output()).toEqual({ stdout: '', stderr: '', dropped: { stdout: 0, stderr: 0 } });
+  });
+});
