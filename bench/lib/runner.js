@@ -65,3 +65,43 @@ export function sequentialContenders(ops, perRound) {
     },
   }));
 }
+
+/**
+ * Interleaved contenders: each round makes `perRound` passes, and every pass calls each op
+ * once (the order reversed on alternate passes), timing each call. Neighbouring calls of
+ * different contenders see the same machine state, so a small fixed overhead (a few %) is
+ * measurable on a noisy VM where whole batches drift by ±10% between rounds. Returns the
+ * roundRobin() result shape, so opsRows() summarises it (ops/s from the summed latencies).
+ */
+export async function interleaved(ops, { rounds, perRound, log = () => {} }) {
+  const names = Object.keys(ops);
+  const gc = getGc();
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  const errors = {};
+  for (let round = 0; round < rounds; round++) {
+    const lat = Object.fromEntries(names.map((n) => [n, []]));
+    gc();
+    for (let pass = 0; pass < perRound; pass++) {
+      const order = pass % 2 === 0 ? names : [...names].reverse();
+      for (const name of order) {
+        if (errors[name]) continue;
+        const a = hrNow();
+        try {
+          await ops[name]();
+        } catch (err) {
+          errors[name] = errorText(err);
+          log(`  ${name}: FAILED in round ${round + 1}: ${errors[name]}`);
+          continue;
+        }
+        lat[name].push(nsSince(a));
+      }
+    }
+    for (const name of names) {
+      if (lat[name].length === 0) continue;
+      const elapsedNs = lat[name].reduce((x, y) => x + y, 0);
+      samples[name].push({ ops: lat[name].length, elapsedNs, latNs: lat[name] });
+    }
+    log(`  round ${round + 1}/${rounds} done`);
+  }
+  return { samples, errors };
+}
