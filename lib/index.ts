@@ -67,6 +67,33 @@ export {
   unwrap,
   valueOr,
 } from './core/index.js';
+export type {
+  Actor,
+  ActorKind,
+  Artifact,
+  CreateEventOptions,
+  DispatchOptions,
+  DispatchResult,
+  EventEnvelope,
+  ExecOptions,
+  Subscriber,
+  SubscriberFailure,
+} from './events/index.js';
+export {
+  createEvent,
+  DEFAULT_EVENTS_PATH,
+  dispatch,
+  dispatchExitCode,
+  EnvelopeValidationError,
+  EventConfigError,
+  Exec,
+  ExecExitError,
+  ExecTimeoutError,
+  JsonlWriter,
+  loadSubscribers,
+  NoOp,
+  validate,
+} from './events/index.js';
 export type { Backend } from './process/backend.js';
 export { backend } from './process/backend.js';
 export type { ProcessErrorDetails, ProcessErrorKind } from './process/errors.js';
@@ -80,6 +107,17 @@ export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
 export type { ExitStatus, ResourceUsage } from './process/status.js';
 export type { Result } from './result.js';
+export type { PipelineErrorKind } from './runner/errors.js';
+export { PipelineError } from './runner/errors.js';
+export { runAll, runParallel, runSequential } from './runner/run.js';
+export type {
+  PipelineResult,
+  PipelineSpec,
+  ProgressEvent,
+  RunnerOptions,
+  SpecResult,
+  SpecStatus,
+} from './runner/spec.js';
 export { getAffinity, setAffinity } from './sched/affinity.js';
 export { cpuCount, onlineCpus } from './sched/cpus.js';
 export type { ThreadPriority } from './sched/priority.js';
@@ -94,8 +132,14 @@ export {
   setScheduler,
 } from './sched/scheduler.js';
 export type { ThreadsOption } from './sched/target.js';
+export type { AuditRecordOptions, AuditStats } from './service/audit.js';
+export { AuditTrail } from './service/audit.js';
 export type { CapturedOutput, ManagedStatus, ProcessSnapshot } from './service/managed.js';
-export type { ProcessServiceOptions } from './service/service.js';
+export type { PipelineInput } from './service/pipeline.js';
+export { pipelineInputSchema } from './service/pipeline.js';
+export type { AllowRule, PolicyProblem, PolicyReport, ProcessPolicy } from './service/policy.js';
+export { compilePolicy, PolicyGate, verifyPolicy } from './service/policy.js';
+export type { ProcessService, ProcessServiceOptions } from './service/service.js';
 export { processService } from './service/service.js';
 export type { Command, Environment, ProcessCapability } from './thread/capability.js';
 export { processCapability } from './thread/capability.js';

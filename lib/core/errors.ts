@@ -13,7 +13,9 @@ export type CoreErrorKind =
   | 'Locked'
   | 'Lifecycle'
   | 'Timeout'
-  | 'Aborted';
+  | 'Aborted'
+  /** A service's policy refused the request (not an entitlement: a rule about the input). */
+  | 'PermissionDenied';
 
 /** One step of a task run, as reported by `Task.run` (see `TaskStepRecord` in task.ts). */
 export interface CoreErrorStepRecord {
@@ -35,7 +37,7 @@ export interface CoreErrorDetails {
   registry?: string;
   /** The entry a registry write was about (not `name`: that is the Error's own). */
   entry?: string;
-  /** For NotEntitled: the checker's reason. */
+  /** For NotEntitled and PermissionDenied: why. */
   reason?: string;
   /** For a failed task: every step that ran, in order, the failing one last. */
   steps?: readonly CoreErrorStepRecord[];
