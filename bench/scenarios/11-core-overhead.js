@@ -3,6 +3,9 @@
 // managed process with ring buffers and bus events) and through the core.process().run()
 // sugar, interleaved call by call: the target is a 5% difference, smaller than the drift
 // between whole batches on this VM.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { TRUE_BIN } from '../lib/proc.js';
 import { interleaved } from '../lib/runner.js';
 import { opsRows } from '../lib/stats.js';
@@ -21,6 +24,16 @@ export async function run(ctx) {
   app.use(lib.processService());
   await app.start();
   const action = app.action('process.run');
+  // The same with an audit trail: two JSONL records per run (spawned, exited), written
+  // before the call counts as done.
+  const auditDir = mkdtempSync(path.join(tmpdir(), 'bench-audit-'));
+  const audited = new lib.Core({ name: 'bench-audit', logger: lib.silentLogger });
+  const auditSvc = lib.processService({
+    audit: { subscribers: [new lib.JsonlWriter('audit.jsonl', auditDir)] },
+  });
+  audited.use(auditSvc);
+  await audited.start();
+  const auditedAction = audited.action('process.run');
   const input = { command: TRUE_BIN };
   const once = {
     direct: async () => {
@@ -35,13 +48,33 @@ export async function run(ctx) {
       if (!r.ok) throw r.error;
     },
   };
-  const contenders = Object.keys(once).map((name) => ({ name }));
+  // The audited run gets its own pass against run(): its file writes use the threadpool,
+  // which would otherwise disturb the 5% comparison above.
+  const withAudit = {
+    'direct (audit pass)': once.direct,
+    // Flushed in the timed call: the records are written before the next contender runs,
+    // so their cost is counted here and does not spill into a neighbour's timing.
+    audited: async () => {
+      const r = await auditedAction.run(input);
+      if (!r.ok) throw r.error;
+      await auditSvc.audit.flush();
+    },
+  };
+  const contenders = [...Object.keys(once), ...Object.keys(withAudit)].map((name) => ({ name }));
   try {
     for (const c of Object.values(once)) for (let i = 0; i < 20; i++) await c();
-    const { samples, errors } = await interleaved(once, { rounds, perRound, log: ctx.log });
+    const first = await interleaved(once, { rounds, perRound, log: ctx.log });
+    for (let i = 0; i < 20; i++) await withAudit.audited();
+    const second = await interleaved(withAudit, { rounds, perRound, log: ctx.log });
+    const samples = { ...first.samples, ...second.samples };
+    const errors = { ...first.errors, ...second.errors };
     const rows = opsRows(contenders, samples);
     const direct = rows.find((r) => r.impl === 'direct');
-    for (const r of rows) r.cost = direct ? direct.value / r.value : null;
+    const directAudit = rows.find((r) => r.impl === 'direct (audit pass)');
+    for (const r of rows) {
+      const base = r.impl === 'audited' || r.impl === 'direct (audit pass)' ? directAudit : direct;
+      r.cost = base ? base.value / r.value : null;
+    }
     return {
       unit: 'ops/s',
       higherIsBetter: true,
@@ -50,6 +83,8 @@ export async function run(ctx) {
         direct: 'run() directly',
         action: "core.action('process.run').run()",
         sugar: 'core.process().run()',
+        'direct (audit pass)': 'run() directly (audit pass)',
+        audited: 'process.run with a JSONL audit trail',
       },
       columns: [
         { key: 'value', title: 'ops/s (median)' },
@@ -69,9 +104,13 @@ export async function run(ctx) {
           min: 0.95,
         },
         { text: 'sugar vs direct (report)', impl: 'sugar', vs: 'direct' },
+        { text: 'audited action vs direct (report)', impl: 'audited', vs: 'direct (audit pass)' },
       ],
     };
   } finally {
     await app.stop();
+    await auditSvc.audit?.flush();
+    await audited.stop();
+    rmSync(auditDir, { recursive: true, force: true });
   }
 }

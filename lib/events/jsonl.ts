@@ -1,11 +1,12 @@
 /** JsonlWriter: appends each event as one JSON line to a file. The default subscriber. */
 import { constants } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { EventEnvelope } from './envelope.js';
 import type { Subscriber } from './subscriber.js';
 
 const APPEND_FLAGS = constants.O_APPEND | constants.O_CREAT | constants.O_WRONLY;
+const IDLE_CLOSE_MS = 200;
 
 /**
  * Appends `JSON.stringify(event)` plus a newline to a file, creating the file (0644) and its
@@ -22,6 +23,11 @@ export class JsonlWriter implements Subscriber {
   /** The resolved absolute path. */
   readonly path: string;
   #tail: Promise<void> = Promise.resolve();
+  // Kept open through a burst of deliveries and closed once they stop (IDLE_CLOSE_MS), so
+  // an audit trail costs one write per record instead of mkdir + open + write + close, and
+  // a rotated file (renamed away by logrotate) is let go of within that delay.
+  #file: FileHandle | null = null;
+  #idle: NodeJS.Timeout | null = null;
 
   constructor(path: string, root: string) {
     if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
@@ -61,8 +67,8 @@ export class JsonlWriter implements Subscriber {
       throw new TypeError(`append to ${this.path}: event is not JSON-serialisable: ${reason}`);
     }
     const data = Buffer.from(`${json}\n`, 'utf8');
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o755 });
-    const file = await open(this.path, APPEND_FLAGS, 0o644);
+    if (this.#idle !== null) clearTimeout(this.#idle);
+    const file = await this.#open();
     try {
       // Why one write() of the whole line: with O_APPEND the kernel moves to the end of file
       // and writes under the inode lock in one step, so lines appended at once by several
@@ -77,8 +83,34 @@ export class JsonlWriter implements Subscriber {
         }
         offset += bytesWritten;
       }
+    } catch (error) {
+      // A handle that failed once is not trusted again: the next record reopens the file.
+      this.#file = null;
+      await file.close().catch(() => {});
+      throw error;
     } finally {
-      await file.close();
+      this.#idle = setTimeout(() => this.#release(), IDLE_CLOSE_MS);
+      this.#idle.unref();
     }
+  }
+
+  async #open(): Promise<FileHandle> {
+    if (this.#file !== null) return this.#file;
+    try {
+      this.#file = await open(this.path, APPEND_FLAGS, 0o644);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o755 });
+      this.#file = await open(this.path, APPEND_FLAGS, 0o644);
+    }
+    return this.#file;
+  }
+
+  // Runs from the idle timer only; deliveries are chained, so none is writing now.
+  #release(): void {
+    this.#idle = null;
+    const file = this.#file;
+    this.#file = null;
+    void file?.close().catch(() => {});
   }
 }
