@@ -40,6 +40,10 @@ export interface NativeSpawnRequest {
    * from it. true: the child inherits the calling thread's settings, as the kernel would.
    */
   inheritScheduling: boolean;
+  /** O_DIRECTORY fd of a cgroup v2 directory the child joins before anything else. */
+  cgroupFd?: number;
+  /** PR_SET_PDEATHSIG in the child: this signal when the spawning thread dies. */
+  deathSignal?: number;
 }
 
 export type NativePolicy = 'other' | 'batch' | 'idle' | 'fifo' | 'rr';
@@ -118,6 +122,10 @@ export interface NativeBinding {
   ): NativeChild | NativeSpawnError;
   backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
   getpgid(pid?: number): number;
+  /** PR_SET_CHILD_SUBREAPER for this process: 0 or -errno. */
+  setChildSubreaper(on: boolean): number;
+  /** waitpid(pid, WNOHANG): 1 reaped, 0 still running, -errno. */
+  reapZombie(pid: number): number;
   /** Blocks (true) or unblocks signals on the calling thread; 0 or -errno. Test support. */
   threadSignalMask(block: boolean, signals: number[]): number;
   timerStart(ms: number, callback: () => void): number;

@@ -6,7 +6,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "env.h"
 #include "sched.h"
@@ -215,6 +219,10 @@ Napi::Value SpawnBinding(const Napi::CallbackInfo& info) {
   if (pgid.IsNumber()) req.pgid = pgid.As<Napi::Number>().Int32Value();
   req.setsid = r.Get("setsid").ToBoolean().Value();
   req.forceClone = data->forceClone || r.Get("forceClone").ToBoolean().Value();
+  Napi::Value cgroupFd = r.Get("cgroupFd");
+  if (cgroupFd.IsNumber()) req.cgroupFd = cgroupFd.As<Napi::Number>().Int32Value();
+  Napi::Value deathSignal = r.Get("deathSignal");
+  if (deathSignal.IsNumber()) req.deathSignal = deathSignal.As<Napi::Number>().Int32Value();
   if (const char* bad = ReadSchedRequest(r, &req)) {
     return TypeErrorValue(env, (std::string("bad ") + bad).c_str());
   }
@@ -270,6 +278,31 @@ Napi::Value GetPgid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g < 0 ? -errno : g);
 }
 
+// setChildSubreaper(on): PR_SET_CHILD_SUBREAPER for the whole process. Returns 0 or -errno
+// (Unsupported off Linux).
+Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
+#ifdef __linux__
+  unsigned long on = info.Length() > 0 && info[0].ToBoolean().Value() ? 1 : 0;
+  int r = prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0);
+  return Napi::Number::New(info.Env(), r == 0 ? 0 : -errno);
+#else
+  return Napi::Number::New(info.Env(), -ENOTSUP);
+#endif
+}
+
+// reapZombie(pid): waitpid(pid, WNOHANG) for one exited child that is not ours to watch (an
+// orphan re-parented to us as subreaper). 1 reaped, 0 still running, -errno otherwise.
+Napi::Value ReapZombie(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  if (pid <= 0) return Napi::Number::New(info.Env(), -EINVAL);
+  int status;
+  pid_t r;
+  do {
+    r = waitpid(pid, &status, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), r == pid ? 1 : r == 0 ? 0 : -errno);
+}
+
 // threadSignalMask(block, signals[]): blocks or unblocks signals on the calling thread.
 // Tests use it to prove a child does not inherit the spawning thread's mask; a thread that
 // blocks signals is what native code and some embedders run JS on.
@@ -304,6 +337,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New<SpawnBinding>(env, "spawn"));
   exports.Set("backend", Napi::Function::New<Backend>(env, "backend"));
   exports.Set("getpgid", Napi::Function::New<GetPgid>(env, "getpgid"));
+  exports.Set("setChildSubreaper",
+              Napi::Function::New<SetChildSubreaper>(env, "setChildSubreaper"));
+  exports.Set("reapZombie", Napi::Function::New<ReapZombie>(env, "reapZombie"));
   exports.Set("threadSignalMask", Napi::Function::New<ThreadSignalMask>(env, "threadSignalMask"));
   InitTimers(env, exports);
   InitSched(env, exports);

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,6 +38,8 @@ const char* ChildStageName(int stage) {
     case kStageSetgid: return "setgid";
     case kStageSetgroups: return "setgroups";
     case kStageSetuid: return "setuid";
+    case kStageCgroup: return "cgroup";
+    case kStageDeathSignal: return "deathsignal";
     default: return "unknown";
   }
 }
@@ -57,6 +60,8 @@ const char* ChildStageSyscall(int stage) {
     case kStageSetgid: return "setgid";
     case kStageSetgroups: return "setgroups";
     case kStageSetuid: return "setuid";
+    case kStageCgroup: return "write";
+    case kStageDeathSignal: return "prctl";
     default: return "unknown";
   }
 }
@@ -161,11 +166,40 @@ CORE_CHILD_CODE void ApplySchedulingAndIds(const ChildPlan* plan) {
   if (plan->setUid && syscall(SYS_setuid, plan->uid) != 0) Report(plan, kStageSetuid, errno);
 }
 
+// Joins the cgroup before anything else happens in the child, so every process it will ever
+// fork starts inside too. Writing "0" to cgroup.procs moves the writer itself.
+CORE_CHILD_CODE void JoinCgroup(const ChildPlan* plan) {
+  int fd = openat(plan->cgroupFd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) Report(plan, kStageCgroup, errno);
+  ssize_t n;
+  do {
+    n = write(fd, "0", 1);
+  } while (n < 0 && errno == EINTR);
+  int err = errno;
+  close(fd);
+  if (n != 1) Report(plan, kStageCgroup, n < 0 ? err : EIO);
+}
+
+// PR_SET_PDEATHSIG fires when the thread that cloned us exits. If the parent is already gone
+// (it died between clone and here), getppid() no longer names it: act as the kernel would
+// have, with dispositions already reset so the signal does its default thing.
+CORE_CHILD_CODE void ArmDeathSignal(const ChildPlan* plan) {
+  if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(plan->deathSignal), 0, 0, 0) != 0) {
+    Report(plan, kStageDeathSignal, errno);
+  }
+  if (getppid() != plan->parentPid) {
+    syscall(SYS_kill, syscall(SYS_getpid), plan->deathSignal);
+    _exit(128 + plan->deathSignal);
+  }
+}
+
 }  // namespace
 
 CORE_CHILD_CODE int ChildMain(void* arg) {
   const ChildPlan* plan = static_cast<const ChildPlan*>(arg);
+  if (plan->cgroupFd >= 0) JoinCgroup(plan);
   ResetSignalDispositions();
+  if (plan->deathSignal != 0) ArmDeathSignal(plan);
 
   if (plan->setsid) {
     if (setsid() < 0) Report(plan, kStageSetsid, errno);

@@ -23,6 +23,8 @@ enum ChildStage : int {
   kStageSetgid = 12,
   kStageSetgroups = 13,
   kStageSetuid = 14,
+  kStageCgroup = 15,
+  kStageDeathSignal = 16,
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -44,7 +46,10 @@ struct ChildPlan {
   int source[3];    // dup2 into 0..2; -1 leaves the fd as is
   int pgid;         // -1 keep, 0 new group, >0 join
   bool setsid;
-  int errorFd;  // CLOEXEC write end of the report pipe
+  int errorFd;      // CLOEXEC write end of the report pipe
+  int cgroupFd;     // -1: stay in our cgroup; else join this cgroup v2 directory first
+  int deathSignal;  // 0: none; else PR_SET_PDEATHSIG, with parentPid to close the race
+  pid_t parentPid;
 
   // Scheduling, limits and ids, in the order they are applied (ids last: after setuid the
   // child could no longer raise a limit or a priority).

@@ -58,6 +58,12 @@ struct SpawnRequest {
   // false: settings not asked for are reset to the process baseline where the calling
   // thread differs from it (see sched.h, Baseline).
   bool inheritScheduling = false;
+
+  // Containment, both done by the child itself before exec (so nothing it forks escapes):
+  // an O_DIRECTORY fd of a cgroup v2 directory to join (-1: none), and a signal the kernel
+  // sends it when the spawning thread dies (0: none; PR_SET_PDEATHSIG).
+  int cgroupFd = -1;
+  int deathSignal = 0;
 };
 
 // Which step failed, so callers can tell a missing cwd from a missing program.

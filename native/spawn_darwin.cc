@@ -23,6 +23,8 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
                             : req.hasScheduler     ? "scheduler"
                             : req.hasNice          ? "nice"
                             : !req.rlimits.empty() ? "rlimit"
+                            : req.cgroupFd >= 0    ? "cgroup"
+                            : req.deathSignal != 0 ? "deathsignal"
                             : req.hasGid           ? "setgid"
                             : req.hasUid           ? "setuid"
                                                    : nullptr;

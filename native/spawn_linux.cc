@@ -198,6 +198,9 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.pgid = req.pgid;
   cp.setsid = req.setsid;
   cp.errorFd = reportWrite.Get();
+  cp.cgroupFd = req.cgroupFd;
+  cp.deathSignal = req.deathSignal;
+  cp.parentPid = getpid();
   if (!sched.mask.empty()) {
     cp.affinityMask = sched.mask.data();
     cp.affinityBytes = sched.mask.size() * sizeof(unsigned long);
@@ -289,7 +292,8 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 // The explicit predicate: posix_spawn whenever its attributes express the whole request.
 bool NeedsClonePath(const SpawnRequest& req, const SchedPlan& sched) {
   return req.forceClone || !sched.mask.empty() || sched.nice || !sched.rlimits.empty() ||
-         req.hasUid || req.hasGid || !PosixSpawnCanSchedule(sched);
+         req.hasUid || req.hasGid || req.cgroupFd >= 0 || req.deathSignal != 0 ||
+         !PosixSpawnCanSchedule(sched);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
  * window (and says so), and probes health: after `failureThreshold` failed probes in a row
  * it stops the whole group (stop signal, grace, SIGKILL) and restarts it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ProcessError } from '../process/errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
@@ -360,15 +361,23 @@ export class Supervisor {
     }, delayMs);
   }
 
-  // Stop signal to the whole group, SIGKILL after the grace, resolve at exit.
+  // Stop signal to the whole tree (its cgroup with containment 'cgroup', else its process
+  // group), SIGKILL after the grace to whatever is left of it, the leader or not; resolves
+  // once the leader has exited and the tree is empty or killed.
   async #terminate(child: ProcessHandle): Promise<void> {
-    if (!child.running) return;
-    child.killGroup(this.#stopSignal);
+    if (!child.treeAlive()) return;
+    child.killTree(this.#stopSignal);
+    let graceOver = false;
     const kill = this.#t.setTimeout(() => {
-      if (child.running) child.killGroup('SIGKILL');
+      graceOver = true;
+      if (child.treeAlive()) child.killTree('SIGKILL');
     }, this.#graceMs);
     await child.exited;
+    while (!graceOver && child.treeAlive()) await sleep(20);
     this.#t.clearTimeout(kill);
+    // Members that outlived the grace were sent SIGKILL: wait until the kernel has them gone.
+    if (child.treeAlive()) child.killTree('SIGKILL');
+    for (let i = 0; i < 250 && child.treeAlive(); i++) await sleep(20);
   }
 
   #clearTimers(): void {

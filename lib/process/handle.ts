@@ -2,8 +2,10 @@
  * ProcessHandle: one running (or finished) child. Exit is observed on the event loop by the
  * addon; `exited` settles exactly once, whichever of the async watcher or waitSync() reaped.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type NativeChild, type NativeStatus, native } from '../native.js';
 import { getAffinity, setAffinity } from '../sched/affinity.js';
 import {
@@ -22,7 +24,7 @@ import {
   setScheduler,
 } from '../sched/scheduler.js';
 import { errnoName, ProcessError } from './errors.js';
-import type { PreparedSpawn } from './options.js';
+import type { Containment, PreparedSpawn } from './options.js';
 import { PipeReader } from './pipe-reader.js';
 import { type SignalName, signalNumber } from './signals.js';
 import { decodeStatus, type ExitStatus } from './status.js';
@@ -43,6 +45,21 @@ function checkTimeout(op: string, options: WaitOptions | undefined): number | un
     );
   }
   return t;
+}
+
+// Scans /proc for a non-zombie process whose process group is `pgid`.
+function groupHasLiveMember(pgid: number): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (entry.charCodeAt(0) < 48 || entry.charCodeAt(0) > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') return true;
+    } catch {
+      // exited while we looked
+    }
+  }
+  return false;
 }
 
 export class ProcessHandle {
@@ -221,6 +238,64 @@ export class ProcessHandle {
     return this.#signalResult('killGroup', signal, this.#native.killGroup(num, this.pgid));
   }
 
+  /**
+   * How far a tree kill reaches: 'cgroup' (everything the child ever forked), 'group' (its
+   * process group; a member that called setsid has left it), or 'none'.
+   */
+  get containment(): Containment {
+    return this.#prepared.containment;
+  }
+
+  /** The child's own cgroup v2 directory with containment 'cgroup', else null. */
+  get cgroupPath(): string | null {
+    return this.#prepared.cgroup?.path ?? null;
+  }
+
+  /**
+   * Signals the whole tree: every process in the child's cgroup (containment 'cgroup'), or
+   * its process group. Works after the child itself exited while descendants remain.
+   * Returns true when at least one process was signalled.
+   * @example
+   * const sh = spawn({ program: 'sh', args: ['-c', 'setsid sleep 100 & sleep 100'], containment: 'cgroup' });
+   * sh.killTree('SIGKILL'); // the setsid'd sleep too
+   */
+  killTree(signal: SignalName = 'SIGTERM'): boolean {
+    const cg = this.#prepared.cgroup;
+    if (cg !== null) return cg.signal(signal) > 0;
+    return this.killGroup(signal);
+  }
+
+  /**
+   * True while any process of the tree (cgroup, or process group) is alive. Zombies do not
+   * count: they have left the cgroup, and for a group they are skipped (an init that never
+   * reaps, as in some containers, would otherwise keep a group "alive" forever).
+   */
+  treeAlive(): boolean {
+    const cg = this.#prepared.cgroup;
+    if (cg !== null) return cg.populated();
+    if (!this.#prepared.ownGroup) return this.running;
+    if (this.#native.killGroup(0, this.pgid) !== 1) return false;
+    return groupHasLiveMember(this.pgid);
+  }
+
+  /**
+   * Stops the whole tree: `signal` to every member, then SIGKILL to whatever is left after
+   * `grace` ms; resolves once the tree is empty.
+   * @example
+   * await child.terminateTree({ signal: 'SIGTERM', grace: 2000 });
+   */
+  async terminateTree(options: { signal?: SignalName; grace?: number } = {}): Promise<void> {
+    const grace = options.grace ?? this.#prepared.killGrace;
+    this.killTree(options.signal ?? 'SIGTERM');
+    const deadline = Date.now() + grace;
+    while (this.treeAlive() && Date.now() < deadline) await sleep(20);
+    if (this.treeAlive()) this.killTree('SIGKILL');
+    // SIGKILL is prompt unless a member sleeps uninterruptibly in the kernel (D state, e.g.
+    // on a dead NFS server): bounded, so a stuck member does not hang the caller.
+    for (let i = 0; i < 1000 && this.treeAlive(); i++) await sleep(10);
+    await this.exited;
+  }
+
   /** Keeps the event loop alive until the child exits (the default). */
   ref(): this {
     this.#refed = true;
@@ -356,6 +431,8 @@ export class ProcessHandle {
     // Pipes nobody asked for yet become streams now, so their data stays readable and
     // their descriptors close at EOF instead of leaking.
     for (let i = 0; i < 3; i++) this.#stream(i);
+    // The directory goes when its last member does (descendants may outlive the child).
+    this.#prepared.cgroup?.removeWhenEmpty();
     this.#resolve(status);
     for (const waiter of this.#waiters) waiter(status);
     this.#waiters.clear();
@@ -383,7 +460,8 @@ export class ProcessHandle {
     else this.aborted = true;
     const p = this.#prepared;
     // A child that leads its own group takes its group down with it: that is why it has one.
-    const send = (sig: SignalName) => (p.ownGroup ? this.killGroup(sig) : this.kill(sig));
+    const send = (sig: SignalName) =>
+      p.cgroup !== null ? this.killTree(sig) : p.ownGroup ? this.killGroup(sig) : this.kill(sig);
     send(p.killSignal);
     if (p.killSignal !== 'SIGKILL') {
       const t = setTimeout(() => {

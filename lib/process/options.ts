@@ -7,6 +7,7 @@ import type { NativeSpawnRequest, NativeStdio } from '../native.js';
 import { checkCpus } from '../sched/cpus.js';
 import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
 import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
+import { type ChildCgroup, createChildCgroup } from './cgroup.js';
 import { describe, invalid } from './errors.js';
 import { type SignalName, signalNumber } from './signals.js';
 
@@ -70,7 +71,22 @@ export interface SpawnOptions {
    * started with. true: inherit the calling thread's settings, as fork/exec would.
    */
   inheritScheduling?: boolean;
+  /**
+   * What a tree kill can reach. 'group': a new process group (escapable with setsid).
+   * 'cgroup': a fresh cgroup v2 the child joins before exec, so nothing it forks can leave;
+   * falls back to 'group' with a warning when no writable cgroup v2 exists. Default: none
+   * beyond `processGroup`/`newSession`.
+   */
+  containment?: 'group' | 'cgroup';
+  /**
+   * SIGKILL the child when the spawning thread dies (PR_SET_PDEATHSIG, race-checked with
+   * getppid). From the main thread that is when this process dies; from a worker thread it
+   * is when that worker ends.
+   */
+  dieWithParent?: boolean;
 }
+
+export type Containment = 'none' | 'group' | 'cgroup';
 
 /** The validated request plus what the handle needs to know about it. */
 export interface PreparedSpawn {
@@ -82,9 +98,22 @@ export interface PreparedSpawn {
   killSignal: SignalName;
   killGrace: number;
   ownGroup: boolean;
+  containment: Containment;
+  /** The child's fresh cgroup, for containment 'cgroup'. */
+  cgroup: ChildCgroup | null;
 }
 
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
+
+let warned = false;
+function warnNoCgroup(): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(
+    "containment 'cgroup' is not available here (no writable cgroup v2 directory); using 'group', which a child can leave with setsid",
+    { type: 'CoreProcessWarning', code: 'CORE_PROCESS_NO_CGROUP' },
+  );
+}
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 
 function checkString(field: string, value: unknown, allowEmpty = false): string {
@@ -96,8 +125,9 @@ function checkString(field: string, value: unknown, allowEmpty = false): string 
 
 function checkMs(field: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw invalid(field, value, 'must be a finite number of milliseconds >= 0');
+  // Node timers fire after 1 ms for anything above 2^31-1: refuse instead of killing early.
+  if (typeof value !== 'number' || !(value >= 0 && value <= 0x7fffffff)) {
+    throw invalid(field, value, 'must be a number of milliseconds in 0..2147483647');
   }
   return value;
 }
@@ -117,7 +147,8 @@ function stdioFor(field: string, spec: unknown): NativeStdio {
   if (spec !== null && typeof spec === 'object') {
     const o = spec as Record<string, unknown>;
     if ('fd' in o) {
-      if (!Number.isInteger(o.fd) || (o.fd as number) < 0) {
+      // Above INT_MAX the addon's int conversion would wrap (2^32 + 1 -> our stdout).
+      if (!Number.isInteger(o.fd) || (o.fd as number) < 0 || (o.fd as number) > 0x7fffffff) {
         throw invalid(`${field}.fd`, o.fd, 'must be an open file descriptor number >= 0');
       }
       return { fd: o.fd as number };
@@ -136,7 +167,10 @@ function stdioFor(field: string, spec: unknown): NativeStdio {
 
 function buildEnv(options: SpawnOptions): { env?: string[]; searchPath: string } {
   const overrides = options.env;
-  if (overrides !== undefined && (overrides === null || typeof overrides !== 'object')) {
+  if (
+    overrides !== undefined &&
+    (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides))
+  ) {
     throw invalid('env', overrides, 'must be an object of strings');
   }
   if (!options.clearEnv && overrides === undefined) {
@@ -195,7 +229,8 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   const program = checkString('program', options.program);
   const rawArgs: unknown = options.args ?? [];
   if (!Array.isArray(rawArgs)) throw invalid('args', rawArgs, 'must be an array of strings');
-  const args = rawArgs.map((a, i) => checkString(`args[${i}]`, a, true));
+  // Array.from, not map: map skips the holes of a sparse array, which would reach the addon.
+  const args = Array.from(rawArgs, (a, i) => checkString(`args[${i}]`, a, true));
   const argv0 = options.argv0 === undefined ? program : checkString('argv0', options.argv0, true);
   const cwd = options.cwd === undefined ? undefined : path.resolve(checkString('cwd', options.cwd));
 
@@ -210,12 +245,18 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (group === true) {
     pgid = 0;
   } else if (typeof group === 'number') {
-    if (!Number.isInteger(group) || group <= 0) {
+    // Above INT_MAX the addon's int conversion would wrap (2^32 + n joins group n).
+    if (!Number.isInteger(group) || group <= 0 || group > 0x7fffffff) {
       throw invalid('processGroup', group, 'must be true or an existing process group id > 0');
     }
     pgid = group;
   } else if (group !== undefined && group !== false) {
     throw invalid('processGroup', group, 'must be a boolean or a process group id');
+  }
+  for (const key of ['clearEnv', 'newSession', 'forceClone'] as const) {
+    if (options[key] !== undefined && typeof options[key] !== 'boolean') {
+      throw invalid(key, options[key], 'must be a boolean');
+    }
   }
   const setsid = options.newSession === true;
   if (setsid && pgid > 0) {
@@ -234,6 +275,23 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     throw invalid('signal', describe(options.signal), 'must be an AbortSignal');
   }
 
+  const containment = options.containment;
+  if (containment !== undefined && containment !== 'group' && containment !== 'cgroup') {
+    throw invalid('containment', containment, "must be 'group' or 'cgroup'");
+  }
+  if (containment !== undefined && pgid > 0) {
+    throw invalid(
+      'processGroup',
+      group,
+      'cannot join an existing group with containment (the child leads its own)',
+    );
+  }
+  if (containment !== undefined && !setsid) pgid = 0;
+  const dieWithParent = options.dieWithParent;
+  if (dieWithParent !== undefined && typeof dieWithParent !== 'boolean') {
+    throw invalid('dieWithParent', dieWithParent, 'must be a boolean');
+  }
+
   const { env, searchPath } = buildEnv(options);
   const sched = schedulingRequest(options);
   const request: NativeSpawnRequest = {
@@ -248,6 +306,14 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   };
   if (env !== undefined) request.env = env;
   if (cwd !== undefined) request.cwd = cwd;
+  if (dieWithParent === true) request.deathSignal = signalNumber('SIGKILL');
+  // Last, after every check: the only step here with a side effect (a new directory).
+  let cgroup: ChildCgroup | null = null;
+  if (containment === 'cgroup') {
+    cgroup = createChildCgroup();
+    if (cgroup === null) warnNoCgroup();
+    else request.cgroupFd = cgroup.fd;
+  }
   return {
     request,
     command: program,
@@ -256,5 +322,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     killSignal,
     killGrace,
     ownGroup: setsid || pgid === 0,
+    containment: cgroup !== null ? 'cgroup' : containment === undefined ? 'none' : 'group',
+    cgroup,
   };
 }

@@ -1,9 +1,11 @@
 /** spawn(): validate, call the addon once, wrap the child in a ProcessHandle. */
+import path from 'node:path';
 import { isSpawnError, native } from '../native.js';
 import { isChildSetupStage, spawnSetupFailure } from '../sched/errors.js';
 import { spawnError } from './errors.js';
 import { ProcessHandle } from './handle.js';
 import { prepareSpawn, type SpawnOptions } from './options.js';
+import { subreaperEnabled, trackTree, untrackChild } from './subreaper.js';
 
 /**
  * Starts a child process. Fails synchronously with a ProcessError carrying the real errno
@@ -17,11 +19,23 @@ export function spawn(options: SpawnOptions): ProcessHandle {
   let handle: ProcessHandle | undefined;
   // The exit callback only ever runs from the event loop, after `handle` is assigned below.
   const result = native.spawn(prepared.request, (status) => handle?._onExit(status));
+  // The child has joined its cgroup (or failed) by now: our directory fd is done.
+  prepared.cgroup?.releaseFd();
   if (isSpawnError(result)) {
+    prepared.cgroup?.remove();
     throw isChildSetupStage(result.stage)
       ? spawnSetupFailure(prepared.command, result, prepared.request)
       : spawnError(prepared.command, result);
   }
   handle = new ProcessHandle(result, prepared, options.signal);
+  if (subreaperEnabled()) {
+    const pid = handle.pid;
+    trackTree(
+      pid,
+      prepared.ownGroup ? pid : null,
+      prepared.cgroup === null ? null : path.basename(prepared.cgroup.path),
+    );
+    void handle.exited.then(() => untrackChild(pid));
+  }
   return handle;
 }

@@ -168,7 +168,8 @@ export class SpecExecution {
 
   #signalGroup(signal: SignalName): void {
     try {
-      this.handle.killGroup(signal);
+      // killTree: the spec's cgroup when it runs with containment 'cgroup', else its group.
+      this.handle.killTree(signal);
     } catch {
       // An injected spawner may have ignored processGroup (killGroup refuses then); the
       // leader is the most we can reach. A leader already reaped just returns false.

@@ -159,7 +159,7 @@ export class ManagedProcess {
   kill(signal: SignalName = 'SIGTERM', group = false): boolean {
     const h = this.#handle;
     if (h === null || !h.running) return false;
-    const sent = group ? h.killGroup(signal) : h.kill(signal);
+    const sent = group ? h.killTree(signal) : h.kill(signal);
     if (sent) {
       this.#killed = true;
       if (this.#wants('process.killed')) {
@@ -177,6 +177,9 @@ export class ManagedProcess {
         field: 'stdin',
       });
     }
+    // A write to a child that has exited fails (EPIPE): the callback below reports it; the
+    // stream's 'error' event must not become an uncaught exception that takes the host down.
+    if (stdin.listenerCount('error') === 0) stdin.on('error', () => {});
     if (data === null) {
       await new Promise<void>((resolve) => stdin.end(resolve));
       return;

@@ -1,0 +1,185 @@
+/**
+ * cgroup v2 containment: one fresh cgroup per contained child, joined by the child itself
+ * before exec, so nothing it forks (a shell's jobs, a daemon that calls setsid) can leave.
+ * The tree is signalled through the cgroup, not through pids: `cgroup.kill` for SIGKILL
+ * (Linux 5.14+), freeze-signal-thaw for anything else, so no member can fork between our
+ * reading the list and signalling it. The directory goes once the last member has exited.
+ */
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { type SignalName, signalNumber } from './signals.js';
+
+let base: string | null | undefined;
+let counter = 0;
+
+function unifiedMount(): string | null {
+  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const [, mountPoint, type] = line.split(' ');
+    if (type === 'cgroup2' && mountPoint !== undefined) return mountPoint.replace(/\\040/g, ' ');
+  }
+  return null;
+}
+
+/**
+ * The cgroup v2 directory new child cgroups go under: our own cgroup on the unified
+ * hierarchy (pure v2 at /sys/fs/cgroup, or the `unified` mount of a hybrid layout), when we
+ * may create directories there; null otherwise. Found once per process.
+ *
+ * @example
+ * cgroupBase(); // '/sys/fs/cgroup/unified' on a hybrid host where we are in the root
+ */
+export function cgroupBase(): string | null {
+  if (base !== undefined) return base;
+  base = null;
+  try {
+    const mount = unifiedMount();
+    const own = readFileSync('/proc/self/cgroup', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
+    if (mount === null || own === undefined) return null;
+    const dir = path.join(mount, own.slice(3));
+    accessSync(dir, constants.W_OK);
+    base = dir;
+  } catch {
+    base = null;
+  }
+  return base;
+}
+
+/** One child's cgroup: its directory and an open O_DIRECTORY fd the child joins through. */
+export class ChildCgroup {
+  readonly path: string;
+  #fd: number | null;
+  #removed = false;
+
+  /** @internal Use createChildCgroup. */
+  constructor(dir: string, fd: number) {
+    this.path = dir;
+    this.#fd = fd;
+  }
+
+  /** The directory fd for the spawn request; closed by `release()` once the child runs. */
+  get fd(): number {
+    if (this.#fd === null) throw new Error(`cgroup ${this.path}: already released`);
+    return this.#fd;
+  }
+
+  /** Closes our directory fd (the child has joined, or the spawn failed). */
+  releaseFd(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  /** Pids in the cgroup now. */
+  members(): number[] {
+    try {
+      return readFileSync(path.join(this.path, 'cgroup.procs'), 'utf8')
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  /** True while any process is inside (`populated 1` in cgroup.events). */
+  populated(): boolean {
+    try {
+      return /^populated 1$/m.test(readFileSync(path.join(this.path, 'cgroup.events'), 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Signals every member. SIGKILL goes through cgroup.kill, which the kernel applies to the
+   * whole cgroup at once; other signals are sent with the cgroup frozen, so no member forks
+   * a new one between the listing and the signal. Returns how many processes were signalled.
+   *
+   * @example
+   * cg.signal('SIGTERM'); // 3
+   */
+  signal(sig: SignalName): number {
+    const members = this.members();
+    if (members.length === 0) return 0;
+    if (sig === 'SIGKILL') {
+      try {
+        writeFileSync(path.join(this.path, 'cgroup.kill'), '1');
+        return members.length;
+      } catch {
+        // before 5.14: fall through to freeze and kill one by one
+      }
+    }
+    const num = signalNumber(sig);
+    const freeze = path.join(this.path, 'cgroup.freeze');
+    let frozen = false;
+    try {
+      writeFileSync(freeze, '1');
+      frozen = true;
+    } catch {
+      // no freezer (pre-5.2): signal what we see, twice, to catch a fork in between
+    }
+    let sent = 0;
+    for (let pass = 0; pass < (frozen ? 1 : 2); pass++) {
+      for (const pid of this.members()) {
+        try {
+          process.kill(pid, num);
+          sent++;
+        } catch {
+          // exited meanwhile
+        }
+      }
+    }
+    if (frozen) writeFileSync(freeze, '0');
+    return sent;
+  }
+
+  /** Removes the directory when it is empty; true once it is gone. */
+  remove(): boolean {
+    if (this.#removed) return true;
+    this.releaseFd();
+    try {
+      rmdirSync(this.path);
+      this.#removed = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.#removed = true;
+    }
+    return this.#removed;
+  }
+
+  /** Removes the directory as soon as the last member has gone (polls cgroup.events). */
+  removeWhenEmpty(intervalMs = 100): void {
+    const attempt = () => {
+      if (!this.populated() && this.remove()) return;
+      setTimeout(attempt, intervalMs).unref();
+    };
+    attempt();
+  }
+}
+
+/**
+ * Makes a fresh cgroup for one child, or null when no writable cgroup v2 is available.
+ *
+ * @example
+ * const cg = createChildCgroup(); // ChildCgroup at /sys/fs/cgroup/unified/core-process.4242.1
+ */
+export function createChildCgroup(): ChildCgroup | null {
+  const dir = cgroupBase();
+  if (dir === null) return null;
+  const name = path.join(dir, `core-process.${process.pid}.${++counter}`);
+  try {
+    mkdirSync(name);
+    return new ChildCgroup(name, openSync(name, constants.O_RDONLY | constants.O_DIRECTORY));
+  } catch {
+    return null;
+  }
+}
