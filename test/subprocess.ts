@@ -24,10 +24,15 @@ let compiled: Promise<string> | undefined;
 let compiledDir: string | undefined;
 
 /**
- * The file URL of index.js of lib/ compiled with tsc, once per test file. The directory is
+ * The file URL of index.js of lib/ compiled with tsc: the copy test/global-setup.ts made
+ * for the whole run, else (a file run outside the config) once per test file. The directory is
  * world-readable so scripts run as another user (setpriv) can import it.
  */
 export function compiledLib(): Promise<string> {
+  const shared = process.env.CORE_PROCESS_COMPILED_LIB;
+  if (shared !== undefined) {
+    return Promise.resolve(pathToFileURL(path.join(shared, 'index.js')).href);
+  }
   compiled ??= new Promise<string>((resolve, reject) => {
     // Inside node_modules/.cache so the copy resolves its dependencies (zod, picomatch)
     // from this checkout's node_modules, as the published package would from its own.

@@ -45,6 +45,12 @@ let compiled: string | undefined;
  */
 export function compiledJsonlWriter(): string {
   if (compiled !== undefined) return compiled;
+  // The whole library compiled once for this run (test/global-setup.ts), when there is one.
+  const shared = process.env.CORE_PROCESS_COMPILED_LIB;
+  if (shared !== undefined) {
+    compiled = pathToFileURL(path.join(shared, 'events', 'jsonl.js')).href;
+    return compiled;
+  }
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'core-events-lib-'));
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   cp.execFileSync(
