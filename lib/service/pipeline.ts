@@ -10,7 +10,8 @@ import type { Core } from '../core/core.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 import { runAll, runParallel, runSequential } from '../runner/run.js';
-import type { PipelineResult, PipelineSpec } from '../runner/spec.js';
+import type { PipelineResult, PipelineSpec, SpecResult } from '../runner/spec.js';
+import { nextId } from './ids.js';
 
 const specSchema = z.looseObject({
   name: z.string().min(1),
@@ -37,6 +38,28 @@ export type PipelineInput = z.infer<typeof pipelineInputSchema>;
 
 const RUNNERS = { all: runAll, sequential: runSequential, parallel: runParallel } as const;
 
+export type PipelineSpecState = 'pending' | 'running' | 'passed' | 'failed' | 'skipped';
+
+/** A pipeline run as `process.pipelines` lists it (the panel draws these). */
+export interface PipelineRun {
+  id: string;
+  state: 'running' | 'done';
+  startedAt: string;
+  specs: Array<{
+    name: string;
+    command: string;
+    args: string[];
+    after: string[];
+    status: PipelineSpecState;
+    durationMs?: number;
+    error?: string;
+  }>;
+  result?: PipelineResult;
+}
+
+/** Runs kept for `process.pipelines`, newest last. */
+const KEEP_RUNS = 50;
+
 /**
  * Registers process.pipeline; `start` is the service's policy-checked, managed spawner.
  *
@@ -48,18 +71,60 @@ export function registerPipelineAction(
   core: Core,
   start: (options: SpawnOptions, ctx: ActionContext) => ProcessHandle,
 ): void {
+  const runs: PipelineRun[] = [];
   core.action(
     'process.pipeline',
-    (input: PipelineInput, ctx): Promise<PipelineResult> =>
-      RUNNERS[input.mode ?? 'all'](input.specs as PipelineSpec[], {
-        ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
-        ...(ctx.signal === NEVER_ABORTED ? {} : { signal: ctx.signal }),
-        start: (options) => start(options, ctx),
-      }),
+    async (input: PipelineInput, ctx): Promise<PipelineResult & { id: string }> => {
+      const id = nextId('pipeline');
+      const run: PipelineRun = {
+        id,
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        specs: input.specs.map((s) => ({
+          name: s.name,
+          command: s.command,
+          args: s.args ?? [],
+          after: input.mode === undefined || input.mode === 'all' ? (s.after ?? []) : [],
+          status: 'pending' as PipelineSpecState,
+        })),
+      };
+      const byName = new Map(run.specs.map((s) => [s.name, s]));
+      const progress = (name: string, status: PipelineSpecState, r?: SpecResult) => {
+        const spec = byName.get(name);
+        if (spec === undefined) return;
+        spec.status = status;
+        if (r !== undefined) spec.durationMs = r.durationMs;
+        if (r?.error !== undefined) spec.error = r.error;
+        core.events.publish('pipeline.progress', { id, ...spec });
+      };
+      runs.push(run);
+      if (runs.length > KEEP_RUNS) runs.shift();
+      core.events.publish('pipeline.started', { id, specs: run.specs });
+      try {
+        const result = await RUNNERS[input.mode ?? 'all'](input.specs as PipelineSpec[], {
+          ...(input.concurrency === undefined ? {} : { concurrency: input.concurrency }),
+          ...(ctx.signal === NEVER_ABORTED ? {} : { signal: ctx.signal }),
+          start: (options) => start(options, ctx),
+          onProgress: (e) =>
+            e.type === 'started'
+              ? progress(e.name, 'running')
+              : progress(e.result.name, e.result.status, e.result),
+        });
+        run.result = result;
+        return { id, ...result };
+      } finally {
+        run.state = 'done';
+        core.events.publish('pipeline.finished', { id, result: run.result ?? null });
+      }
+    },
     {
       description:
         'Run process specs with `after` dependencies (or in sequence, or in parallel); the value is every spec’s result',
       schema: pipelineInputSchema,
     },
   );
+
+  core.action('process.pipelines', (): PipelineRun[] => structuredClone(runs), {
+    description: 'Recent pipeline runs (the last 50) with each spec’s state',
+  });
 }

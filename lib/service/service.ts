@@ -27,6 +27,7 @@ import { nextId } from './ids.js';
 import { type CapturedOutput, ManagedProcess, type ProcessSnapshot } from './managed.js';
 import { registerPipelineAction } from './pipeline.js';
 import { compilePolicy, type PolicyGate, type ProcessPolicy, refusal } from './policy.js';
+import { registerSystemAction } from './system.js';
 import { registerThreadActions } from './threads.js';
 import { resolveProgram } from './which.js';
 
@@ -409,6 +410,11 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
       return m.handle as NonNullable<typeof m.handle>;
     };
     registerPipelineAction(core, managedSpawn);
+    registerSystemAction(
+      core,
+      () => processes.values(),
+      () => threads,
+    );
     registerDaemonActions(core, {
       daemons,
       start: (spawnOptions, ctx) => {

@@ -1,0 +1,85 @@
+/**
+ * What an API client sees when a call fails: `{ error: { kind, message } }` with the status
+ * that says whose fault it is. Bad input is always 4xx; 500 is kept for our own bugs.
+ */
+import { CoreError } from '../core/errors.js';
+import { ProcessError } from '../process/errors.js';
+import { PipelineError } from '../runner/errors.js';
+import { ThreadError } from '../thread/errors.js';
+
+export interface ApiError {
+  status: number;
+  body: { error: { kind: string; message: string; field?: string } };
+}
+
+const PROCESS_STATUS: Record<string, number> = {
+  NotFound: 404,
+  InvalidCommand: 400,
+  PermissionDenied: 403,
+  TimedOut: 408,
+  SpawnFailed: 422,
+  Unsupported: 501,
+};
+
+function body(kind: string, message: string, field?: string): ApiError['body'] {
+  return { error: field === undefined ? { kind, message } : { kind, message, field } };
+}
+
+/**
+ * Maps an action's failure (a CoreError, usually carrying the handler's error as cause).
+ *
+ * @example
+ * const { status, body } = apiError(result.error);
+ */
+export function apiError(e: Error): ApiError {
+  if (e instanceof CoreError) {
+    switch (e.kind) {
+      case 'InvalidInput':
+        return { status: 400, body: body('InvalidInput', e.message, e.field) };
+      case 'NotEntitled':
+      case 'PermissionDenied':
+        return { status: 403, body: body(e.kind, e.message, e.field) };
+      case 'NotRegistered':
+        return { status: 501, body: body('NotRegistered', e.message) };
+      case 'Timeout':
+        return { status: 504, body: body('Timeout', e.message) };
+      case 'Aborted':
+        return { status: 503, body: body('Aborted', e.message) };
+      case 'HandlerFailed':
+        if (e.cause instanceof Error && !(e.cause instanceof CoreError)) {
+          const inner = apiError(e.cause);
+          if (inner.status !== 500) return inner;
+        }
+        return { status: 500, body: body('HandlerFailed', e.message) };
+      default:
+        return { status: 500, body: body(e.kind, e.message) };
+    }
+  }
+  if (e instanceof ProcessError) {
+    const status = e.code === 'EEXIST' ? 409 : (PROCESS_STATUS[e.kind] ?? 500);
+    return { status, body: body(e.kind, e.message, e.field) };
+  }
+  if (e instanceof ThreadError) {
+    const status =
+      e.kind === 'NotFound'
+        ? 404
+        : e.kind === 'InvalidArgument'
+          ? 400
+          : e.kind === 'TimedOut'
+            ? 408
+            : 500;
+    return { status, body: body(e.kind, e.message) };
+  }
+  if (e instanceof PipelineError) return { status: 400, body: body(e.kind, e.message) };
+  return { status: 500, body: body('Internal', e.message) };
+}
+
+/**
+ * An error of the HTTP layer itself (auth, routing, body).
+ *
+ * @example
+ * reply.code(401).send(httpError('Unauthorized', 'a bearer token is required'));
+ */
+export function httpError(kind: string, message: string): ApiError['body'] {
+  return body(kind, message);
+}

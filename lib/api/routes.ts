@@ -1,0 +1,171 @@
+/**
+ * The REST routes: each one is a core action with its input taken from the path and body.
+ * The table drives both the server and the OpenAPI document, so they cannot disagree.
+ */
+import { z } from 'zod';
+
+export interface RouteRequest {
+  params: Record<string, string>;
+  body: unknown;
+  query: URLSearchParams;
+}
+
+export interface Route {
+  method: 'GET' | 'POST';
+  /** Under /api/process, fastify syntax (`/processes/:id`). */
+  path: string;
+  action: string;
+  summary: string;
+  /** The action input from the request. */
+  input(req: RouteRequest, core: { name: string }): unknown;
+  /** Success status; default 200. */
+  status?: number;
+  /** Schema of the request body, when it is not the action's input as is. */
+  body?: z.ZodType;
+  /** Turns the action's value into the response (and may refuse it with a conflict). */
+  output?(value: unknown, core: { name: string }): { status?: number; body: unknown };
+}
+
+const obj = (v: unknown): Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+// The API names a daemon code/daemon; the service's daemons live under the core's name (the
+// server answers 404 for any other code before the action runs).
+function daemonName(req: RouteRequest): { name: string } {
+  return { name: req.params.daemon ?? '' };
+}
+
+const withCode = (core: { name: string }) => (s: unknown) => ({
+  code: core.name,
+  daemon: obj(s).name,
+  ...obj(s),
+});
+
+export const ROUTES: readonly Route[] = [
+  {
+    method: 'GET',
+    path: '/processes',
+    action: 'process.list',
+    summary: 'Every managed process',
+    input: () => undefined,
+  },
+  {
+    method: 'POST',
+    path: '/processes',
+    action: 'process.start',
+    summary: 'Start a managed process (spawn options); 201 { id }',
+    input: (r) => r.body,
+    status: 201,
+  },
+  {
+    method: 'POST',
+    path: '/processes/run',
+    action: 'process.pipeline',
+    summary: 'Run a pipeline of specs; the value is every spec’s result',
+    input: (r) => r.body,
+  },
+  {
+    method: 'GET',
+    path: '/processes/:id',
+    action: 'process.get',
+    summary: 'One process',
+    input: (r) => ({ id: r.params.id }),
+  },
+  {
+    method: 'GET',
+    path: '/processes/:id/output',
+    action: 'process.output',
+    summary: 'Captured stdout and stderr (ring buffers)',
+    input: (r) => ({ id: r.params.id }),
+  },
+  {
+    method: 'POST',
+    path: '/processes/:id/wait',
+    action: 'process.wait',
+    summary: 'Wait for exit; 408 after `timeout` ms',
+    input: (r) => ({ ...obj(r.body), id: r.params.id }),
+    body: z.object({ timeout: z.number().nonnegative().optional() }),
+  },
+  {
+    method: 'POST',
+    path: '/processes/:id/input',
+    action: 'process.input',
+    summary: 'Write to stdin',
+    input: (r) => ({ id: r.params.id, data: obj(r.body).data }),
+    body: z.object({ data: z.string() }),
+  },
+  {
+    method: 'POST',
+    path: '/processes/:id/close-stdin',
+    action: 'process.input',
+    summary: 'Close stdin',
+    input: (r) => ({ id: r.params.id, close: true }),
+    body: z.object({}),
+  },
+  {
+    method: 'POST',
+    path: '/processes/:id/kill',
+    action: 'process.kill',
+    summary: 'Signal the process (its group when it leads one); 409 once it has exited',
+    input: (r) => ({ id: r.params.id, signal: obj(r.body).signal ?? 'SIGTERM' }),
+    body: z.object({ signal: z.string().optional() }),
+    output: (v) =>
+      obj(v).sent === false
+        ? {
+            status: 409,
+            body: {
+              error: {
+                kind: 'Conflict',
+                message: `process ${obj(v).id}: already exited, no signal sent`,
+              },
+            },
+          }
+        : { body: v },
+  },
+  {
+    method: 'GET',
+    path: '/pipelines',
+    action: 'process.pipelines',
+    summary: 'Recent pipeline runs',
+    input: () => undefined,
+  },
+  {
+    method: 'GET',
+    path: '/daemons',
+    action: 'daemon.list',
+    summary: 'Supervised daemons',
+    input: () => undefined,
+    output: (v, core) => ({ body: (Array.isArray(v) ? v : []).map(withCode(core)) }),
+  },
+  {
+    method: 'GET',
+    path: '/daemons/:code/:daemon',
+    action: 'daemon.get',
+    summary: 'One daemon',
+    input: daemonName,
+    output: (v, core) => ({ body: withCode(core)(v) }),
+  },
+  {
+    method: 'POST',
+    path: '/daemons/:code/:daemon/stop',
+    action: 'daemon.stop',
+    summary: 'Stop a daemon and its group',
+    input: daemonName,
+    body: z.object({}),
+    output: (v, core) => ({ body: withCode(core)(v) }),
+  },
+  {
+    method: 'GET',
+    path: '/daemons/:code/:daemon/health',
+    action: 'daemon.health',
+    summary: 'Probe a daemon now',
+    input: daemonName,
+  },
+  {
+    method: 'GET',
+    path: '/system',
+    action: 'process.system',
+    summary: 'Online CPUs and what is placed on each',
+    input: () => undefined,
+  },
+];
