@@ -17,7 +17,17 @@ export default function setup(): () => void {
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = cp.spawnSync(
     process.execPath,
-    [tsc, '-p', 'tsconfig.build.json', '--outDir', dir, '--declaration', 'false', '--sourceMap', 'false'],
+    [
+      tsc,
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      dir,
+      '--declaration',
+      'false',
+      '--sourceMap',
+      'false',
+    ],
     { cwd: ROOT, encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}${r.stderr}`);

@@ -121,7 +121,11 @@ describe('bad input is InvalidCommand naming the field and value, before any sys
     ],
     ['stdio object without fd or file', { program: 'true', stderr: { path: 'x' } }, /stderr/],
     ['negative fd', { program: 'true', stdin: { fd: -1 } }, /stdin\.fd: -1/],
-    ['negative timeout', { program: 'true', timeout: -5 }, /timeout: -5 must be a number of milliseconds in 0\.\.2147483647/],
+    [
+      'negative timeout',
+      { program: 'true', timeout: -5 },
+      /timeout: -5 must be a number of milliseconds in 0\.\.2147483647/,
+    ],
     ['infinite killGrace', { program: 'true', killGrace: Number.POSITIVE_INFINITY }, /killGrace/],
     ['unknown killSignal', { program: 'true', killSignal: 'SIGFOO' }, /killSignal: "SIGFOO"/],
     ['bad processGroup', { program: 'true', processGroup: -3 }, /processGroup: -3/],
