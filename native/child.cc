@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "callback.h"
 #include "env.h"
@@ -372,10 +373,14 @@ bool WatchChild(EnvData* data, const std::shared_ptr<Child>& child) {
     data->live.erase(child.get());
     return false;
   }
-  // The watcher was started before the spawn (EnsureSigchldWatcher), so this child's
-  // SIGCHLD cannot have been missed; OnSigchld runs on the loop after we return.
+  // In no-pidfd mode the watcher was started before the spawn (EnsureSigchldWatcher), so
+  // this child's SIGCHLD cannot have been missed. A child that fell back here because
+  // pidfd_open failed (EMFILE) may have exited before the watcher existed: raise SIGCHLD
+  // once so OnSigchld runs its WNOHANG pass over it on the next loop turn.
   data->fallbackRefs++;
   uv_ref(reinterpret_cast<uv_handle_t*>(data->sigchld));
+  // kill() of our own pid with a valid signal cannot fail.
+  if (data->usePidfd) static_cast<void>(::kill(::getpid(), SIGCHLD));
   return true;
 }
 
