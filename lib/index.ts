@@ -2,6 +2,8 @@
  * @core/process: the public surface. Every public name is exported here and only here.
  */
 
+export type { ApiServer, ServeOptions } from './api/server.js';
+export { serve } from './api/server.js';
 export type {
   ActionContext,
   ActionDef,
@@ -68,6 +70,42 @@ export {
   valueOr,
 } from './core/index.js';
 export type {
+  DaemonEntry,
+  DaemonOptions,
+  DaemonRegistryOptions,
+  DaemonState,
+  HealthAddress,
+  HealthCheck,
+  HealthCheckResult,
+  HealthReport,
+  HealthServerOptions,
+  PidFileErrorKind,
+  PidRecord,
+  RegistryProblem,
+  WaitForHealthOptions,
+} from './daemon/index.js';
+export {
+  Daemon,
+  DaemonRegistry,
+  defaultRegistryDir,
+  HealthServer,
+  PidFile,
+  PidFileError,
+  processStartTime,
+  waitForHealth,
+} from './daemon/index.js';
+export type { HealthProbe, ProbeVerdict } from './daemon/probe.js';
+export type {
+  DaemonTopic,
+  RestartOptions,
+  RestartPolicyName,
+  SuperviseOptions,
+  SupervisorState,
+  SupervisorStatus,
+  Timers,
+} from './daemon/supervisor.js';
+export { Supervisor, supervise } from './daemon/supervisor.js';
+export type {
   Actor,
   ActorKind,
   Artifact,
@@ -100,12 +138,13 @@ export type { ProcessErrorDetails, ProcessErrorKind } from './process/errors.js'
 export { ProcessError } from './process/errors.js';
 export type { WaitOptions } from './process/handle.js';
 export { ProcessHandle } from './process/handle.js';
-export type { SpawnOptions, StdioSpec } from './process/options.js';
+export type { Containment, SpawnOptions, StdioSpec } from './process/options.js';
 export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
 export type { ExitStatus, ResourceUsage } from './process/status.js';
+export { enableSubreaper, subreaperStats } from './process/subreaper.js';
 export type { Result } from './result.js';
 export type { PipelineErrorKind } from './runner/errors.js';
 export { PipelineError } from './runner/errors.js';

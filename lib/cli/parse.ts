@@ -1,0 +1,151 @@
+/**
+ * Parsers for command-line values. Each throws commander's InvalidArgumentError, so the
+ * message commander prints names the flag as well as the value and what was expected.
+ */
+import { InvalidArgumentError } from 'commander';
+import type { SignalName } from '../process/signals.js';
+import { signalNumber } from '../process/signals.js';
+import type { RlimitName, Rlimits, RlimitValue } from '../sched/rlimits.js';
+
+/**
+ * A mistake in what the user typed or pointed us at (a bad file, a missing entry): exit 2.
+ *
+ * @example
+ * throw new UsageError('ci.yaml: specs.0.command: Required');
+ */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const RLIMITS: readonly RlimitName[] = [
+  'nofile',
+  'nproc',
+  'core',
+  'cpu',
+  'as',
+  'data',
+  'fsize',
+  'memlock',
+  'rtprio',
+  'stack',
+  'nice',
+  'rttime',
+  'msgqueue',
+  'sigpending',
+  'locks',
+  'rss',
+];
+
+/**
+ * A CPU list as taskset -c takes it: `0,2-3`.
+ *
+ * @example
+ * parseCpuList('0,2-3'); // [0, 2, 3]
+ */
+export function parseCpuList(value: string): number[] {
+  const out = new Set<number>();
+  for (const part of value.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (m === null) {
+      throw new InvalidArgumentError(`"${value}" is not a CPU list such as 0,2-3.`);
+    }
+    const from = Number(m[1]);
+    const to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw new InvalidArgumentError(`range "${part}" runs backwards.`);
+    for (let c = from; c <= to; c++) out.add(c);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A duration in milliseconds: `250ms`, `10s`, `1.5m`, `2h`; a bare number is seconds, as in
+ * timeout(1).
+ *
+ * @example
+ * parseDuration('1.5s'); // 1500
+ */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (m === null) {
+    throw new InvalidArgumentError(`"${value}" is not a duration such as 500ms, 10s, 2m or 1h.`);
+  }
+  return Math.round(Number(m[1]) * (UNITS[m[2] ?? 's'] as number));
+}
+
+/**
+ * An integer within bounds.
+ *
+ * @example
+ * const nice = integerIn(-20, 19)('5'); // 5
+ */
+export function integerIn(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`"${value}" must be an integer from ${min} to ${max}.`);
+    }
+    return n;
+  };
+}
+
+function limit(text: string, whole: string): number | 'unlimited' {
+  if (text === 'unlimited' || text === 'infinity') return 'unlimited';
+  if (!/^\d+$/.test(text)) {
+    throw new InvalidArgumentError(`"${whole}": ${text} is not a number or "unlimited".`);
+  }
+  return Number(text);
+}
+
+/**
+ * Collects `--rlimit name=soft[:hard]` flags into an Rlimits object (prlimit's syntax).
+ *
+ * @example
+ * collectRlimit('nofile=1024:4096', {}); // { nofile: { soft: 1024, hard: 4096 } }
+ */
+export function collectRlimit(value: string, previous: Rlimits = {}): Rlimits {
+  const m = /^([a-z]+)=([^:]+)(?::(.+))?$/.exec(value.trim());
+  if (m === null) {
+    throw new InvalidArgumentError(`"${value}" is not name=soft[:hard], e.g. nofile=1024.`);
+  }
+  const name = m[1] as RlimitName;
+  if (!RLIMITS.includes(name)) {
+    throw new InvalidArgumentError(`"${m[1]}" is not a resource limit (${RLIMITS.join(', ')}).`);
+  }
+  const soft = limit(m[2] as string, value);
+  const v: RlimitValue = m[3] === undefined ? soft : { soft, hard: limit(m[3], value) };
+  return { ...previous, [name]: v };
+}
+
+/**
+ * Collects `--env KEY=VALUE` flags.
+ *
+ * @example
+ * collectEnv('DEBUG=1', {}); // { DEBUG: '1' }
+ */
+export function collectEnv(
+  value: string,
+  previous: Record<string, string> = {},
+): Record<string, string> {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`"${value}" is not KEY=VALUE.`);
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+}
+
+/**
+ * A signal name with or without SIG, or its number.
+ *
+ * @example
+ * parseSignal('term'); // 'SIGTERM'
+ */
+export function parseSignal(value: string): SignalName {
+  const upper = value.trim().toUpperCase();
+  const name = (upper.startsWith('SIG') ? upper : `SIG${upper}`) as SignalName;
+  try {
+    signalNumber(name, 'signal');
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a signal name such as TERM or SIGKILL.`);
+  }
+  return name;
+}
