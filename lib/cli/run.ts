@@ -29,6 +29,8 @@ const FORWARDED: readonly SignalName[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUS
 
 /** Exit code for a spawn failure, as a shell would: 127 not found, 126 found but not runnable. */
 function spawnFailureCode(e: unknown): number {
+  // A value the library refused before any syscall (--cpus 99) is a usage error.
+  if (e instanceof ProcessError && e.kind === 'InvalidCommand') return 2;
   return e instanceof ProcessError && e.code === 'ENOENT' ? 127 : 126;
 }
 

@@ -3,10 +3,6 @@
  * process service, until SIGINT/SIGTERM (which stop every managed process first).
  */
 import { Command, Option } from 'commander';
-import { serve } from '../api/server.js';
-import { Core } from '../core/core.js';
-import { consoleLogger } from '../core/logger.js';
-import { processService } from '../service/service.js';
 import { integerIn, UsageError } from './parse.js';
 
 interface ServeFlags {
@@ -28,6 +24,14 @@ export async function serveCommand(f: ServeFlags): Promise<number> {
   if (token !== undefined && token.length < 16) {
     throw new UsageError('--token must be at least 16 characters');
   }
+  // Loaded here, not at the top: the HTTP stack is most of the CLI's start-up cost, and
+  // only this command needs it.
+  const [{ serve }, { Core }, { consoleLogger }, { processService }] = await Promise.all([
+    import('../api/server.js'),
+    import('../core/core.js'),
+    import('../core/logger.js'),
+    import('../service/service.js'),
+  ]);
   const core = new Core({ name: 'core-process', logger: consoleLogger('core-process') });
   core.use(processService(f.audit ? { audit: { root: process.cwd() } } : {}));
   await core.start();

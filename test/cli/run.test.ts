@@ -454,6 +454,8 @@ describe.concurrent('core-process run', { timeout: 60_000 }, () => {
       args: ['--timeout', '10parsecs'],
       names: /'--timeout <duration>' argument '10parsecs' is invalid/,
     },
+    // Well-formed, but refused by the library before any syscall: still a usage error.
+    { args: ['--cpus', '99'], names: /affinity.*99/ },
   ])('bad: run $args is a usage error: exit 2 naming the flag, nothing run', async ({
     args,
     names,
