@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export default function setup(): () => void {
+export default function setup(): void {
+  // Each vitest project (default, clone, sigchld) runs this in the same main process, and a
+  // project's teardown can come while others still run: one copy for all of them, removed
+  // when the main process exits.
+  if (process.env.CORE_PROCESS_COMPILED_LIB !== undefined) return;
   const cache = path.join(ROOT, 'node_modules', '.cache');
   fs.mkdirSync(cache, { recursive: true });
   // Inside node_modules so the copy resolves its dependencies from this checkout.
@@ -33,5 +37,5 @@ export default function setup(): () => void {
   if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}${r.stderr}`);
   // Test workers are forked after this runs, so they inherit it.
   process.env.CORE_PROCESS_COMPILED_LIB = dir;
-  return () => fs.rmSync(dir, { recursive: true, force: true });
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 }

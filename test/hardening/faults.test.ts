@@ -262,9 +262,11 @@ describe('a child that closes its stdout early', () => {
       afterExit: ProcStat | null;
       children: Children;
     }>(await runNode(fixture('early-close.mjs'), [lib], env()));
-    // EOF came from the closed descriptor, not from the exit: the child was still asleep.
+    // EOF came from the closed descriptor, not from the exit: the child was still alive (asleep,
+    // or just scheduled on a loaded machine), not a zombie.
     expect(r.atEof?.running).toBe(true);
-    expect(r.atEof?.stat).toEqual({ state: 'S', ppid: r.self });
+    expect(r.atEof?.stat?.ppid).toBe(r.self);
+    expect(['S', 'R']).toContain(r.atEof?.stat?.state);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('done\n');
     expect(r.status).toEqual({ code: 0, signal: null, lost: false });
