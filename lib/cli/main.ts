@@ -4,12 +4,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { daemonsSubcommand } from './daemons.js';
 import { UsageError } from './parse.js';
-import { pipelineSubcommand } from './pipeline.js';
-import { runSubcommand } from './run.js';
-import { serveSubcommand } from './serve.js';
-import { superviseSubcommand } from './supervise.js';
+
+// Each subcommand's module is loaded only when that subcommand runs (all of them for the
+// top-level help or an unknown name): `run` should not pay for the pipeline renderer, the
+// daemon registry or zod at every start.
+const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import('./run.js')).runSubcommand(),
+  supervise: async () => (await import('./supervise.js')).superviseSubcommand(),
+  daemons: async () => (await import('./daemons.js')).daemonsSubcommand(),
+  pipeline: async () => (await import('./pipeline.js')).pipelineSubcommand(),
+  serve: async () => (await import('./serve.js')).serveSubcommand(),
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -19,12 +25,12 @@ function version(): string {
 }
 
 /**
- * The command tree; `main` parses with it.
+ * The command tree for this command line (`argv` as process.argv); `main` parses with it.
  *
  * @example
- * await buildProgram().parseAsync(['node', 'core-process', 'run', '--', 'true']);
+ * await (await buildProgram(argv)).parseAsync(argv);
  */
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('core-process')
     .description('process and thread runtime: run, pin, prioritise, limit and supervise programs')
     .version(version())
@@ -40,11 +46,10 @@ Examples:
   core-process daemons stop web
   core-process pipeline ci.yaml`,
     );
-  program.addCommand(runSubcommand());
-  program.addCommand(superviseSubcommand());
-  program.addCommand(daemonsSubcommand());
-  program.addCommand(pipelineSubcommand());
-  program.addCommand(serveSubcommand());
+  const wanted = argv[2];
+  const names = wanted !== undefined && wanted in SUBCOMMANDS ? [wanted] : Object.keys(SUBCOMMANDS);
+  for (const name of names)
+    program.addCommand(await (SUBCOMMANDS[name] as () => Promise<Command>)());
   for (const sub of program.commands)
     sub.exitOverride().showHelpAfterError('(add --help for usage)');
   return program;
@@ -58,7 +63,7 @@ Examples:
  */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync([...argv]);
+    await (await buildProgram(argv)).parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) {
