@@ -431,6 +431,8 @@ export class ProcessHandle {
     // Pipes nobody asked for yet become streams now, so their data stays readable and
     // their descriptors close at EOF instead of leaking.
     for (let i = 0; i < 3; i++) this.#stream(i);
+    // As node:child_process does: stdin can only fail now, and nothing else would close it.
+    this.#streams[0]?.destroy();
     // The directory goes when its last member does (descendants may outlive the child).
     this.#prepared.cgroup?.removeWhenEmpty();
     this.#resolve(status);

@@ -181,7 +181,8 @@ export class ManagedProcess {
     // stream's 'error' event must not become an uncaught exception that takes the host down.
     if (stdin.listenerCount('error') === 0) stdin.on('error', () => {});
     if (data === null) {
-      await new Promise<void>((resolve) => stdin.end(resolve));
+      // Destroyed once the child has exited: end() would never call back.
+      if (!stdin.destroyed) await new Promise<void>((resolve) => stdin.end(resolve));
       return;
     }
     await new Promise<void>((resolve, reject) =>

@@ -11,10 +11,10 @@ import { CoreError } from '../core/errors.js';
 import { native } from '../native.js';
 import { describe, ProcessError } from '../process/errors.js';
 import type { SpawnOptions } from '../process/options.js';
-import { onlineCpus } from '../sched/cpus.js';
+import { checkCpus, onlineCpus } from '../sched/cpus.js';
 import { resolvePriority, type ThreadPriority } from '../sched/priority.js';
 import { checkRlimits, type RlimitName, type Rlimits } from '../sched/rlimits.js';
-import { getScheduler, isRealtime } from '../sched/scheduler.js';
+import { checkScheduler, getScheduler, isRealtime } from '../sched/scheduler.js';
 import { resolveProgram } from './which.js';
 
 /** One allowed program, optionally with the only argument lists it may take. */
@@ -332,7 +332,10 @@ export class PolicyGate {
       );
     }
     if (options.scheduler !== undefined) {
-      this.#admitRealtime('scheduler', options.scheduler.policy, options.scheduler.priority ?? 0);
+      // Validated first: a bad value is InvalidCommand, and an omitted realtime priority is
+      // judged as the default the child would get (50), not as 0.
+      const s = checkScheduler('scheduler', options.scheduler);
+      this.#admitRealtime('scheduler', s.policy, s.priority);
     } else if (
       options.inheritScheduling === true &&
       this.policy.maxRealtimePriority !== undefined
@@ -344,7 +347,7 @@ export class PolicyGate {
       out.affinity =
         options.affinity === undefined
           ? [...this.#cpus]
-          : this.#admitCpus('affinity', options.affinity);
+          : this.#admitCpus('affinity', checkCpus('affinity', options.affinity));
     }
     if (this.#defaults.size > 0 || this.#maxima.size > 0)
       out.rlimits = this.#admitRlimits(options.rlimits);
