@@ -30,7 +30,9 @@ let compiledDir: string | undefined;
  */
 export function compiledLib(): Promise<string> {
   const shared = process.env.CORE_PROCESS_COMPILED_LIB;
-  if (shared !== undefined) {
+  // The run's shared copy, while it is there (CI saw it disappear mid-run under load, cause
+  // not yet found); otherwise this file compiles its own as before.
+  if (shared !== undefined && fs.existsSync(path.join(shared, 'thread', 'current.js'))) {
     return Promise.resolve(pathToFileURL(path.join(shared, 'index.js')).href);
   }
   compiled ??= new Promise<string>((resolve, reject) => {
