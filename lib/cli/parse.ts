@@ -5,7 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { SignalName } from '../process/signals.js';
 import { signalNumber } from '../process/signals.js';
-import type { RlimitName, Rlimits, RlimitValue } from '../sched/rlimits.js';
+import { RLIMIT_NAMES, type RlimitName, type Rlimits, type RlimitValue } from '../sched/rlimits.js';
 
 /**
  * A mistake in what the user typed or pointed us at (a bad file, a missing entry): exit 2.
@@ -17,24 +17,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const RLIMITS: readonly RlimitName[] = [
-  'nofile',
-  'nproc',
-  'core',
-  'cpu',
-  'as',
-  'data',
-  'fsize',
-  'memlock',
-  'rtprio',
-  'stack',
-  'nice',
-  'rttime',
-  'msgqueue',
-  'sigpending',
-  'locks',
-  'rss',
-];
+const RLIMITS = RLIMIT_NAMES;
 
 /**
  * A CPU list as taskset -c takes it: `0,2-3`.

@@ -28,7 +28,8 @@ export interface RlimitPair {
   hard: number;
 }
 
-const NAMES: readonly RlimitName[] = [
+/** Every limit name, in prlimit(1)'s order. */
+export const RLIMIT_NAMES: readonly RlimitName[] = [
   'nofile',
   'nproc',
   'core',
@@ -48,8 +49,8 @@ const NAMES: readonly RlimitName[] = [
 ];
 
 function checkName(field: string, name: unknown): RlimitName {
-  if (!NAMES.includes(name as RlimitName)) {
-    throw invalid(field, name, `is not a resource limit (known: ${NAMES.join(', ')})`);
+  if (!RLIMIT_NAMES.includes(name as RlimitName)) {
+    throw invalid(field, name, `is not a resource limit (known: ${RLIMIT_NAMES.join(', ')})`);
   }
   return name as RlimitName;
 }
