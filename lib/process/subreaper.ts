@@ -45,9 +45,11 @@ function zombieFromOurTrees(pid: number): boolean {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (f[0] !== 'Z' || Number(f[1]) !== process.pid || watched.has(pid)) return false;
     if (treeGroups.has(Number(f[2]))) return true;
+    // A cgroup removed after its last member exited reads back as "<path> (deleted)".
     const cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
       .split('\n')
-      .find((l) => l.startsWith('0::/'));
+      .find((l) => l.startsWith('0::/'))
+      ?.replace(/ \(deleted\)$/, '');
     return (
       cgroup !== undefined &&
       [...treeCgroups].some((c) => cgroup === c || cgroup.startsWith(`${c}/`))
