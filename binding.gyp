@@ -7,6 +7,7 @@
       "sources": [
         "native/addon.cc",
         "native/child.cc",
+        "native/decode.cc",
         "native/orphans.cc",
         "native/reader.cc",
         "native/sched.cc",

@@ -1,6 +1,6 @@
-// Module entry: per-environment state, the spawn binding (request parsing), and teardown.
-// Validation with good messages lives in lib/process; here we only re-check types, so a
-// misuse of the private binding is a TypeError rather than undefined behaviour.
+// Module entry: per-environment state, the spawn binding, and teardown. Validation with good
+// messages lives in lib/process; the request is re-checked by decode.h (shared with the
+// fuzzer), so a misuse of the private binding is a TypeError rather than undefined behaviour.
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,8 +12,8 @@
 #include <sys/prctl.h>
 #endif
 
+#include "decode.h"
 #include "env.h"
-#include "sched.h"
 #include "spawn.h"
 
 namespace coreproc {
@@ -48,41 +48,26 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
   CloseDone(data);
 }
 
-bool ReadStringArray(Napi::Value v, std::vector<std::string>* out) {
-  if (!v.IsArray()) return false;
-  Napi::Array a = v.As<Napi::Array>();
-  uint32_t n = a.Length();
-  out->reserve(n);
-  for (uint32_t i = 0; i < n; i++) {
-    Napi::Value item = a.Get(i);
-    if (!item.IsString()) return false;
-    out->push_back(item.As<Napi::String>().Utf8Value());
-  }
-  return true;
-}
+// decode.h's value concept over Napi::Value. A getter that throws leaves an empty value,
+// read here as undefined; SpawnBinding then lets that pending exception through.
+class NapiValue {
+ public:
+  explicit NapiValue(Napi::Value v) : v_(v) {}
+  bool IsUndefined() const { return v_.IsEmpty() || v_.IsUndefined(); }
+  bool IsString() const { return !v_.IsEmpty() && v_.IsString(); }
+  bool IsNumber() const { return !v_.IsEmpty() && v_.IsNumber(); }
+  bool IsArray() const { return !v_.IsEmpty() && v_.IsArray(); }
+  bool IsObject() const { return !v_.IsEmpty() && v_.IsObject(); }
+  bool Truthy() const { return !v_.IsEmpty() && v_.ToBoolean().Value(); }
+  std::string StringValue() const { return v_.As<Napi::String>().Utf8Value(); }
+  double NumberValue() const { return v_.As<Napi::Number>().DoubleValue(); }
+  uint32_t Length() const { return v_.As<Napi::Array>().Length(); }
+  NapiValue At(uint32_t i) const { return NapiValue(v_.As<Napi::Array>().Get(i)); }
+  NapiValue Get(const char* key) const { return NapiValue(v_.As<Napi::Object>().Get(key)); }
 
-bool ReadStdio(Napi::Value v, StdioSpec* spec) {
-  if (v.IsNumber()) {
-    int k = v.As<Napi::Number>().Int32Value();
-    if (k < 0 || k > 3) return false;
-    spec->kind = static_cast<StdioKind>(k);
-    return true;
-  }
-  if (!v.IsObject()) return false;
-  Napi::Object o = v.As<Napi::Object>();
-  Napi::Value fd = o.Get("fd");
-  if (fd.IsNumber()) {
-    spec->kind = StdioKind::Fd;
-    spec->fd = fd.As<Napi::Number>().Int32Value();
-    return true;
-  }
-  Napi::Value file = o.Get("file");
-  if (!file.IsString()) return false;
-  spec->kind = StdioKind::File;
-  spec->path = file.As<Napi::String>().Utf8Value();
-  spec->append = o.Get("append").ToBoolean().Value();
-  return true;
-}
+ private:
+  Napi::Value v_;
+};
 
 Napi::Value TypeErrorValue(Napi::Env env, const char* what) {
   Napi::TypeError::New(env, std::string("native spawn: ") + what).ThrowAsJavaScriptException();
@@ -99,133 +84,19 @@ Napi::Value ErrorObject(Napi::Env env, const SpawnError& e) {
   return o;
 }
 
-bool ReadIntIn(const Napi::Value& v, double lo, double hi, int64_t* out) {
-  if (!v.IsNumber()) return false;
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<int64_t>(d))) return false;
-  *out = static_cast<int64_t>(d);
-  return true;
-}
-
-// The scheduling part of a request: { affinity?, scheduler?, nice?, rlimits?, uid?, gid?,
-// inheritScheduling }. Returns the failing field's name, or nullptr.
-const char* ReadSchedRequest(const Napi::Object& r, SpawnRequest* req) {
-  int64_t v;
-  Napi::Value affinity = r.Get("affinity");
-  if (!affinity.IsUndefined()) {
-    if (!affinity.IsArray() || affinity.As<Napi::Array>().Length() == 0) return "affinity";
-    Napi::Array a = affinity.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      if (!ReadIntIn(a.Get(i), 0, (1 << 20) - 1, &v)) return "affinity";
-      req->affinity.push_back(static_cast<int>(v));
-    }
-    req->hasAffinity = true;
-  }
-  Napi::Value scheduler = r.Get("scheduler");
-  if (!scheduler.IsUndefined()) {
-    if (!scheduler.IsObject()) return "scheduler";
-    Napi::Object o = scheduler.As<Napi::Object>();
-    Napi::Value policy = o.Get("policy");
-    if (!policy.IsString() ||
-        !PolicyFromName(policy.As<Napi::String>().Utf8Value(), &req->policy)) {
-      return "scheduler.policy";
-    }
-    if (!ReadIntIn(o.Get("priority"), 0, 1000, &v)) return "scheduler.priority";
-    req->priority = static_cast<int>(v);
-    req->resetOnFork = o.Get("resetOnFork").ToBoolean().Value();
-    req->hasScheduler = true;
-  }
-  Napi::Value nice = r.Get("nice");
-  if (!nice.IsUndefined()) {
-    if (!ReadIntIn(nice, -20, 19, &v)) return "nice";
-    req->nice = static_cast<int>(v);
-    req->hasNice = true;
-  }
-  Napi::Value rlimits = r.Get("rlimits");
-  if (!rlimits.IsUndefined()) {
-    if (!rlimits.IsArray()) return "rlimits";
-    Napi::Array a = rlimits.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
-      Napi::Value entry = a.Get(i);
-      if (!entry.IsArray() || entry.As<Napi::Array>().Length() != 3) return "rlimits";
-      Napi::Array t = entry.As<Napi::Array>();
-      SpawnRequest::Rlimit lim{};
-      Napi::Value name = t.Get(0u);
-      if (!name.IsString() || !RlimitFromName(name.As<Napi::String>().Utf8Value(), &lim.resource)) {
-        return "rlimits";
-      }
-      const double kMax = 9007199254740992.0;  // 2^53: JS numbers stay exact below it
-      if (!ReadIntIn(t.Get(1u), -1, kMax, &lim.soft) ||
-          !ReadIntIn(t.Get(2u), -1, kMax, &lim.hard)) {
-        return "rlimits";
-      }
-      req->rlimits.push_back(lim);
-    }
-  }
-  Napi::Value uid = r.Get("uid");
-  if (!uid.IsUndefined()) {
-    if (!ReadIntIn(uid, 0, 4294967294.0, &v)) return "uid";
-    req->uid = static_cast<uid_t>(v);
-    req->hasUid = true;
-  }
-  Napi::Value gid = r.Get("gid");
-  if (!gid.IsUndefined()) {
-    if (!ReadIntIn(gid, 0, 4294967294.0, &v)) return "gid";
-    req->gid = static_cast<gid_t>(v);
-    req->hasGid = true;
-  }
-  req->inheritScheduling = r.Get("inheritScheduling").ToBoolean().Value();
-  return nullptr;
-}
-
 // spawn(request, onExit) -> NativeChild | { errno, syscall, stage, path? }
-// request: { file, searchPath, argv, env?, cwd?, stdio: [3], pgid, setsid, forceClone }
+// request: see DecodeSpawnRequest (decode.h).
 Napi::Value SpawnBinding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvData* data = GetEnvData(env);
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
     return TypeErrorValue(env, "expected (request, onExit)");
   }
-  Napi::Object r = info[0].As<Napi::Object>();
   SpawnRequest req;
-  Napi::Value file = r.Get("file");
-  if (!file.IsString()) return TypeErrorValue(env, "file must be a string");
-  req.file = file.As<Napi::String>().Utf8Value();
-  Napi::Value searchPath = r.Get("searchPath");
-  if (searchPath.IsString()) req.searchPath = searchPath.As<Napi::String>().Utf8Value();
-  if (!ReadStringArray(r.Get("argv"), &req.argv)) {
-    return TypeErrorValue(env, "argv must be an array of strings");
-  }
-  Napi::Value envv = r.Get("env");
-  if (!envv.IsUndefined()) {
-    req.inheritEnv = false;
-    if (!ReadStringArray(envv, &req.env)) return TypeErrorValue(env, "env must be strings");
-  }
-  Napi::Value cwd = r.Get("cwd");
-  if (cwd.IsString()) {
-    req.hasCwd = true;
-    req.cwd = cwd.As<Napi::String>().Utf8Value();
-  }
-  Napi::Value stdio = r.Get("stdio");
-  if (!stdio.IsArray() || stdio.As<Napi::Array>().Length() != 3) {
-    return TypeErrorValue(env, "stdio must have 3 entries");
-  }
-  for (uint32_t i = 0; i < 3; i++) {
-    if (!ReadStdio(stdio.As<Napi::Array>().Get(i), &req.stdio[i])) {
-      return TypeErrorValue(env, "bad stdio entry");
-    }
-  }
-  Napi::Value pgid = r.Get("pgid");
-  if (pgid.IsNumber()) req.pgid = pgid.As<Napi::Number>().Int32Value();
-  req.setsid = r.Get("setsid").ToBoolean().Value();
-  req.forceClone = data->forceClone || r.Get("forceClone").ToBoolean().Value();
-  Napi::Value cgroupFd = r.Get("cgroupFd");
-  if (cgroupFd.IsNumber()) req.cgroupFd = cgroupFd.As<Napi::Number>().Int32Value();
-  Napi::Value deathSignal = r.Get("deathSignal");
-  if (deathSignal.IsNumber()) req.deathSignal = deathSignal.As<Napi::Number>().Int32Value();
-  if (const char* bad = ReadSchedRequest(r, &req)) {
-    return TypeErrorValue(env, (std::string("bad ") + bad).c_str());
-  }
+  const char* bad = DecodeSpawnRequest(NapiValue(info[0]), &req);
+  if (env.IsExceptionPending()) return env.Undefined();  // a getter threw: that error wins
+  if (bad != nullptr) return TypeErrorValue(env, bad);
+  req.forceClone = req.forceClone || data->forceClone;
   req.wantPidfd = data->usePidfd;
 
   if (!data->usePidfd && !EnsureSigchldWatcher(data)) {
