@@ -8,10 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ProcessError } from '../process/errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
-import type { SignalName } from '../process/signals.js';
+import { type SignalName, signalNumber } from '../process/signals.js';
 import { spawn } from '../process/spawn.js';
 import type { ExitStatus } from '../process/status.js';
-import { type HealthProbe, probe } from './probe.js';
+import { checkProbe, type HealthProbe, probe } from './probe.js';
 
 export type RestartPolicyName = 'never' | 'on-failure' | 'always';
 
@@ -89,12 +89,22 @@ export interface SupervisorStatus {
   reason: string | null;
 }
 
-function positive(field: string, v: number | undefined, fallback: number, min = 0): number {
+// Node timers fire after 1 ms for anything above 2^31-1: a delay field is refused above it.
+const TIMER_MAX = 0x7fffffff;
+
+function positive(
+  field: string,
+  v: number | undefined,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_VALUE,
+): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) {
+  if (typeof v !== 'number' || !(v >= min && v <= max)) {
+    const range = max === Number.MAX_VALUE ? `>= ${min}` : `in ${min}..${max}`;
     throw new ProcessError(
       'InvalidCommand',
-      `supervise: invalid ${field}: ${String(v)} must be a number >= ${min}`,
+      `supervise: invalid ${field}: ${String(v)} must be a number ${range}`,
       { field, code: 'EINVAL' },
     );
   }
@@ -160,9 +170,15 @@ export class Supervisor {
     }
     this.#maxRestarts = positive('restart.maxRestarts', r.maxRestarts, 5);
     this.#windowMs = positive('restart.windowMs', r.windowMs, 60_000, 1);
-    this.#initialMs = positive('restart.backoff.initialMs', r.backoff?.initialMs, 100);
+    this.#initialMs = positive(
+      'restart.backoff.initialMs',
+      r.backoff?.initialMs,
+      100,
+      0,
+      TIMER_MAX,
+    );
     this.#factor = positive('restart.backoff.factor', r.backoff?.factor, 2, 1);
-    this.#maxMs = positive('restart.backoff.maxMs', r.backoff?.maxMs, 30_000);
+    this.#maxMs = positive('restart.backoff.maxMs', r.backoff?.maxMs, 30_000, 0, TIMER_MAX);
     this.#jitter = positive('restart.jitter', r.jitter, 0.1);
     if (this.#jitter > 1) {
       throw new ProcessError(
@@ -175,7 +191,9 @@ export class Supervisor {
       );
     }
     this.#stopSignal = options.stopSignal ?? 'SIGTERM';
-    this.#graceMs = positive('stopGraceMs', options.stopGraceMs, 5000);
+    signalNumber(this.#stopSignal, 'stopSignal'); // refused now, not when stop() needs it
+    this.#graceMs = positive('stopGraceMs', options.stopGraceMs, 5000, 0, TIMER_MAX);
+    if (options.health !== undefined) checkProbe(options.health);
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });

@@ -136,6 +136,7 @@ describe('supervise: restart policy', () => {
     expect(bad({ restart: { jitter: 2 } })).toThrow(/restart.jitter: 2/);
     expect(bad({ restart: { backoff: { factor: 0.5 } } })).toThrow(/restart.backoff.factor/);
     expect(bad({ name: '' })).toThrow(/name/);
+    expect(bad({ stopGraceMs: 1e10 })).toThrow(/stopGraceMs: 10000000000 must be a number in 0/);
     let err: unknown;
     try {
       supervise({ name: 'x', command: 'no-such-program-zz' });
@@ -148,6 +149,43 @@ describe('supervise: restart policy', () => {
 });
 
 describe('supervise: health', () => {
+  it('bad: a probe that could not run is refused before anything starts, naming the field', () => {
+    // The fuzz found these passing and crashing the host later, from the probe timer.
+    const cases: Array<[unknown, RegExp, string]> = [
+      [{ tcp: 'abc' }, /health.tcp: "abc" is not host:port/, 'health.tcp'],
+      [{ tcp: '127.0.0.1:99999' }, /is not host:port/, 'health.tcp'],
+      [
+        { tcp: 'h:1', timeoutMs: 'x' },
+        /health.timeoutMs: "x" must be a number/,
+        'health.timeoutMs',
+      ],
+      [{ exec: ['true'], intervalMs: -1 }, /health.intervalMs: -1/, 'health.intervalMs'],
+      [{ exec: ['true'], timeoutMs: 1e10 }, /health.timeoutMs: 10000000000/, 'health.timeoutMs'],
+      [{ exec: ['true'], failureThreshold: 1.5 }, /an integer/, 'health.failureThreshold'],
+      [{ http: 'ftp://127.0.0.1/' }, /not an http:\/\/ or https:\/\/ URL/, 'health.http'],
+      [{ exec: [] }, /non-empty array of strings/, 'health.exec'],
+      [
+        { exec: ['true'], tcp: 'h:1' },
+        /exactly one of http, tcp or exec \(got tcp and exec\)/,
+        'health',
+      ],
+    ];
+    const marker = `no-such-daemon-${process.pid}`;
+    for (const [health, message, field] of cases) {
+      let err: unknown;
+      try {
+        supervise({ name: 'x', command: marker, health } as SuperviseOptions);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(health)).toBeInstanceOf(ProcessError);
+      expect((err as ProcessError).message).toMatch(message);
+      expect((err as ProcessError).field).toBe(field);
+      // Refused before the spawn: a spawn of the missing program would have said ENOENT.
+      expect((err as ProcessError).code).toBe('EINVAL');
+    }
+  });
+
   it('good: failed probes past the threshold take the whole group down and start a new child', async () => {
     const { s, seen } = start({
       name: 'sick',

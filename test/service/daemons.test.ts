@@ -111,4 +111,18 @@ describe('daemon.health', () => {
     const missing = await core.action('daemon.health').run({ name: 'nope' });
     expect(!missing.ok && missing.error.message).toMatch(/daemon nope: no such supervised daemon/);
   });
+
+  it('bad: daemon.start with a probe that could not run is a failed Result naming the field', async () => {
+    const { core } = await started();
+    const r = await core.action('daemon.start').run({
+      name: 'p',
+      command: 'sleep',
+      args: ['30'],
+      health: { tcp: 'abc', intervalMs: 10 },
+    });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error.cause).toMatchObject({ kind: 'InvalidCommand', field: 'health.tcp' });
+    const list = await core.action('daemon.list').run({});
+    expect(list.ok && list.value).toEqual([]);
+  });
 });
