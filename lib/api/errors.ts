@@ -21,6 +21,15 @@ const PROCESS_STATUS: Record<string, number> = {
   Unsupported: 501,
 };
 
+// The request was fine but the target's state refuses it: a pid file already held, or input
+// to a child whose stdin nobody reads any more.
+const CONFLICT_CODES = new Set([
+  'EEXIST',
+  'EPIPE',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+]);
+
 function body(kind: string, message: string, field?: string): ApiError['body'] {
   return { error: field === undefined ? { kind, message } : { kind, message, field } };
 }
@@ -56,7 +65,7 @@ export function apiError(e: Error): ApiError {
     }
   }
   if (e instanceof ProcessError) {
-    const status = e.code === 'EEXIST' ? 409 : (PROCESS_STATUS[e.kind] ?? 500);
+    const status = CONFLICT_CODES.has(String(e.code)) ? 409 : (PROCESS_STATUS[e.kind] ?? 500);
     return { status, body: body(e.kind, e.message, e.field) };
   }
   if (e instanceof ThreadError) {

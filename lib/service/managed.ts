@@ -47,6 +47,13 @@ export type ManagedEvent =
   | { topic: 'process.exited'; payload: ProcessSnapshot }
   | { topic: 'process.killed'; payload: { id: string; pid: number | null; signal: SignalName } };
 
+/**
+ * How long 'exited' waits for end-of-file on the output pipes once the child has exited.
+ * Writers that all died give EOF within microseconds; one that lives on would hold it back
+ * for as long as it runs.
+ */
+const DRAIN_MS = 500;
+
 export class ManagedProcess {
   readonly id: string;
   readonly command: string;
@@ -108,8 +115,17 @@ export class ManagedProcess {
     if (wants('process.started')) emit({ topic: 'process.started', payload: this.snapshot() });
     const readers = [this.#capture('stdout', h.stdout), this.#capture('stderr', h.stderr)];
     void h.exited.then(async (status) => {
-      // Output events and the captured text are complete before 'exited' is reported.
-      await Promise.all(readers);
+      // Output events and the captured text are complete before 'exited' is reported, unless
+      // something the child left behind (a background job outside any group we kill) still
+      // holds the pipes: then 'exited' comes after DRAIN_MS and capture goes on meanwhile.
+      let bound: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(readers),
+        new Promise<void>((resolve) => {
+          bound = setTimeout(resolve, DRAIN_MS).unref();
+        }),
+      ]);
+      clearTimeout(bound);
       this.#exit = status;
       this.#status = this.#killed && status.signal !== null ? 'killed' : 'exited';
       if (wants('process.exited')) emit({ topic: 'process.exited', payload: this.snapshot() });
@@ -169,7 +185,14 @@ export class ManagedProcess {
     return sent;
   }
 
-  /** Writes to stdin; `null` closes it. */
+  /**
+   * Writes to stdin; `null` closes it. A write nobody can read any more (the child exited,
+   * closed its stdin, or an earlier `input(null)` closed it) fails as a ProcessError
+   * InvalidCommand with the stream's code (EPIPE, ERR_STREAM_DESTROYED...).
+   * @example
+   * await m.input('yes\n');
+   * await m.input(null); // EOF
+   */
   async input(data: string | Buffer | null): Promise<void> {
     const stdin = this.#handle?.stdin;
     if (!stdin) {
@@ -185,9 +208,41 @@ export class ManagedProcess {
       if (!stdin.destroyed) await new Promise<void>((resolve) => stdin.end(resolve));
       return;
     }
+    if (stdin.destroyed || stdin.writableEnded) throw this.#stdinClosed(stdin);
     await new Promise<void>((resolve, reject) =>
-      stdin.write(data, (err) => (err ? reject(err) : resolve())),
+      stdin.write(data, (err) => (err ? reject(this.#stdinClosed(stdin, err)) : resolve())),
     );
+  }
+
+  #stdinClosed(stdin: NonNullable<ProcessHandle['stdin']>, cause?: Error): ProcessError {
+    const why = stdin.writableEnded
+      ? 'stdin was already closed'
+      : this.#handle?.running
+        ? 'the child closed its stdin'
+        : 'the child has exited';
+    const code =
+      (cause as NodeJS.ErrnoException | undefined)?.code ??
+      (stdin.writableEnded ? 'ERR_STREAM_WRITE_AFTER_END' : 'EPIPE');
+    return new ProcessError('InvalidCommand', `process ${this.id}: cannot write input: ${why}`, {
+      field: 'data',
+      code,
+      syscall: 'write',
+      cause,
+    });
+  }
+
+  /**
+   * Lets go of the output pipes, after the child has exited: a descendant still holding them
+   * no longer keeps the event loop (and so the host) alive. The service calls it on stop.
+   * @example
+   * await m.done;
+   * m.release();
+   */
+  release(): void {
+    const h = this.#handle;
+    if (h === null || h.running) return;
+    h.stdout?.destroy();
+    h.stderr?.destroy();
   }
 
   output(): CapturedOutput {

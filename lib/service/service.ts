@@ -458,6 +458,8 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
         ...live.map((m) => m.done),
         ...[...threads.values()].filter((t) => t.running).map((t) => t.worker.terminate()),
       ]);
+      // A descendant that outlived its managed process may still hold its output pipes.
+      for (const m of processes.values()) if (!detached.has(m.id)) m.release();
       await audit?.flush();
     } finally {
       clearTimeout(escalate);

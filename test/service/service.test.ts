@@ -150,6 +150,65 @@ describe('process.start / get / list / output / input / wait / kill', () => {
     const after = await core.action('process.wait').run({ id: s.value.id });
     expect(after).toMatchObject({ ok: true, value: { status: 'killed', signal: 'SIGKILL' } });
   });
+
+  it('ugly: input to a child that exited, or after close, is a typed InvalidCommand naming data', async () => {
+    const core = await started();
+    const s = await core.action<unknown, { id: string }>('process.start').run({ command: 'true' });
+    if (!s.ok) throw s.error;
+    await core.action('process.wait').run({ id: s.value.id });
+    const late = await core.action('process.input').run({ id: s.value.id, data: 'x' });
+    const lateCause = !late.ok ? (late.error.cause as ProcessError) : undefined;
+    expect(lateCause).toBeInstanceOf(ProcessError);
+    expect(lateCause).toMatchObject({ kind: 'InvalidCommand', field: 'data' });
+    expect(lateCause?.message).toMatch(/cannot write input: the child has exited/);
+
+    const c = await core.action<unknown, { id: string }>('process.start').run({
+      command: 'sleep',
+      args: ['30'],
+    });
+    if (!c.ok) throw c.error;
+    await core.action('process.input').run({ id: c.value.id, close: true });
+    const closed = await core.action('process.input').run({ id: c.value.id, data: 'x' });
+    const closedCause = !closed.ok ? (closed.error.cause as ProcessError) : undefined;
+    expect(closedCause).toMatchObject({
+      kind: 'InvalidCommand',
+      field: 'data',
+      code: 'ERR_STREAM_WRITE_AFTER_END',
+    });
+    expect(closedCause?.message).toMatch(/stdin was already closed/);
+  });
+
+  it('ugly: a background job holding the pipes of a shell without a group does not keep it running', async () => {
+    // The fuzz found this: sh dies (timeout), its `sleep &` lives on with the output pipes,
+    // and the managed process stayed 'running', so process.wait ignored its timeout.
+    const core = await started();
+    const marker = `${process.pid}${Date.now() % 1000}`;
+    const s = await core.action<unknown, { id: string }>('process.start').run({
+      command: 'sh',
+      args: ['-c', `sleep 30.${marker} & exec sleep 30`],
+      processGroup: false,
+      timeout: 200,
+      killSignal: 'SIGKILL',
+    });
+    if (!s.ok) throw s.error;
+    const left = () =>
+      readdirSync('/proc').filter((e) => {
+        try {
+          return /^\d+$/.test(e) && readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(marker);
+        } catch {
+          return false;
+        }
+      });
+    try {
+      const w = await core.action('process.wait').run({ id: s.value.id, timeout: 10_000 });
+      expect(w).toMatchObject({ ok: true, value: { status: 'exited', signal: 'SIGKILL' } });
+      // The background job really is alive and holds the pipes: what made it hang.
+      expect(left()).toHaveLength(1);
+      await core.stop();
+    } finally {
+      for (const pid of left()) process.kill(Number(pid), 'SIGKILL');
+    }
+  });
 });
 
 describe('events', () => {
