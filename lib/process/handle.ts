@@ -253,8 +253,9 @@ export class ProcessHandle {
 
   /**
    * Signals the whole tree: every process in the child's cgroup (containment 'cgroup'), or
-   * its process group. Works after the child itself exited while descendants remain.
-   * Returns true when at least one process was signalled.
+   * the process group it leads. Works after the child itself exited while descendants remain.
+   * A child that leads no group of its own (processGroup: false, or a joined group) has no
+   * tree we can name: only the child is signalled. Returns true when at least one process was signalled.
    * @example
    * const sh = spawn({ program: 'sh', args: ['-c', 'setsid sleep 100 & sleep 100'], containment: 'cgroup' });
    * sh.killTree('SIGKILL'); // the setsid'd sleep too
@@ -262,6 +263,9 @@ export class ProcessHandle {
   killTree(signal: SignalName = 'SIGTERM'): boolean {
     const cg = this.#prepared.cgroup;
     if (cg !== null) return cg.signal(signal) > 0;
+    // A group the child only joined (processGroup: <pgid>) or ours is not its tree: signalling
+    // it would reach processes it never started, so only the child itself is signalled.
+    if (!this.#prepared.ownGroup) return this.kill(signal);
     return this.killGroup(signal);
   }
 

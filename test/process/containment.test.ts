@@ -113,6 +113,26 @@ describe("spawn({ containment: 'cgroup' })", () => {
     );
   });
 
+  it('ugly: killTree of a child that leads no group signals the child alone, never a group it shares', async () => {
+    // processGroup: false shares our group; processGroup: <pgid> joins one it does not own.
+    // Either way a group kill would reach processes the child never started (this runner).
+    const holder = spawn({ program: 'sleep', args: ['60'], processGroup: true });
+    strays.push(holder.pid);
+    for (const processGroup of [false, holder.pid]) {
+      const h = spawn({ program: 'sh', args: ['-c', 'sleep 60 & wait'], processGroup });
+      const [kid] = await members(h, 1);
+      strays.push(kid as number);
+      expect(h.killTree('SIGKILL')).toBe(true);
+      const status = await h.exited;
+      expect(status.signal).toBe('SIGKILL');
+      expect(alive(kid as number)).toBe(true);
+      expect(alive(holder.pid)).toBe(true);
+      expect(h.treeAlive()).toBe(false);
+    }
+    holder.kill('SIGKILL');
+    await holder.exited;
+  });
+
   it('ugly: a timeout takes the whole tree down, TERM-ignoring members included, then the cgroup goes', async () => {
     const h = spawn({
       program: 'sh',
