@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <string.h>
 
+#include <memory>
+#include <string>
+
 #ifdef __linux__
 #include <sys/timerfd.h>
 #endif
@@ -69,25 +72,35 @@ void OnTimerfd(uv_poll_t* handle, int /*status*/, int /*events*/) {
 void OnUvTimer(uv_timer_t* handle) { Fire(static_cast<Timer*>(handle->data)); }
 #endif
 
+Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// lib/ refuses timeouts above 2^31-1 ms; the binding still bounds what it converts, since a
+// double past INT64_MAX nanoseconds cast to int64_t is undefined behaviour.
+constexpr double kMaxTimerMs = 1e12;  // about 31 years
+
 // timerStart(ms, callback) -> id. The callback runs once, unless cancelled first.
 Napi::Value TimerStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   EnvData* data = GetEnvData(env);
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "timerStart: expected (ms, callback)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   double ms = info[0].As<Napi::Number>().DoubleValue();
-  if (!(ms >= 0)) ms = 0;
-  auto* t = new Timer;
+  if (!(ms >= 0)) ms = 0;  // NaN too
+  if (ms > kMaxTimerMs) ms = kMaxTimerMs;
+  std::unique_ptr<Timer> t(new Timer);
   t->data = data;
   t->id = data->nextTimerId++;
 #ifdef __linux__
   int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
-    delete t;
-    Napi::Error e = Napi::Error::New(env, std::string("timerfd_create: ") + strerror(err));
-    e.Set("errno", Napi::Number::New(env, err));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (fd < 0) return ThrowErrno(env, "timerfd_create", errno);
   t->fd.Reset(fd);
   struct itimerspec spec;
   memset(&spec, 0, sizeof spec);
@@ -95,22 +108,31 @@ Napi::Value TimerStart(const Napi::CallbackInfo& info) {
   if (ns == 0) ns = 1;  // a zero it_value disarms the timer
   spec.it_value.tv_sec = static_cast<time_t>(ns / 1000000000LL);
   spec.it_value.tv_nsec = static_cast<long>(ns % 1000000000LL);
-  timerfd_settime(fd, 0, &spec, nullptr);
+  if (timerfd_settime(fd, 0, &spec, nullptr) != 0) return ThrowErrno(env, "timerfd_settime", errno);
   auto* poll = new uv_poll_t;
-  uv_poll_init(data->loop, poll, fd);
-  poll->data = t;
+  int rc = uv_poll_init(data->loop, poll, fd);
+  if (rc != 0) {
+    delete poll;  // never initialised: nothing for libuv to close
+    return ThrowErrno(env, "uv_poll_init", -rc);
+  }
+  poll->data = t.get();
   t->handle = reinterpret_cast<uv_handle_t*>(poll);
-  uv_poll_start(poll, UV_READABLE, OnTimerfd);
+  rc = uv_poll_start(poll, UV_READABLE, OnTimerfd);
 #else
   auto* timer = new uv_timer_t;
   uv_timer_init(data->loop, timer);
-  timer->data = t;
+  timer->data = t.get();
   t->handle = reinterpret_cast<uv_handle_t*>(timer);
-  uv_timer_start(timer, OnUvTimer, static_cast<uint64_t>(ms + 0.999), 0);
+  int rc = uv_timer_start(timer, OnUvTimer, static_cast<uint64_t>(ms + 0.999), 0);
 #endif
   t->callback = Napi::Persistent(info[1].As<Napi::Function>());
-  data->timers.emplace(t->id, t);
-  return Napi::Number::New(env, t->id);
+  Timer* raw = t.release();  // owned by data->timers; CloseTimer frees it
+  data->timers.emplace(raw->id, raw);
+  if (rc != 0) {
+    CloseTimer(raw);
+    return ThrowErrno(env, "uv_poll_start", -rc);
+  }
+  return Napi::Number::New(env, raw->id);
 }
 
 Napi::Value TimerCancel(const Napi::CallbackInfo& info) {
