@@ -56,12 +56,13 @@ function checkTimeout(options: JoinOptions | undefined): number | undefined {
   }
   const t = options.timeout;
   if (t === undefined) return undefined;
-  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
+  // Node timers fire after 1 ms for anything above 2^31-1: refuse instead of timing out early.
+  if (typeof t !== 'number' || !(t >= 0 && t <= 0x7fffffff)) {
     throw invalidThreadInput(
       'joinThread',
       'timeout',
       describe(t),
-      'must be a finite number of milliseconds >= 0',
+      'must be a number of milliseconds in 0..2147483647',
     );
   }
   return t;
