@@ -15,11 +15,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// gcc says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer).
 #if defined(__SANITIZE_ADDRESS__)
+#define CORE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORE_ASAN 1
+#endif
+#endif
+#if defined(CORE_ASAN)
 #include <sanitizer/asan_interface.h>
 #endif
 
 #include "child_linux.h"
+#include "decode.h"
 #include "sched.h"
 #include "spawn.h"
 #include "sys.h"
@@ -246,7 +255,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
     }
   }
   int cloneErrno = errno;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(CORE_ASAN)
   // Belt and braces for the sanitizer build: clear any shadow state the child left on its
   // stack before the addresses go back to the system (see CORE_CHILD_CODE).
   __asan_unpoison_memory_region(stack, stackSize);
@@ -259,22 +268,20 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   UniqueFd ownedPidfd(pidfd);
   reportWrite.Reset();  // our copy; the child's closes at exec
 
-  int msg[3] = {0, 0, 0};
+  // The report is 12 bytes written at once, or nothing (EOF at exec). A short read means the
+  // child died mid-report: still a failed spawn, never a running child (DecodeChildReport).
+  unsigned char msg[12];
   size_t got = 0;
   while (got < sizeof msg) {
-    ssize_t n = read(reportRead.Get(), reinterpret_cast<char*>(msg) + got, sizeof msg - got);
+    ssize_t n = read(reportRead.Get(), msg + got, sizeof msg - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
-  if (got == sizeof msg) {
+  if (DecodeChildReport(msg, got, req.cwd, path, error)) {
     // The child reported and _exited; reap it here so a failed spawn leaves no zombie.
     int status;
     RetryEintr([&] { return waitpid(pid, &status, 0); });
-    int stage = msg[0];
-    *error = {msg[1], ChildStageSyscall(stage), ChildStageName(stage),
-              stage == kStageChdir ? req.cwd : (stage == kStageExec ? path : std::string())};
-    if (stage == kStageRlimit) error->resource = RlimitName(msg[2]);
     return false;
   }
 
