@@ -147,7 +147,7 @@ function stdioFor(field: string, spec: unknown): NativeStdio {
   if (spec !== null && typeof spec === 'object') {
     const o = spec as Record<string, unknown>;
     if ('fd' in o) {
-      // Above INT_MAX the addon's int conversion would wrap (2^32 + 1 -> our stdout).
+      // The kernel's fds are ints; the addon refuses more too, but the message belongs here.
       if (!Number.isInteger(o.fd) || (o.fd as number) < 0 || (o.fd as number) > 0x7fffffff) {
         throw invalid(`${field}.fd`, o.fd, 'must be an open file descriptor number >= 0');
       }
@@ -245,7 +245,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (group === true) {
     pgid = 0;
   } else if (typeof group === 'number') {
-    // Above INT_MAX the addon's int conversion would wrap (2^32 + n joins group n).
+    // Pids are ints; the addon refuses more too, but the message belongs here.
     if (!Number.isInteger(group) || group <= 0 || group > 0x7fffffff) {
       throw invalid('processGroup', group, 'must be true or an existing process group id > 0');
     }
