@@ -3,17 +3,16 @@
 // UndefinedBehaviorSanitizer (cmake-js, -DSANITIZE=ON) and runs vitest against it with
 // LeakSanitizer on. Node itself is not instrumented, so clang's ASan runtime is preloaded.
 //
-// Leaks are judged from the sanitizer logs, not from exit codes: every process of the run
-// (vitest workers, node subprocesses, and the sh/sleep/cat children that inherit the
-// preload) writes its report to build-asan/logs, and a leak report changes no exit code
-// (LSAN_OPTIONS exitcode=0), so a test that checks a child's exit status still means what it
-// says. A leak counts as the addon's when the block was allocated by code in core_process.node,
+// Leaks are judged from the sanitizer logs, not from exit codes: every process of the run that
+// loaded the addon (vitest workers, node subprocesses) checks for leaks as it exits and writes
+// its report to build-asan/logs, and a leak report changes no exit code (exitcode=0), so a
+// test that checks a child's exit status still means what it says. A leak counts as the addon's when the block was allocated by code in core_process.node,
 // or by a Node-API function that code called. Everything else (V8 heap pages of a process
 // that ends with process.exit(), other native modules, coreutils) is counted and named, not
 // failed. The run fails on any ASan or UBSan error, any leak of ours, or when the canary
 // (a block the addon leaks on purpose under CORE_PROCESS_LEAK_CANARY=1) is not found.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cmakeJs } from './cmake-build.js';
@@ -100,9 +99,11 @@ function sanitizerEnv(runtime, logDir, extra = {}) {
     LD_PRELOAD: runtime,
     // exitcode is one flag shared by ASan, LSan and UBSan: 0 lets a leak report leave the exit
     // status alone, and abort_on_error makes every ASan or UBSan error abort (SIGABRT) instead.
+    // leak_check_at_exit=0: the addon runs the leak check itself at the exit of each process
+    // that loaded it (native/sanitizer_hooks.cc), not in every child the tests spawn.
     // A small quarantine keeps RSS bounds in the tests meaningful; use-after-free within the
     // last 32 MiB of frees is still caught. log_exe_name names each report's program.
-    ASAN_OPTIONS: `detect_leaks=1:halt_on_error=1:abort_on_error=1:exitcode=0:quarantine_size_mb=32:log_path=${logPath}:log_exe_name=1`,
+    ASAN_OPTIONS: `detect_leaks=1:leak_check_at_exit=0:halt_on_error=1:abort_on_error=1:exitcode=0:quarantine_size_mb=32:log_path=${logPath}:log_exe_name=1`,
     LSAN_OPTIONS: 'report_objects=0',
     UBSAN_OPTIONS: `halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=${logPath}:log_exe_name=1`,
     ...extra,
@@ -134,7 +135,7 @@ function main() {
     stdio: 'inherit',
   });
   const canary = readReports(canaryLogs);
-  if (!canary.ours.some((l) => l.bytes === 4096 && /LeakCanary/.test(l.site))) {
+  if (!canary.ours.some((l) => l.bytes === 4096 && /SanitizerHooks/.test(l.site))) {
     console.error('test:asan: the leak check did not see the canary leak; it would miss ours too');
     process.exit(1);
   }
@@ -143,6 +144,8 @@ function main() {
   const suiteLogs = path.join(logs, 'suite');
   rmSync(suiteLogs, { recursive: true, force: true });
   mkdirSync(suiteLogs, { recursive: true });
+  // Tests run some children as nobody; a log they cannot create aborts them (as /tmp: 1777).
+  chmodSync(suiteLogs, 0o1777);
   console.log(`test:asan: running the suite against ${path.relative(root, addon)}`);
   const r = spawnSync(bin('vitest'), ['run', ...process.argv.slice(2)], {
     cwd: root,
@@ -161,7 +164,7 @@ function main() {
     .join(', ');
   console.log(
     `\ntest:asan: ${errors.length} sanitizer errors, ${ours.length} leaks of ours` +
-      ` (${ours.reduce((n, l) => n + l.bytes, 0)} bytes); ${processes} processes reported;` +
+      ` (${ours.reduce((n, l) => n + l.bytes, 0)} bytes); ${processes} processes reported leaks;` +
       ` not ours: ${otherBytes} bytes${named ? ` (${named})` : ''}`,
   );
   if (r.status !== 0) process.exit(r.status ?? 1);
