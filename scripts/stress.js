@@ -146,7 +146,9 @@ function expectStatus(i, name, s, want) {
 }
 
 const QUIET = { stdin: 'null', stdout: 'null', stderr: 'null' };
-const timeoutMs = (i) => 5 + (i % 16); // 5..20 ms, against `sleep 1`
+// 5..20 ms, against a `sleep 30` the timeout must end: a loop stalled by load (the sanitizer
+// run) must not let the child finish first and look like a timeout that did not fire.
+const timeoutMs = (i) => 5 + (i % 16);
 const exitCode = (i) => 2 + (i % 250);
 const payload = (i) => `${`in-${i}-`.repeat(1 + (i % 400))}\n`; // up to ~4 KiB
 
@@ -216,7 +218,7 @@ const SCENARIOS = {
     expectStatus(i, 'kill-SIGTERM', await c.exited, { signal: 'SIGTERM' });
   },
   async timeout(i) {
-    const c = started(spawn({ program: 'sleep', args: ['1'], ...QUIET, timeout: timeoutMs(i) }));
+    const c = started(spawn({ program: 'sleep', args: ['30'], ...QUIET, timeout: timeoutMs(i) }));
     const s = await c.exited;
     expectStatus(i, 'timeout', s, { signal: 'SIGTERM' });
     if (c.timedOut !== true) problem(i, 'timeout', 'timedOut is not true');
@@ -258,7 +260,7 @@ const SCENARIOS = {
   },
   async runTimeout(i) {
     const e = await runRejected(i, 'run-timeout', () =>
-      run('sleep', ['1'], { timeout: timeoutMs(i) }),
+      run('sleep', ['30'], { timeout: timeoutMs(i) }),
     );
     if (e === null) return;
     if (e.kind !== 'TimedOut') problem(i, 'run-timeout', `kind ${e.kind}`);
