@@ -61,6 +61,22 @@ export function zombieChildren(ppid: number = process.pid): number[] {
   return out;
 }
 
+/** Pids whose parent is `ppid` and which are alive (not zombies). */
+export function liveChildren(ppid: number = process.pid): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && Number(fields[1]) === ppid) out.push(Number(entry));
+    } catch {
+      // raced with an exit
+    }
+  }
+  return out;
+}
+
 export function tempDir(prefix = 'core-process-'): string {
   return mkdtempSync(path.join(tmpdir(), prefix));
 }

@@ -23,7 +23,7 @@ import { onlineCpus } from '../../lib/sched/cpus.js';
 import { type ProcessService, processService } from '../../lib/service/service.js';
 import { ThreadError, type ThreadErrorKind } from '../../lib/thread/errors.js';
 import { testCore } from '../core/helpers.js';
-import { eventually, fdsOf, tempDir, zombieChildren } from '../helpers.js';
+import { eventually, fdsOf, liveChildren, tempDir, zombieChildren } from '../helpers.js';
 
 /** Cases: with the spawn options fuzz's 60,000, the 100,000 the CI run asks for. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40_000);
@@ -775,21 +775,6 @@ async function runResolved(call: Call, f: Fixture, input: unknown): Promise<void
 }
 
 // ---- the run ----
-
-function liveChildren(): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === process.pid && f[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out;
-}
 
 /** Our open descriptors and what they point at, grouped: "socket:12, pipe:3, ...". */
 function describeFds(): string {

@@ -14,7 +14,6 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
-  readFileSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -30,7 +29,8 @@ import type { ProcessHandle } from '../../lib/process/handle.js';
 import { spawn } from '../../lib/process/spawn.js';
 import type { ExitStatus } from '../../lib/process/status.js';
 import { onlineCpus } from '../../lib/sched/cpus.js';
-import { eventually, fdsOf, tempDir, zombieChildren } from '../helpers.js';
+import { RLIMIT_NAMES } from '../../lib/sched/rlimits.js';
+import { eventually, fdsOf, liveChildren, tempDir, zombieChildren } from '../helpers.js';
 
 /** Cases: with the actions fuzz's 40,000, the 100,000 the CI run asks for. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60_000);
@@ -273,24 +273,6 @@ const msBad = badOf(
 );
 const boolBad = badOf(fc.constantFrom('yes', 'false', 1, 0, null, {}));
 const idBad = badOf(fc.constantFrom(-1, 1.5, 2 ** 32, 0xffffffff, 'root', null, Number.NaN));
-const RLIMIT_NAMES = [
-  'nofile',
-  'nproc',
-  'core',
-  'cpu',
-  'as',
-  'data',
-  'fsize',
-  'memlock',
-  'rtprio',
-  'stack',
-  'nice',
-  'rttime',
-  'msgqueue',
-  'sigpending',
-  'locks',
-  'rss',
-];
 
 function optionsArb() {
   const envKey = fc
@@ -683,22 +665,6 @@ async function runCase(k: Case): Promise<void> {
 }
 
 // ---- the run ----
-
-/** Live (not zombie) children of this process, from /proc. */
-function liveChildren(): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === process.pid && f[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out;
-}
 
 function ourCgroups(): string[] {
   const base = cgroupBase();
