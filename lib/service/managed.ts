@@ -142,6 +142,23 @@ export class ManagedProcess {
     return this.#handle !== null && this.#pgid === this.#handle.pid;
   }
 
+  /** True when the child has a tree of its own to kill: a group it leads, or its cgroup. */
+  get ownsTree(): boolean {
+    return this.leadsGroup || this.#handle?.containment === 'cgroup';
+  }
+
+  /**
+   * True while the child runs, or any member of the tree it owns is alive: a member that
+   * ignored the signal its leader died of is still ours to stop.
+   * @example
+   * while (m.treeAlive()) await sleep(10);
+   */
+  treeAlive(): boolean {
+    const h = this.#handle;
+    if (h === null) return false;
+    return h.running || (this.ownsTree && h.treeAlive());
+  }
+
   /** The underlying handle; null when the spawn failed. */
   get handle(): ProcessHandle | null {
     return this.#handle;
@@ -168,13 +185,16 @@ export class ManagedProcess {
   }
 
   /**
-   * Signals the process, or its whole group when it leads one. False once it has exited.
+   * Signals the process, or with `group` the whole tree it owns (its group or cgroup), which
+   * still works after the child itself exited while members of its tree live on. False when
+   * nothing was left to signal.
    * @example
    * m.kill('SIGTERM');
    */
   kill(signal: SignalName = 'SIGTERM', group = false): boolean {
     const h = this.#handle;
-    if (h === null || !h.running) return false;
+    if (h === null) return false;
+    if (!h.running && !(group && this.ownsTree && h.treeAlive())) return false;
     const sent = group ? h.killTree(signal) : h.kill(signal);
     if (sent) {
       this.#killed = true;

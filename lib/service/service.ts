@@ -5,6 +5,7 @@
  * one is given, is audited when an audit trail is configured, and, unless started with
  * `detach: true`, is stopped with its whole group when the core stops.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { type ActionContext, NEVER_ABORTED } from '../core/action.js';
 import type { Core } from '../core/core.js';
@@ -443,12 +444,14 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
     const stop = (m: ManagedProcess, sig: SignalName, group: boolean) =>
       sendSignal(m, sig, group, self, 'shutdown');
     for (const m of live) stop(m, killSignal, m.leadsGroup);
+    // Whatever is left of a tree after the grace gets SIGKILL, leader or not: a member that
+    // ignores the signal its leader died of would otherwise outlive the core.
     const escalate = setTimeout(() => {
-      for (const m of live) if (m.status === 'running') stop(m, 'SIGKILL', m.leadsGroup);
+      for (const m of live) if (m.treeAlive()) stop(m, 'SIGKILL', m.leadsGroup);
     }, killGrace);
     const onAbort = () => {
       for (const m of processes.values()) {
-        if (m.status === 'running' && !detached.has(m.id)) stop(m, 'SIGKILL', true);
+        if (!detached.has(m.id) && m.treeAlive()) stop(m, 'SIGKILL', true);
       }
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -458,6 +461,8 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
         ...live.map((m) => m.done),
         ...[...threads.values()].filter((t) => t.running).map((t) => t.worker.terminate()),
       ]);
+      // Done when every tree is empty, not only when every leader has exited.
+      while (!signal.aborted && live.some((m) => m.treeAlive())) await sleep(20);
       // A descendant that outlived its managed process may still hold its output pipes.
       for (const m of processes.values()) if (!detached.has(m.id)) m.release();
       await audit?.flush();

@@ -7,7 +7,7 @@ import type { Core, CoreEvent } from '../../lib/core/index.js';
 import { ProcessError } from '../../lib/process/errors.js';
 import { processService } from '../../lib/service/service.js';
 import { testCore, until } from '../core/helpers.js';
-import { eventually, runningAsleep, tempDir } from '../helpers.js';
+import { eventually, maskHas, procStatusField, runningAsleep, tempDir } from '../helpers.js';
 import { tasksetCpus } from '../thread/helpers.js';
 
 const cores: Core[] = [];
@@ -260,6 +260,26 @@ describe('shutdown', () => {
     const snap = await core.action<unknown, { pid: number }>('process.get').run({ id: s.value.id });
     const pgid = snap.ok ? snap.value.pid : 0;
     expect(await eventually(() => groupMembers(pgid).length === 2)).toBe(true);
+    await core.stop();
+    expect(groupMembers(pgid)).toEqual([]);
+  });
+
+  it('ugly: a member that ignores SIGTERM while its leader dies of it is SIGKILLed too, before stop() resolves', async () => {
+    // Before: the escalation looked only at the leader, which had already exited, so the
+    // member outlived the core as an orphan.
+    const core = await started({ killGrace: 100 });
+    const s = await core.action<unknown, { id: string }>('process.start').run({
+      command: 'sh',
+      args: ['-c', '(trap "" TERM; exec sleep 60) & wait'],
+    });
+    if (!s.ok) throw s.error;
+    const snap = await core.action<unknown, { pid: number }>('process.get').run({ id: s.value.id });
+    const pgid = snap.ok ? snap.value.pid : 0;
+    expect(
+      await eventually(() => groupMembers(pgid).length === 2 && runningAsleep(pgid, 'sh')),
+    ).toBe(true);
+    const member = groupMembers(pgid).find((p) => p !== pgid) as number;
+    expect(maskHas(procStatusField(member, 'SigIgn'), 15)).toBe(true); // it ignores SIGTERM
     await core.stop();
     expect(groupMembers(pgid)).toEqual([]);
   });
