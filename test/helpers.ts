@@ -45,15 +45,19 @@ export function procState(pid: number): string | null {
   }
 }
 
-/** Pids whose parent is `ppid` and which are zombies. */
-export function zombieChildren(ppid: number = process.pid): number[] {
+/** Pids in /proc whose stat fields (state letter, parent, process group) satisfy `match`. */
+export function procPids(
+  match: (p: { state: string; ppid: number; pgid: number }) => boolean,
+): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] === 'Z' && Number(fields[1]) === ppid) out.push(Number(entry));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (match({ state: f[0] ?? '', ppid: Number(f[1]), pgid: Number(f[2]) })) {
+        out.push(Number(entry));
+      }
     } catch {
       // raced with an exit
     }
@@ -61,20 +65,22 @@ export function zombieChildren(ppid: number = process.pid): number[] {
   return out;
 }
 
+/** Pids whose parent is `ppid` and which are zombies. */
+export function zombieChildren(ppid: number = process.pid): number[] {
+  return procPids((p) => p.state === 'Z' && p.ppid === ppid);
+}
+
 /** Pids whose parent is `ppid` and which are alive (not zombies). */
 export function liveChildren(ppid: number = process.pid): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z' && Number(fields[1]) === ppid) out.push(Number(entry));
-    } catch {
-      // raced with an exit
-    }
-  }
-  return out;
+  return procPids((p) => p.state !== 'Z' && p.ppid === ppid);
+}
+
+/**
+ * Live pids in process group `pgid`. Zombies are left out: they are dead, and on this VM
+ * pid 1 does not reap orphans, so a killed grandchild can stay a zombie forever.
+ */
+export function liveGroupMembers(pgid: number): number[] {
+  return procPids((p) => p.state !== 'Z' && p.pgid === pgid);
 }
 
 export function tempDir(prefix = 'core-process-'): string {

@@ -1,7 +1,3 @@
-// The supervisor over real children: restarts per policy, backoff (in fake time, where the
-// delays are the fact under test), giving up, health-triggered restarts that take the whole
-// group down, and stopping a child that ignores SIGTERM. Process facts come from /proc.
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +10,7 @@ import {
 } from '../../lib/daemon/supervisor.js';
 import { ProcessError } from '../../lib/process/errors.js';
 import { until } from '../core/helpers.js';
-import { procState } from '../helpers.js';
+import { liveGroupMembers as groupMembers, procState } from '../helpers.js';
 
 const running: Supervisor[] = [];
 afterEach(async () => {
@@ -34,22 +30,6 @@ const alive = (pid: number) => {
   const st = procState(pid);
   return st !== null && st !== 'Z';
 };
-
-/** Pids in process group `pgid` that are not zombies. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z') out.push(Number(e));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return out;
-}
 
 /** Timers that run each callback on the next turn and record the delay asked for. */
 function instantTimers(random = 0.5): Timers & { delays: number[] } {

@@ -1,6 +1,6 @@
 // Shared by the runner tests: specs that leave traces in files, and observers that read what
 // ran (and what is still alive) from the files and from /proc, outside the runner.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PipelineError } from '../../lib/runner/errors.js';
 import type { PipelineSpec } from '../../lib/runner/spec.js';
@@ -72,25 +72,7 @@ export function maxOverlap(trace: string[]): number {
   return max;
 }
 
-/**
- * Live pids whose process group (field 5 of /proc/<pid>/stat) is `pgid`. Zombies are left
- * out: they are dead, and on this VM pid 1 does not reap orphans, so a killed grandchild
- * whose parent died first can stay a zombie forever.
- */
-export function liveGroupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (fields[0] !== 'Z' && Number(fields[2]) === pgid) out.push(Number(entry));
-    } catch {
-      // raced with an exit
-    }
-  }
-  return out;
-}
+export { liveGroupMembers } from '../helpers.js';
 
 /** The PipelineError a promise rejects with; fails the test on anything else. */
 export async function rejection(p: Promise<unknown>): Promise<PipelineError> {

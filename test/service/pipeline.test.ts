@@ -7,7 +7,7 @@ import type { Core } from '../../lib/core/index.js';
 import type { PipelineResult } from '../../lib/runner/spec.js';
 import { processService } from '../../lib/service/service.js';
 import { testCore, until } from '../core/helpers.js';
-import { tempDir } from '../helpers.js';
+import { liveGroupMembers as groupMembers, tempDir } from '../helpers.js';
 
 const cores: Core[] = [];
 afterEach(async () => {
@@ -20,21 +20,6 @@ async function started(options: Parameters<typeof processService>[0] = {}): Prom
   await core.start();
   cores.push(core);
   return core;
-}
-
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z') out.push(Number(e));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return out;
 }
 
 describe('process.pipeline', () => {

@@ -7,7 +7,14 @@ import type { Core, CoreEvent } from '../../lib/core/index.js';
 import { ProcessError } from '../../lib/process/errors.js';
 import { processService } from '../../lib/service/service.js';
 import { testCore, until } from '../core/helpers.js';
-import { eventually, maskHas, procStatusField, runningAsleep, tempDir } from '../helpers.js';
+import {
+  eventually,
+  liveGroupMembers as groupMembers,
+  maskHas,
+  procStatusField,
+  runningAsleep,
+  tempDir,
+} from '../helpers.js';
 import { tasksetCpus } from '../thread/helpers.js';
 
 const cores: Core[] = [];
@@ -21,22 +28,6 @@ async function started(options: Parameters<typeof processService>[0] = {}): Prom
   await core.start();
   cores.push(core);
   return core;
-}
-
-/** Pids of live (not zombie) processes in process group `pgid`, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[2]) === pgid && f[0] !== 'Z') out.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return out;
 }
 
 describe('process.run', () => {
