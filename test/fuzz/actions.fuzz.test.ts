@@ -17,13 +17,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoreError, type CoreErrorKind } from '../../lib/core/errors.js';
 import type { Core } from '../../lib/core/index.js';
 import { cgroupBase } from '../../lib/process/cgroup.js';
-import { ProcessError, type ProcessErrorKind } from '../../lib/process/errors.js';
+import { ProcessError } from '../../lib/process/errors.js';
 import { PipelineError } from '../../lib/runner/errors.js';
 import { onlineCpus } from '../../lib/sched/cpus.js';
 import { type ProcessService, processService } from '../../lib/service/service.js';
 import { ThreadError, type ThreadErrorKind } from '../../lib/thread/errors.js';
 import { testCore } from '../core/helpers.js';
 import { eventually, fdsOf, liveChildren, tempDir, zombieChildren } from '../helpers.js';
+import { PROCESS_KINDS } from './kinds.js';
 
 /** Cases: with the spawn options fuzz's 60,000, the 100,000 the CI run asks for. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40_000);
@@ -42,16 +43,6 @@ const CORE_KINDS = new Set<CoreErrorKind>([
   'Timeout',
   'Aborted',
   'PermissionDenied',
-]);
-const PROCESS_KINDS = new Set<ProcessErrorKind>([
-  'SpawnFailed',
-  'TimedOut',
-  'TerminatedBySignal',
-  'InvalidCommand',
-  'PermissionDenied',
-  'Unsupported',
-  'NonZeroExit',
-  'NotFound',
 ]);
 const THREAD_KINDS = new Set<ThreadErrorKind>([
   'CreationFailed',

@@ -31,6 +31,7 @@ import type { ExitStatus } from '../../lib/process/status.js';
 import { onlineCpus } from '../../lib/sched/cpus.js';
 import { RLIMIT_NAMES } from '../../lib/sched/rlimits.js';
 import { eventually, fdsOf, liveChildren, tempDir, zombieChildren } from '../helpers.js';
+import { PROCESS_KINDS } from './kinds.js';
 
 /** Cases: with the actions fuzz's 40,000, the 100,000 the CI run asks for. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60_000);
@@ -38,16 +39,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20_240_611);
 /** A child still running this long after spawn is killed (and the case checked as killed). */
 const BOUND_MS = 3000;
 
-const KINDS = new Set<ProcessErrorKind>([
-  'SpawnFailed',
-  'TimedOut',
-  'TerminatedBySignal',
-  'InvalidCommand',
-  'PermissionDenied',
-  'Unsupported',
-  'NonZeroExit',
-  'NotFound',
-]);
+const KINDS = PROCESS_KINDS;
 /** What a spawn of well-formed options may fail with: the kernel's answer, never bad input. */
 const RUNTIME_KINDS = new Set<ProcessErrorKind>([
   'NotFound',
