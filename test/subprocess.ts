@@ -85,9 +85,11 @@ export interface RunNodeOptions {
   nodeFlags?: string[];
   /** Run as this user and group via `setpriv --reuid --regid --clear-groups`. */
   asUser?: number;
+  /** Signalled after this many ms; default 15,000. */
+  timeoutMs?: number;
 }
 
-/** Runs test/fixtures/<script> with node:child_process; stopped (signalled) after 15 s. */
+/** Runs test/fixtures/<script> with node:child_process; stopped (signalled) after 15 s or timeoutMs. */
 export function runNode(
   script: string,
   args: string[],
@@ -115,7 +117,7 @@ export function runNode(
     const c = cp.spawn(argv[0] as string, argv.slice(1), {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: 15_000,
+      timeout: options.timeoutMs ?? 15_000,
     });
     let stdout = '';
     let stderr = '';
