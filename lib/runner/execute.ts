@@ -184,6 +184,12 @@ export class SpecExecution {
   async #finish(output: Promise<void>): Promise<SpecResult> {
     const status = await this.handle.exited;
     await this.#drain(output);
+    // After a kill, a member that outlived its leader was sent SIGKILL, which the kernel
+    // delivers on its own time: the spec is done once its tree is empty (bounded, for a
+    // member stuck in D state). Without a kill, a background job may rightly live on.
+    if (this.#escalation !== null) {
+      for (let i = 0; i < 250 && this.handle.treeAlive(); i++) await sleep(20);
+    }
     for (const s of this.#streams) if (!s.readableEnded) s.destroy();
     this.#finished = true;
     if (this.#escalation !== null) {
