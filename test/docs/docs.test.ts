@@ -56,7 +56,8 @@ function leftBehind(marker: string): number[] {
   return found;
 }
 
-async function reapLeftovers(marker: string): Promise<number[]> {
+/** `pid: command line` of each leftover, then SIGKILLs them. */
+async function reapLeftovers(marker: string): Promise<string[]> {
   // Grace for processes already on their way out (a SIGKILLed tree the block just ended).
   const end = Date.now() + 3000;
   let pids = leftBehind(marker);
@@ -64,6 +65,13 @@ async function reapLeftovers(marker: string): Promise<number[]> {
     await new Promise((r) => setTimeout(r, 100));
     pids = leftBehind(marker);
   }
+  const named = pids.map((pid) => {
+    try {
+      return `${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+    } catch {
+      return `${pid}`;
+    }
+  });
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -71,7 +79,7 @@ async function reapLeftovers(marker: string): Promise<number[]> {
       // gone
     }
   }
-  return pids;
+  return named;
 }
 
 function execute(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
@@ -97,10 +105,20 @@ function execute(argv: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<O
         // already gone
       }
     }, BLOCK_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
+    const finish = (code: number | null, signal: string | null) => {
       clearTimeout(timer);
       resolve({ code, signal, output });
+    };
+    child.on('error', reject);
+    child.on('close', finish);
+    // A process the block left behind may hold our pipes open: the block is over when its
+    // shell or script exits, and the leftover check then names what stayed.
+    child.on('exit', (code, signal) => {
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        finish(code, signal);
+      }, 1000).unref();
     });
   });
 }
@@ -158,10 +176,14 @@ describe.each(pages)('%s', (page) => {
       });
       continue;
     }
-    it.skipIf(b.root && !isRoot)(`${title} runs${b.root ? ' (as root only)' : ''}`, async () => {
-      await runBlock(b, dir, lib);
-      ran.add(where(b));
-    });
+    it.skipIf(b.root && !isRoot)(
+      `${title} runs${b.root ? ' (as root only)' : ''}`,
+      async () => {
+        await runBlock(b, dir, lib);
+        ran.add(where(b));
+      },
+      BLOCK_TIMEOUT_MS + 15_000,
+    );
   }
 });
 
