@@ -9,7 +9,7 @@ import cp from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { compiledCli } from '../cli/cli.js';
 import { childEnv, compiledLib, ROOT } from '../subprocess.js';
@@ -135,55 +135,91 @@ function toModule(code: string, lib: string): string {
   return js.replace(/(['"])@core\/process\1/g, JSON.stringify(lib));
 }
 
-describe.each(pages)('%s', (page) => {
-  const blocks = blocksOf(ROOT, page);
-  let dir = '';
-  let lib = '';
+interface PageDir {
+  dir: string;
+  lib: string;
+}
+const dirs = new Map<string, Promise<PageDir>>();
 
-  beforeAll(async () => {
-    lib = await compiledLib();
-    const cli = await compiledCli();
-    // Under node_modules/.cache so the blocks' own imports (zod, yaml) resolve from this checkout.
-    const cache = path.join(ROOT, 'node_modules', '.cache');
-    fs.mkdirSync(cache, { recursive: true });
-    dir = fs.mkdtempSync(path.join(cache, 'core-process-docs-'));
-    fs.mkdirSync(path.join(dir, '.bin'));
-    fs.writeFileSync(
-      path.join(dir, '.bin', 'core-process'),
-      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} "$@"\n`,
-      { mode: 0o755 },
-    );
+// The page's scratch directory, made on first use: `core-process` on PATH, its file= blocks.
+function pageDir(page: string, blocks: Block[]): Promise<PageDir> {
+  let made = dirs.get(page);
+  if (made === undefined) {
+    made = (async () => {
+      const lib = await compiledLib();
+      const cli = await compiledCli();
+      // Under node_modules/.cache so the blocks' own imports (zod, yaml) resolve from this checkout.
+      const cache = path.join(ROOT, 'node_modules', '.cache');
+      fs.mkdirSync(cache, { recursive: true });
+      const dir = fs.mkdtempSync(path.join(cache, 'core-process-docs-'));
+      fs.mkdirSync(path.join(dir, '.bin'));
+      fs.writeFileSync(
+        path.join(dir, '.bin', 'core-process'),
+        `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(cli)} "$@"\n`,
+        { mode: 0o755 },
+      );
+      for (const b of blocks) {
+        if (b.writeTo !== undefined) fs.writeFileSync(path.join(dir, b.writeTo), b.code);
+      }
+      return { dir, lib };
+    })();
+    dirs.set(page, made);
+  }
+  return made;
+}
+
+// Pages run side by side; the blocks of one page run in order, each after the one before it
+// has finished (they share the page's directory, and a later block may use an earlier one's
+// files). Hence the bound: a block may wait for the page's earlier blocks and, first of all,
+// for lib/ and the CLI to compile.
+const PAGE_TIMEOUT_MS = 240_000;
+const chains = new Map<string, Promise<unknown>>();
+
+function inPageOrder(page: string, step: () => Promise<void>): Promise<void> {
+  const mine = (chains.get(page) ?? Promise.resolve()).then(step);
+  chains.set(
+    page,
+    mine.catch(() => undefined),
+  );
+  return mine;
+}
+
+describe.concurrent('code blocks', () => {
+  afterAll(async () => {
+    for (const made of dirs.values()) {
+      const { dir } = await made.catch(() => ({ dir: '' }));
+      if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  for (const page of pages) {
+    const blocks = blocksOf(ROOT, page);
+    it(`${page} has only fences this test understands`, () => {
+      for (const b of blocks) expect(b.lang, `${where(b)}: fence needs a language`).not.toBe('');
+    });
+
     for (const b of blocks) {
-      if (b.writeTo !== undefined) fs.writeFileSync(path.join(dir, b.writeTo), b.code);
+      const marked = b.noRun !== undefined || SAMPLE.has(b.lang);
+      const title = `${where(b)}${b.writeTo ? ` file=${b.writeTo}` : ''}`;
+      if (marked) {
+        it(`${title} is marked not to run, with a reason`, () => {
+          if (b.noRun !== undefined)
+            expect(b.noRun, `${where(b)}: no-run needs a reason`).not.toBe('');
+        });
+        continue;
+      }
+      it.skipIf(b.root && !isRoot)(
+        `${title} runs${b.root ? ' (as root only)' : ''}`,
+        async () => {
+          await inPageOrder(page, async () => {
+            const { dir, lib } = await pageDir(page, blocks);
+            await runBlock(b, dir, lib);
+          });
+          ran.add(where(b));
+        },
+        PAGE_TIMEOUT_MS,
+      );
     }
-  }, 180_000); // the first page of a run may compile lib/ and the CLI
-
-  afterAll(() => {
-    if (dir !== '') fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('has only fences this test understands', () => {
-    for (const b of blocks) expect(b.lang, `${where(b)}: fence needs a language`).not.toBe('');
-  });
-
-  for (const b of blocks) {
-    const marked = b.noRun !== undefined || SAMPLE.has(b.lang);
-    const title = `${where(b)}${b.writeTo ? ` file=${b.writeTo}` : ''}`;
-    if (marked) {
-      it(`${title} is marked not to run, with a reason`, () => {
-        if (b.noRun !== undefined)
-          expect(b.noRun, `${where(b)}: no-run needs a reason`).not.toBe('');
-      });
-      continue;
-    }
-    it.skipIf(b.root && !isRoot)(
-      `${title} runs${b.root ? ' (as root only)' : ''}`,
-      async () => {
-        await runBlock(b, dir, lib);
-        ran.add(where(b));
-      },
-      BLOCK_TIMEOUT_MS + 15_000,
-    );
   }
 });
 
