@@ -52,6 +52,11 @@ export function extractBlocks(file: string, text: string): Block[] {
     const open = /^(\s*)(`{3,}|~{3,})(.*)$/.exec(lines[i] as string);
     if (open === null) continue;
     const [, indent = '', fence = '', info = ''] = open;
+    // CommonMark: a backtick in a backtick fence's info string makes the line no fence at all,
+    // so renderers would show this block as prose while this test ran it.
+    if (fence.startsWith('`') && info.includes('`')) {
+      throw new Error(`${file}:${i + 1}: no backticks in a fence's info string ("${info}")`);
+    }
     const body: string[] = [];
     let j = i + 1;
     for (; j < lines.length; j++) {
