@@ -105,6 +105,8 @@ export type {
   Timers,
 } from './daemon/supervisor.js';
 export { Supervisor, supervise } from './daemon/supervisor.js';
+export type { ProcessErrorDetails, ProcessErrorKind } from './errors.js';
+export { ProcessError } from './errors.js';
 export type {
   Actor,
   ActorKind,
@@ -134,8 +136,6 @@ export {
 } from './events/index.js';
 export type { Backend } from './process/backend.js';
 export { backend } from './process/backend.js';
-export type { ProcessErrorDetails, ProcessErrorKind } from './process/errors.js';
-export { ProcessError } from './process/errors.js';
 export type { WaitOptions } from './process/handle.js';
 export { ProcessHandle } from './process/handle.js';
 export type { Containment, SpawnOptions, StdioSpec } from './process/options.js';

@@ -3,7 +3,7 @@
  * that says whose fault it is. Bad input is always 4xx; 500 is kept for our own bugs.
  */
 import { CoreError } from '../core/errors.js';
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 import { PipelineError } from '../runner/errors.js';
 import { ThreadError } from '../thread/errors.js';
 

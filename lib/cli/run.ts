@@ -6,7 +6,7 @@
 
 import { constants } from 'node:os';
 import { Command, Option } from 'commander';
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 import type { SignalName } from '../process/signals.js';
 import { signalNumber } from '../process/signals.js';
 import { spawn } from '../process/spawn.js';

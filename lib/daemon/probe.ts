@@ -3,7 +3,7 @@
  * that must succeed, or a command that must exit 0, each bounded by a timeout.
  */
 import { connect } from 'node:net';
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 

@@ -5,7 +5,7 @@
  * it stops the whole group (stop signal, grace, SIGKILL) and restarts it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 import { type SignalName, signalNumber } from '../process/signals.js';

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errnoName, ProcessError } from '../errors.js';
 import { type NativeChild, type NativeStatus, native } from '../native.js';
 import { getAffinity, setAffinity } from '../sched/affinity.js';
 import {
@@ -23,7 +24,6 @@ import {
   setNice,
   setScheduler,
 } from '../sched/scheduler.js';
-import { errnoName, ProcessError } from './errors.js';
 import type { Containment, PreparedSpawn } from './options.js';
 import { PipeReader } from './pipe-reader.js';
 import { type SignalName, signalNumber } from './signals.js';

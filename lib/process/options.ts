@@ -3,12 +3,12 @@
  * native request. Every check runs before any syscall and names the field and the value.
  */
 import path from 'node:path';
+import { describe, invalid } from '../errors.js';
 import type { NativeSpawnRequest, NativeStdio } from '../native.js';
 import { checkCpus } from '../sched/cpus.js';
 import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
 import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
 import { type ChildCgroup, createChildCgroup } from './cgroup.js';
-import { describe, invalid } from './errors.js';
 import { type SignalName, signalNumber } from './signals.js';
 
 /**

@@ -5,8 +5,8 @@
  * native poll stops, and _read() starts it again.
  */
 import { Readable } from 'node:stream';
+import { errnoName, ProcessError } from '../errors.js';
 import { native } from '../native.js';
-import { errnoName, ProcessError } from './errors.js';
 
 export class PipeReader extends Readable {
   #id: number;

@@ -3,7 +3,7 @@
  * ProcessError (NonZeroExit, TerminatedBySignal, TimedOut), like execa but on our spawn.
  */
 import type { Readable } from 'node:stream';
-import { invalid, ProcessError } from './errors.js';
+import { invalid, ProcessError } from '../errors.js';
 import type { ProcessHandle } from './handle.js';
 import type { SpawnOptions, StdioSpec } from './options.js';
 import { spawn } from './spawn.js';

@@ -3,7 +3,7 @@
  * platform's own (`os.constants.signals`), so 'SIGUSR1' means 10 on Linux and 30 on macOS.
  */
 import { constants } from 'node:os';
-import { invalid } from './errors.js';
+import { invalid } from '../errors.js';
 
 export type SignalName = keyof typeof constants.signals;
 

@@ -1,37 +1,9 @@
-/** ExitStatus: what the kernel reported when the child was reaped, rusage included. */
+/** Decoding the addon's status tuple into an ExitStatus (the type lives in lib/exit-status.ts). */
+import type { ExitStatus } from '../exit-status.js';
 import type { NativeStatus } from '../native.js';
 import { signalName } from './signals.js';
 
-export interface ResourceUsage {
-  userCpuMs: number;
-  systemCpuMs: number;
-  /**
-   * Peak resident set in KiB. Linux carries the parent's peak across the vfork-style exec
-   * that both spawn paths use, so a child never reports less than the spawner's RSS then.
-   */
-  maxRssKb: number;
-  minorFaults: number;
-  majorFaults: number;
-  voluntaryCtxSwitches: number;
-  involuntaryCtxSwitches: number;
-}
-
-export interface ExitStatus {
-  pid: number;
-  /** Exit code, null when a signal ended the child. */
-  code: number | null;
-  /** Terminating signal name, null when the child exited. */
-  signal: string | null;
-  coreDumped: boolean;
-  /** Spawn to reap, on the monotonic clock. */
-  durationMs: number;
-  rusage: ResourceUsage;
-  /**
-   * True when another waiter in this process (a stray `waitpid(-1)`) reaped the child
-   * first: it has exited, but its code is unknown (both code and signal are null).
-   */
-  lost?: boolean;
-}
+export type { ExitStatus, ResourceUsage } from '../exit-status.js';
 
 export function decodeStatus(pid: number, s: NativeStatus): ExitStatus {
   const status: ExitStatus = {

@@ -6,8 +6,8 @@
  * we watch ourselves, so `child_process`'s children keep their exit codes.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { errnoName, ProcessError } from '../errors.js';
 import { native } from '../native.js';
-import { errnoName, ProcessError } from './errors.js';
 
 const MAX_TREES = 4096;
 const treeGroups = new Set<number>();

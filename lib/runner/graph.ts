@@ -4,7 +4,7 @@
  * is skipped. Pure: no processes, no clocks.
  */
 // describe() is the process layer's value printer: it survives bigints and cycles.
-import { describe } from '../process/errors.js';
+import { describe } from '../errors.js';
 import { PipelineError } from './errors.js';
 import type { PipelineSpec } from './spec.js';
 

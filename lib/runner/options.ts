@@ -3,7 +3,7 @@
  * PipelineError rather than a pipeline that half ran.
  */
 import { availableParallelism } from 'node:os';
-import { describe } from '../process/errors.js';
+import { describe } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 import { spawn } from '../process/spawn.js';

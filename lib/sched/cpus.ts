@@ -1,6 +1,7 @@
 /** CPU ids: what exists, what is online, and validating a requested set against it. */
+
+import { describe, invalid } from '../errors.js';
 import { native } from '../native.js';
-import { describe, invalid } from '../process/errors.js';
 
 /**
  * CPUs configured in this machine, online or not (sysconf _SC_NPROCESSORS_CONF).

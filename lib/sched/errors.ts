@@ -2,13 +2,14 @@
  * Turning a refused scheduling call into a ProcessError that says what was missing: the
  * capability, the limit and its current value, or that the task has gone.
  */
+
+import { errnoName, ProcessError, type ProcessErrorKind } from '../errors.js';
 import {
   type NativeSchedError,
   type NativeSpawnError,
   type NativeSpawnRequest,
   native,
 } from '../native.js';
-import { errnoName, ProcessError, type ProcessErrorKind } from '../process/errors.js';
 
 export interface SchedDetail {
   policy?: string;

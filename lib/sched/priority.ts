@@ -2,9 +2,10 @@
  * ThreadPriority: the named levels threads (and `currentThread`) use, mapped onto a policy
  * plus nice, and applied so that a refusal leaves the task as it was.
  */
+
+import { invalid } from '../errors.js';
 import type { NativePolicy } from '../native.js';
 import { native } from '../native.js';
-import { invalid } from '../process/errors.js';
 import { isSchedError, schedFailure } from './errors.js';
 import { checkNice, checkScheduler, REALTIME_PRIORITY, type SchedPolicy } from './scheduler.js';
 

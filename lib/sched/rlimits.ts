@@ -2,9 +2,10 @@
  * Resource limits: validating `rlimits` for spawn, and reading or changing them on a running
  * process (the programmatic `prlimit`).
  */
+
+import { describe, invalid } from '../errors.js';
 import type { NativeRlimit } from '../native.js';
 import { native } from '../native.js';
-import { describe, invalid } from '../process/errors.js';
 import { isSchedError, schedFailure } from './errors.js';
 import { checkId, describeTarget } from './target.js';
 

@@ -2,9 +2,10 @@
  * Scheduling policy, realtime priority and nice of a running process or thread: the
  * programmatic `chrt -p` and `renice`.
  */
+
+import { invalid } from '../errors.js';
 import type { NativePolicy } from '../native.js';
 import { native } from '../native.js';
-import { invalid } from '../process/errors.js';
 import { isSchedError, schedFailure } from './errors.js';
 import { applyToTasks, checkId, describeTarget, type ThreadsOption } from './target.js';
 

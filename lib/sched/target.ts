@@ -4,8 +4,8 @@
  */
 import { readdirSync } from 'node:fs';
 import { constants } from 'node:os';
+import { invalid } from '../errors.js';
 import type { NativeSchedError } from '../native.js';
-import { invalid } from '../process/errors.js';
 
 const MAX_ID = 0x7fffffff;
 

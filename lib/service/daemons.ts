@@ -14,7 +14,7 @@ import {
   type SupervisorStatus,
   supervise,
 } from '../daemon/supervisor.js';
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { ActionContext } from '../core/action.js';
 import type { Core } from '../core/core.js';
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 import { setThreadAffinity } from '../thread/control.js';
 import { createThread, type ThreadOptions } from '../thread/create.js';
 import type { ThreadHandle, ThreadResult } from '../thread/handle.js';

@@ -3,7 +3,7 @@
  * returning a Result instead of throwing. Failures are the same ProcessError / ThreadError
  * values the throwing API raises; anything else thrown (a bug) is not swallowed.
  */
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 import type { SignalName } from '../process/signals.js';

@@ -6,7 +6,7 @@
  * task after our thread ended can never be reached (it answers ESRCH instead).
  */
 import { constants } from 'node:os';
-import { describe, ProcessError } from '../process/errors.js';
+import { describe, ProcessError } from '../errors.js';
 import { applyAffinity } from '../sched/affinity.js';
 import { checkCpus } from '../sched/cpus.js';
 import { applyPriority, resolvePriority, type ThreadPriority } from '../sched/priority.js';

@@ -3,7 +3,7 @@
  * `code`, `errno` and `syscall` carry the kernel's own answer when there is one, `field` the
  * argument at fault when the input was bad.
  */
-import { ProcessError } from '../process/errors.js';
+import { ProcessError } from '../errors.js';
 
 export type ThreadErrorKind =
   | 'CreationFailed'

@@ -5,7 +5,7 @@
  * everything the thread sent: the two arrive in either order.
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { describe } from '../process/errors.js';
+import { describe } from '../errors.js';
 import type { ControlMessage } from './bootstrap.js';
 
 export interface ThreadResult {

@@ -2,7 +2,7 @@
  * joinThread: waiting for a thread's end and taking its result, as pthread_join and Rust's
  * JoinHandle::join do: the start function's value, or its error as the rejection's cause.
  */
-import { describe } from '../process/errors.js';
+import { describe } from '../errors.js';
 import { invalidThreadInput, ThreadError } from './errors.js';
 import { ThreadHandle, type ThreadResult } from './handle.js';
 

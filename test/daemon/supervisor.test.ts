@@ -8,7 +8,7 @@ import {
   supervise,
   type Timers,
 } from '../../lib/daemon/supervisor.js';
-import { ProcessError } from '../../lib/process/errors.js';
+import { ProcessError } from '../../lib/errors.js';
 import { until } from '../core/helpers.js';
 import { liveGroupMembers as groupMembers, procState } from '../helpers.js';
 

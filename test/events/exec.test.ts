@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ProcessError } from '../../lib/errors.js';
 import { Exec, ExecExitError, ExecTimeoutError } from '../../lib/events/exec.js';
-import { ProcessError } from '../../lib/process/errors.js';
 import { eventually, tempDir } from '../helpers.js';
 import { validEvent } from './helpers.js';
 

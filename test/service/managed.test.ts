@@ -2,7 +2,7 @@
 // checked against real children (exit codes, signals, /proc) and their real output.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ProcessError } from '../../lib/process/errors.js';
+import { ProcessError } from '../../lib/errors.js';
 import { nextId } from '../../lib/service/ids.js';
 import { type ManagedEvent, ManagedProcess } from '../../lib/service/managed.js';
 import { OutputRing } from '../../lib/service/ring.js';

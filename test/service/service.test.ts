@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Core, CoreEvent } from '../../lib/core/index.js';
-import { ProcessError } from '../../lib/process/errors.js';
+import { ProcessError } from '../../lib/errors.js';
 import { processService } from '../../lib/service/service.js';
 import { testCore, until } from '../core/helpers.js';
 import {
