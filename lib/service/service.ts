@@ -3,14 +3,13 @@
  * has not `use`d it cannot run anything: registration is permission. Every process it starts
  * is managed (output ring buffers, line events, snapshots), passes the security policy when
  * one is given, is audited when an audit trail is configured, and, unless started with
- * `detach: true`, is stopped with its whole group when the core stops.
+ * `detach: true`, is stopped with its whole group when the core stops. The actions of each
+ * family live beside it (processes.ts, threads.ts, daemons.ts, pipeline.ts, system.ts), and so
+ * does the shutdown (shutdown.ts); this file owns the spawner, signalling and audit they share.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
-import { type ActionContext, NEVER_ABORTED } from '../core/action.js';
+import type { ActionContext } from '../core/action.js';
 import type { Core } from '../core/core.js';
 import type { EntitlementChecker } from '../core/entitlement.js';
-import { processRunInputSchema, processStartInputSchema } from '../core/process-sugar.js';
 import type { Service } from '../core/service.js';
 import type { Supervisor } from '../daemon/supervisor.js';
 import { ProcessError } from '../errors.js';
@@ -20,14 +19,15 @@ import type { Subscriber } from '../events/subscriber.js';
 import type { SpawnOptions } from '../process/options.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
 import type { ExitStatus } from '../process/status.js';
-import { fail, ok, type Result } from '../result.js';
 import type { ThreadHandle } from '../thread/handle.js';
 import { AuditTrail } from './audit.js';
 import { registerDaemonActions } from './daemons.js';
 import { nextId } from './ids.js';
-import { type CapturedOutput, ManagedProcess, type ProcessSnapshot } from './managed.js';
+import { ManagedProcess } from './managed.js';
 import { registerPipelineAction } from './pipeline.js';
 import { compilePolicy, type PolicyGate, type ProcessPolicy, refusal } from './policy.js';
+import { registerProcessActions } from './processes.js';
+import { shutdownService } from './shutdown.js';
 import { registerSystemAction } from './system.js';
 import { registerThreadActions } from './threads.js';
 import { resolveProgram } from './which.js';
@@ -64,22 +64,6 @@ export interface ProcessService extends Service {
   /** Managed processes running now. */
   running(): number;
 }
-
-const idInput = z.object({ id: z.string().min(1) });
-const killInput = z
-  .object({
-    id: z.string().min(1).optional(),
-    pid: z.number().int().positive().optional(),
-    signal: z.string().optional(),
-  })
-  .refine((v) => v.id !== undefined || v.pid !== undefined, { message: 'give id or pid' });
-const waitInput = z.object({ id: z.string().min(1), timeout: z.number().nonnegative().optional() });
-const inputInput = z.object({
-  id: z.string().min(1),
-  data: z.string().optional(),
-  close: z.boolean().optional(),
-});
-type StartInput = z.infer<typeof processStartInputSchema>;
 
 const SPAWNING = new Set(['process.run', 'process.start', 'process.pipeline']);
 const ACTOR_KINDS = new Set(['user', 'service', 'system', 'agent']);
@@ -125,16 +109,6 @@ function spawnPayload(id: string, o: SpawnOptions, h: ManagedProcess): Record<st
   }
   if (o.inheritScheduling === true) out.inheritScheduling = true;
   return out;
-}
-
-function notFound(what: string, id: string | number): ProcessError {
-  return new ProcessError('NotFound', `${what} ${id}: no such managed ${what}`, { code: 'ESRCH' });
-}
-
-/** process.start input (command, plus any spawn option) -> SpawnOptions. */
-function spawnOptionsOf(input: StartInput): SpawnOptions {
-  const { command, detach: _detach, ...rest } = input;
-  return { processGroup: true, ...(rest as Omit<SpawnOptions, 'program'>), program: command };
 }
 
 /**
@@ -271,140 +245,13 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
     return sent;
   }
 
-  function find(id: string): ManagedProcess {
-    const m = processes.get(id);
-    if (!m) throw notFound('process', id);
-    return m;
-  }
-
   function register(core: Core): void {
-    core.action(
-      'process.run',
-      async (input, ctx): Promise<Result<string, ProcessError>> => {
-        const { signal } = ctx;
-        const m = manage(
-          core,
-          {
-            program: input.command,
-            args: input.args,
-            cwd: input.cwd,
-            env: input.env,
-            stdin: 'null',
-            // Listening on an AbortSignal is not free; skip the one that can never fire.
-            ...(signal === NEVER_ABORTED ? {} : { signal }),
-          },
-          false,
-          ctx,
-        );
-        const status = await m.done;
-        const out = m.output();
-        if (status !== null && status.code === 0) return ok(out.stdout);
-        const why = status?.signal
-          ? `was killed by ${status.signal}`
-          : `exited with code ${status?.code}`;
-        return fail(
-          new ProcessError(
-            status?.signal ? 'TerminatedBySignal' : 'NonZeroExit',
-            `${input.command} ${why}`,
-            {
-              code: status?.signal ?? status?.code ?? undefined,
-              status: status ?? undefined,
-              stdout: out.stdout,
-              stderr: out.stderr,
-              command: input.command,
-            },
-          ),
-        );
-      },
-      {
-        description: 'Run a command to completion; the value is its stdout',
-        schema: processRunInputSchema,
-      },
-    );
-
-    core.action(
-      'process.start',
-      (input: StartInput, ctx) => {
-        const m = manage(core, spawnOptionsOf(input), true, ctx);
-        if (input.detach === true) detached.add(m.id);
-        return { id: m.id };
-      },
-      {
-        description: 'Start a managed process; the value is { id }',
-        schema: processStartInputSchema,
-      },
-    );
-
-    core.action(
-      'process.kill',
-      (input: z.infer<typeof killInput>, ctx) => {
-        const signal = (input.signal ?? 'SIGTERM') as SignalName;
-        signalNumber(signal, 'signal');
-        const m =
-          input.id !== undefined
-            ? find(input.id)
-            : [...processes.values()].find(
-                (p) => p.handle?.pid === input.pid && p.status === 'running',
-              );
-        if (!m) throw notFound('process', input.pid ?? '?');
-        const by = actorOf(ctx, self);
-        return { id: m.id, sent: sendSignal(m, signal, m.leadsGroup, by, 'process.kill') };
-      },
-      {
-        description: 'Signal a managed process (its group when it leads one) by id or pid',
-        schema: killInput,
-      },
-    );
-
-    core.action(
-      'process.list',
-      (): ProcessSnapshot[] => [...processes.values()].map((m) => m.snapshot()),
-      {
-        description: 'Snapshots of every managed process',
-      },
-    );
-
-    core.action('process.get', (input: z.infer<typeof idInput>) => find(input.id).snapshot(), {
-      description: 'Snapshot of one managed process',
-      schema: idInput,
+    registerProcessActions(core, {
+      processes,
+      detached,
+      manage: (spawnOptions, keep, ctx) => manage(core, spawnOptions, keep, ctx),
+      signal: (m, sig, group, ctx) => sendSignal(m, sig, group, actorOf(ctx, self), ctx.action),
     });
-
-    core.action(
-      'process.wait',
-      async (input: z.infer<typeof waitInput>) => {
-        const m = find(input.id);
-        const h = m.handle;
-        if (h !== null)
-          await h.wait(input.timeout === undefined ? undefined : { timeout: input.timeout });
-        await m.done;
-        return m.snapshot();
-      },
-      {
-        description: 'Wait for a managed process to exit (optional timeout, ms)',
-        schema: waitInput,
-      },
-    );
-
-    core.action(
-      'process.input',
-      async (input: z.infer<typeof inputInput>) => {
-        const m = find(input.id);
-        if (input.data !== undefined) await m.input(input.data);
-        if (input.close === true) await m.input(null);
-        return { id: m.id };
-      },
-      { description: 'Write to a managed process’s stdin, or close it', schema: inputInput },
-    );
-
-    core.action(
-      'process.output',
-      (input: z.infer<typeof idInput>): CapturedOutput => find(input.id).output(),
-      {
-        description: 'Captured output of a managed process (newest bytes, ring buffered)',
-        schema: idInput,
-      },
-    );
-
     registerThreadActions(core, { threads, gate, denied });
     const managedSpawn = (spawnOptions: SpawnOptions, ctx: ActionContext) => {
       const m = manage(core, spawnOptions, true, ctx);
@@ -431,47 +278,6 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
     });
   }
 
-  // Every managed group gets killSignal, then SIGKILL after the grace, and we wait for every
-  // exit; the core's stop timeout (signal) bounds all of it. The audit trail is flushed last,
-  // so the exits are in it.
-  async function shutdown(signal: AbortSignal): Promise<void> {
-    // Supervisors stop their own children (their stop signal and grace) and restart nothing;
-    // this starts at once, before the first await of each stop().
-    const supervised = [...daemons.values()].map((d) => d.stop());
-    const live = [...processes.values()].filter(
-      (m) => m.status === 'running' && !detached.has(m.id) && !daemonOwned.has(m.id),
-    );
-    const stop = (m: ManagedProcess, sig: SignalName, group: boolean) =>
-      sendSignal(m, sig, group, self, 'shutdown');
-    for (const m of live) stop(m, killSignal, m.leadsGroup);
-    // Whatever is left of a tree after the grace gets SIGKILL, leader or not: a member that
-    // ignores the signal its leader died of would otherwise outlive the core.
-    const escalate = setTimeout(() => {
-      for (const m of live) if (m.treeAlive()) stop(m, 'SIGKILL', m.leadsGroup);
-    }, killGrace);
-    const onAbort = () => {
-      for (const m of processes.values()) {
-        if (!detached.has(m.id) && m.treeAlive()) stop(m, 'SIGKILL', true);
-      }
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      await Promise.all([
-        ...supervised,
-        ...live.map((m) => m.done),
-        ...[...threads.values()].filter((t) => t.running).map((t) => t.worker.terminate()),
-      ]);
-      // Done when every tree is empty, not only when every leader has exited.
-      while (!signal.aborted && live.some((m) => m.treeAlive())) await sleep(20);
-      // A descendant that outlived its managed process may still hold its output pipes.
-      for (const m of processes.values()) if (!detached.has(m.id)) m.release();
-      await audit?.flush();
-    } finally {
-      clearTimeout(escalate);
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
   async function startup(core: Core): Promise<void> {
     self = { kind: 'service', id: `${core.name}/process` };
     if (options.policy !== undefined) gate = compilePolicy(options.policy);
@@ -493,7 +299,23 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
     name: 'process',
     order: options.order ?? 10,
     onStartup: startup,
-    onShutdown: (_core, { signal }) => shutdown(signal),
+    onShutdown: (_core, { signal }) =>
+      shutdownService(
+        {
+          processes,
+          threads,
+          daemons,
+          detached,
+          daemonOwned,
+          killSignal,
+          killGrace,
+          signal: (m, sig, group) => sendSignal(m, sig, group, self, 'shutdown'),
+          flush: async () => {
+            await audit?.flush();
+          },
+        },
+        signal,
+      ),
     entitlements: (action, quantity) => {
       if (max === undefined || !SPAWNING.has(action)) return { allowed: true, unlimited: true };
       return {

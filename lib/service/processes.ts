@@ -1,0 +1,200 @@
+/**
+ * The process.* actions of the process service: run, start, kill, list, get, wait, input and
+ * output over the service's managed processes. Spawning and signalling go through the host, so
+ * the policy and the audit trail apply to every one of them.
+ */
+import { z } from 'zod';
+import { type ActionContext, NEVER_ABORTED } from '../core/action.js';
+import type { Core } from '../core/core.js';
+import { processRunInputSchema, processStartInputSchema } from '../core/process-sugar.js';
+import { ProcessError } from '../errors.js';
+import type { SpawnOptions } from '../process/options.js';
+import { type SignalName, signalNumber } from '../process/signals.js';
+import { fail, ok, type Result } from '../result.js';
+import type { CapturedOutput, ManagedProcess, ProcessSnapshot } from './managed.js';
+
+const idInput = z.object({ id: z.string().min(1) });
+const killInput = z
+  .object({
+    id: z.string().min(1).optional(),
+    pid: z.number().int().positive().optional(),
+    signal: z.string().optional(),
+  })
+  .refine((v) => v.id !== undefined || v.pid !== undefined, { message: 'give id or pid' });
+const waitInput = z.object({ id: z.string().min(1), timeout: z.number().nonnegative().optional() });
+const inputInput = z.object({
+  id: z.string().min(1),
+  data: z.string().optional(),
+  close: z.boolean().optional(),
+});
+type StartInput = z.infer<typeof processStartInputSchema>;
+
+/** What the process actions need from the service around them. */
+export interface ProcessActionHost {
+  /** Managed processes by id: running ones, and exited `process.start` ones still retained. */
+  readonly processes: ReadonlyMap<string, ManagedProcess>;
+  /** Ids started with `detach: true`: shutdown leaves them running. */
+  readonly detached: Set<string>;
+  /**
+   * The service's policy-checked, managed, audited spawner. `keep`: listed after exit (until
+   * retainExited), rather than forgotten once it exits.
+   */
+  manage(options: SpawnOptions, keep: boolean, ctx: ActionContext): ManagedProcess;
+  /** Sends a signal through the managed process and audits it as sent by the caller. */
+  signal(m: ManagedProcess, sig: SignalName, group: boolean, ctx: ActionContext): boolean;
+}
+
+/**
+ * @example
+ * throw notFound('process', 'proc-7'); // ProcessError NotFound, code ESRCH
+ */
+export function notFound(what: string, id: string | number): ProcessError {
+  return new ProcessError('NotFound', `${what} ${id}: no such managed ${what}`, { code: 'ESRCH' });
+}
+
+/** process.start input (command, plus any spawn option) -> SpawnOptions. */
+function spawnOptionsOf(input: StartInput): SpawnOptions {
+  const { command, detach: _detach, ...rest } = input;
+  return { processGroup: true, ...(rest as Omit<SpawnOptions, 'program'>), program: command };
+}
+
+/**
+ * Registers process.run, process.start, process.kill, process.list, process.get, process.wait,
+ * process.input and process.output on `core`.
+ *
+ * @example
+ * registerProcessActions(core, { processes, detached, manage, signal });
+ * const { id } = await core.action('process.start').run({ command: 'sleep', args: ['5'] });
+ */
+export function registerProcessActions(core: Core, host: ProcessActionHost): void {
+  const find = (id: string): ManagedProcess => {
+    const m = host.processes.get(id);
+    if (!m) throw notFound('process', id);
+    return m;
+  };
+
+  core.action(
+    'process.run',
+    async (input, ctx): Promise<Result<string, ProcessError>> => {
+      const { signal } = ctx;
+      const m = host.manage(
+        {
+          program: input.command,
+          args: input.args,
+          cwd: input.cwd,
+          env: input.env,
+          stdin: 'null',
+          // Listening on an AbortSignal is not free; skip the one that can never fire.
+          ...(signal === NEVER_ABORTED ? {} : { signal }),
+        },
+        false,
+        ctx,
+      );
+      const status = await m.done;
+      const out = m.output();
+      if (status !== null && status.code === 0) return ok(out.stdout);
+      const why = status?.signal
+        ? `was killed by ${status.signal}`
+        : `exited with code ${status?.code}`;
+      return fail(
+        new ProcessError(
+          status?.signal ? 'TerminatedBySignal' : 'NonZeroExit',
+          `${input.command} ${why}`,
+          {
+            code: status?.signal ?? status?.code ?? undefined,
+            status: status ?? undefined,
+            stdout: out.stdout,
+            stderr: out.stderr,
+            command: input.command,
+          },
+        ),
+      );
+    },
+    {
+      description: 'Run a command to completion; the value is its stdout',
+      schema: processRunInputSchema,
+    },
+  );
+
+  core.action(
+    'process.start',
+    (input: StartInput, ctx) => {
+      const m = host.manage(spawnOptionsOf(input), true, ctx);
+      if (input.detach === true) host.detached.add(m.id);
+      return { id: m.id };
+    },
+    {
+      description: 'Start a managed process; the value is { id }',
+      schema: processStartInputSchema,
+    },
+  );
+
+  core.action(
+    'process.kill',
+    (input: z.infer<typeof killInput>, ctx) => {
+      const signal = (input.signal ?? 'SIGTERM') as SignalName;
+      signalNumber(signal, 'signal');
+      const m =
+        input.id !== undefined
+          ? find(input.id)
+          : [...host.processes.values()].find(
+              (p) => p.handle?.pid === input.pid && p.status === 'running',
+            );
+      if (!m) throw notFound('process', input.pid ?? '?');
+      return { id: m.id, sent: host.signal(m, signal, m.leadsGroup, ctx) };
+    },
+    {
+      description: 'Signal a managed process (its group when it leads one) by id or pid',
+      schema: killInput,
+    },
+  );
+
+  core.action(
+    'process.list',
+    (): ProcessSnapshot[] => [...host.processes.values()].map((m) => m.snapshot()),
+    {
+      description: 'Snapshots of every managed process',
+    },
+  );
+
+  core.action('process.get', (input: z.infer<typeof idInput>) => find(input.id).snapshot(), {
+    description: 'Snapshot of one managed process',
+    schema: idInput,
+  });
+
+  core.action(
+    'process.wait',
+    async (input: z.infer<typeof waitInput>) => {
+      const m = find(input.id);
+      const h = m.handle;
+      if (h !== null)
+        await h.wait(input.timeout === undefined ? undefined : { timeout: input.timeout });
+      await m.done;
+      return m.snapshot();
+    },
+    {
+      description: 'Wait for a managed process to exit (optional timeout, ms)',
+      schema: waitInput,
+    },
+  );
+
+  core.action(
+    'process.input',
+    async (input: z.infer<typeof inputInput>) => {
+      const m = find(input.id);
+      if (input.data !== undefined) await m.input(input.data);
+      if (input.close === true) await m.input(null);
+      return { id: m.id };
+    },
+    { description: 'Write to a managed process’s stdin, or close it', schema: inputInput },
+  );
+
+  core.action(
+    'process.output',
+    (input: z.infer<typeof idInput>): CapturedOutput => find(input.id).output(),
+    {
+      description: 'Captured output of a managed process (newest bytes, ring buffered)',
+      schema: idInput,
+    },
+  );
+}
