@@ -91,6 +91,13 @@ export function errnoName(errno: number): string {
   }
 }
 
+/**
+ * The InvalidCommand error for a bad argument: names the field, quotes the value bounded.
+ *
+ * @example
+ * if (!Number.isInteger(n)) throw invalid('nice', n, 'must be an integer from -20 to 19');
+ * // ProcessError InvalidCommand: "invalid nice: 1.5 must be an integer from -20 to 19"
+ */
 export function invalid(field: string, value: unknown, rule: string): ProcessError {
   return new ProcessError('InvalidCommand', `invalid ${field}: ${describe(value)} ${rule}`, {
     field,
@@ -98,13 +105,113 @@ export function invalid(field: string, value: unknown, rule: string): ProcessErr
   });
 }
 
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value === null || typeof value !== 'object') return String(value);
+/** Characters a quoted value may take in a message before it is cut short. */
+export const DESCRIBE_LIMIT = 200;
+// Array items and object keys shown before the rest is counted, and how deep objects open.
+const MAX_ITEMS = 5;
+const MAX_DEPTH = 3;
+
+/**
+ * Any value as an error message quotes it: JSON-like for small values, and bounded to about
+ * `limit` characters whatever it holds, so a log line or an HTTP error body never carries a
+ * megabyte of the caller's input. Long strings keep their length (`"abc…" (1048576 chars)`),
+ * binary data shows type and size (`<Buffer 1048576 bytes>`), long arrays count what is left
+ * (`[1,2,3,4,5,… 995 more]`), deep objects and cycles are elided, and it never throws.
+ *
+ * @example
+ * describe('sleep');                        // '"sleep"'
+ * describe({ weird: Buffer.alloc(1 << 20) }); // '{"weird":<Buffer 1048576 bytes>}'
+ * describe('x'.repeat(5000));               // '"xxxx…" (5000 chars)', 192 characters in all
+ */
+export function describe(value: unknown, limit: number = DESCRIBE_LIMIT): string {
+  const shown = render(value, limit, 0, []);
+  // Each part is bounded, but many bounded parts can still add up: cut the whole as well.
+  return shown.length > limit + 40
+    ? `${cut(shown, limit)}… (${shown.length} chars shown in full)`
+    : shown;
+}
+
+// Cuts at `n` UTF-16 units without leaving half a surrogate pair behind.
+function cut(s: string, n: number): string {
+  const head = s.slice(0, n);
+  const last = head.charCodeAt(head.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? head.slice(0, -1) : head;
+}
+
+function render(value: unknown, budget: number, depth: number, seen: object[]): string {
+  switch (typeof value) {
+    case 'string': {
+      if (value.length + 2 <= budget) return JSON.stringify(value);
+      const keep = Math.max(8, budget - 24);
+      return `${JSON.stringify(cut(value, keep)).slice(0, -1)}…" (${value.length} chars)`;
+    }
+    case 'bigint':
+      return `${value}n`;
+    case 'symbol':
+      return value.toString();
+    case 'function':
+      return `[Function ${value.name || '(anonymous)'}]`;
+    case 'object':
+      if (value === null) return 'null';
+      return renderObject(value, budget, depth, seen);
+    default:
+      return String(value);
+  }
+}
+
+function renderObject(value: object, budget: number, depth: number, seen: object[]): string {
+  if (Buffer.isBuffer(value)) return `<Buffer ${value.length} bytes>`;
+  if (ArrayBuffer.isView(value)) return `<${value.constructor.name} ${value.byteLength} bytes>`;
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) {
+    return `<${value.constructor.name} ${value.byteLength} bytes>`;
+  }
+  if (seen.includes(value)) return '[Circular]';
+  const isArray = Array.isArray(value);
+  if (depth >= MAX_DEPTH) return isArray ? `[Array(${value.length})]` : '{…}';
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
+  if (value instanceof RegExp) return render(String(value), budget, depth, seen);
+  if (value instanceof Error) return render(`${value.name}: ${value.message}`, budget, depth, seen);
+  const inner = [...seen, value];
+  // Each item gets a share of the budget, so one huge member cannot crowd out the others.
+  const share = Math.max(24, Math.floor(budget / MAX_ITEMS));
+  const parts: string[] = [];
+  let total = 0;
+  if (isArray) {
+    for (let i = 0; i < value.length && i < MAX_ITEMS && total < budget; i++) {
+      const part = render(value[i], share, depth + 1, inner);
+      parts.push(part);
+      total += part.length + 1;
+    }
+    const more = value.length - parts.length;
+    if (more > 0) parts.push(`… ${more} more`);
+    return `[${parts.join(',')}]`;
+  }
+  let keys: string[];
   try {
-    return JSON.stringify(value);
+    keys = Object.keys(value);
   } catch {
     return Object.prototype.toString.call(value);
   }
+  const tag =
+    value.constructor === Object || value.constructor === undefined ? '' : value.constructor?.name;
+  if (keys.length === 0 && tag) return `[object ${tag}]`;
+  let consumed = 0;
+  for (const key of keys) {
+    if (parts.length >= MAX_ITEMS || total >= budget) break;
+    consumed++;
+    let member: unknown;
+    try {
+      member = (value as Record<string, unknown>)[key];
+    } catch {
+      member = '[getter threw]';
+    }
+    // As JSON would: members it drops are not shown.
+    if (member === undefined || typeof member === 'function') continue;
+    const part = `${render(key, share, depth + 1, inner)}:${render(member, share, depth + 1, inner)}`;
+    parts.push(part);
+    total += part.length + 1;
+  }
+  if (consumed < keys.length) parts.push(`… ${keys.length - consumed} more`);
+  return `{${parts.join(',')}}`;
 }

@@ -6,6 +6,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Core } from '../core/core.js';
+import { describe } from '../errors.js';
 
 /** Close code for a client whose unsent data passed the limit. */
 export const SLOW_CLIENT_CLOSE = 4008;
@@ -54,7 +55,7 @@ export function bridgeEvents(
       reply({
         error: {
           kind: 'InvalidInput',
-          message: `subscribe: ${JSON.stringify(pattern)} is not a topic glob`,
+          message: `subscribe: ${describe(pattern)} is not a topic glob`,
         },
       });
       return;

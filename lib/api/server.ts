@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Core } from '../core/core.js';
+import { describe } from '../errors.js';
 import { hostAllowed, newToken, presentedToken, tokenMatches } from './auth.js';
 import { apiError, httpError } from './errors.js';
 import { bridgeEvents } from './events-ws.js';
@@ -96,10 +97,7 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
       return reply
         .code(403)
         .send(
-          httpError(
-            'Forbidden',
-            `Host ${JSON.stringify(req.headers.host ?? '')} is not this server`,
-          ),
+          httpError('Forbidden', `Host ${describe(req.headers.host ?? '')} is not this server`),
         );
     }
     const origin = req.headers.origin;
@@ -159,7 +157,7 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
         .send(
           httpError(
             'NotFound',
-            `no daemons under code ${JSON.stringify(params.code)} (this core is ${core.name})`,
+            `no daemons under code ${describe(params.code)} (this core is ${core.name})`,
           ),
         );
     }

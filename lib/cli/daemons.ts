@@ -6,6 +6,7 @@
 import { Command, Option } from 'commander';
 import { liveStartTime } from '../daemon/proc.js';
 import { type DaemonEntry, DaemonRegistry } from '../daemon/registry.js';
+import { describe } from '../errors.js';
 import { parseDuration, UsageError } from './parse.js';
 
 interface CommonFlags {
@@ -24,10 +25,10 @@ function find(registry: DaemonRegistry, name: string, code: string | undefined):
   const matches = registry
     .list()
     .filter((e) => e.daemon === d && (c === undefined || e.code === c));
-  if (matches.length === 0) throw new UsageError(`no running daemon named ${JSON.stringify(name)}`);
+  if (matches.length === 0) throw new UsageError(`no running daemon named ${describe(name)}`);
   if (matches.length > 1) {
     throw new UsageError(
-      `${JSON.stringify(name)} is ambiguous: ${matches.map((e) => `${e.code}/${e.daemon}`).join(', ')} (give code/daemon)`,
+      `${describe(name)} is ambiguous: ${matches.map((e) => `${e.code}/${e.daemon}`).join(', ')} (give code/daemon)`,
     );
   }
   return matches[0] as DaemonEntry;

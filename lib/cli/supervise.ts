@@ -16,6 +16,7 @@ import {
   type SupervisorStatus,
   supervise,
 } from '../daemon/supervisor.js';
+import { describe } from '../errors.js';
 import type { SignalName } from '../process/signals.js';
 import { integerIn, parseDuration, parseSignal, UsageError } from './parse.js';
 import { addSpawnFlags, type SpawnFlags, spawnOptionsFrom } from './spawn-flags.js';
@@ -53,7 +54,7 @@ function healthOf(f: SuperviseFlags): HealthProbe | undefined {
   if (f.health.startsWith('tcp://')) return { tcp: f.health.slice(6), ...timing };
   if (/^https?:\/\//.test(f.health)) return { http: f.health, ...timing };
   throw new UsageError(
-    `--health ${JSON.stringify(f.health)}: give http://host:port/path or tcp://host:port (or --health-cmd)`,
+    `--health ${describe(f.health)}: give http://host:port/path or tcp://host:port (or --health-cmd)`,
   );
 }
 

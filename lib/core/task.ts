@@ -5,6 +5,8 @@
  * Every step runs through `Action.run`, so registration, entitlements and schemas apply to
  * each one exactly as to a direct call.
  */
+
+import { describe } from '../errors.js';
 import type { Result } from '../result.js';
 import type { Action, ActionRunOptions } from './action.js';
 import { CoreError, type CoreErrorKind, toError } from './errors.js';
@@ -275,7 +277,7 @@ function validateStep(
     if (typeof cond !== 'function' && cond !== 'previous.ok' && cond !== 'previous.failed') {
       bad(
         `${field}.if`,
-        `must be 'previous.ok', 'previous.failed' or a function, got ${JSON.stringify(cond)}`,
+        `must be 'previous.ok', 'previous.failed' or a function, got ${describe(cond)}`,
       );
     }
     if (step.then === undefined) bad(`${field}.then`, 'is required');
@@ -292,7 +294,7 @@ function validateStep(
   if (typeof step.action !== 'string' || step.action.length === 0)
     bad(`${field}.action`, 'must be a non-empty string');
   if (step.input !== undefined && step.input !== 'previous') {
-    bad(`${field}.input`, `must be 'previous', got ${JSON.stringify(step.input)}`);
+    bad(`${field}.input`, `must be 'previous', got ${describe(step.input)}`);
   }
   if (step.input === 'previous' && 'with' in step)
     bad(field, "takes either with or input: 'previous', not both");

@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { describe } from '../errors.js';
 
 /** A health check: throwing, rejecting or returning false means unhealthy. */
 // biome-ignore lint/suspicious/noConfusingVoidType: void lets `async () => { await ping(); }` be a check.
@@ -44,7 +45,7 @@ function parseAddr(addr: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
   const port = Number(m?.[3]);
   if (m === null || port > 65535) {
-    throw new TypeError(`HealthServer: addr must be 'host:port', got ${JSON.stringify(addr)}`);
+    throw new TypeError(`HealthServer: addr must be 'host:port', got ${describe(addr)}`);
   }
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
@@ -212,9 +213,7 @@ export class HealthServer {
       throw new TypeError(`HealthServer.addCheck ${name}: the check must be a function`);
     }
     if (this.#checks.has(name)) {
-      throw new Error(
-        `HealthServer.addCheck: a check named ${JSON.stringify(name)} already exists`,
-      );
+      throw new Error(`HealthServer.addCheck: a check named ${describe(name)} already exists`);
     }
     this.#checks.set(name, check);
   }
@@ -281,7 +280,7 @@ function probeTarget(url: string, path: string | undefined): URL {
   try {
     target = new URL(url);
   } catch {
-    throw new TypeError(`waitForHealth: not a URL: ${JSON.stringify(url)}`);
+    throw new TypeError(`waitForHealth: not a URL: ${describe(url)}`);
   }
   if (path !== undefined) target.pathname = path;
   else if (target.pathname === '/' || target.pathname === '') target.pathname = '/health';

@@ -19,6 +19,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import { describe } from '../errors.js';
 import { liveStartTime, processStartTime } from './proc.js';
 
 export { processStartTime } from './proc.js';
@@ -156,7 +157,7 @@ export class PidFile {
 
   constructor(file: string) {
     if (typeof file !== 'string' || file === '') {
-      throw new TypeError(`PidFile: path must be a non-empty string, got ${JSON.stringify(file)}`);
+      throw new TypeError(`PidFile: path must be a non-empty string, got ${describe(file)}`);
     }
     this.path = path.resolve(file);
   }

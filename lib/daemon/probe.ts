@@ -3,7 +3,7 @@
  * that must succeed, or a command that must exit 0, each bounded by a timeout.
  */
 import { connect } from 'node:net';
-import { ProcessError } from '../errors.js';
+import { describe, ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 
@@ -27,8 +27,7 @@ export interface ProbeVerdict {
 }
 
 function invalid(field: string, value: unknown, rule: string): ProcessError {
-  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
-  return new ProcessError('InvalidCommand', `health.${field}: ${shown} ${rule}`, {
+  return new ProcessError('InvalidCommand', `health.${field}: ${describe(value)} ${rule}`, {
     field: `health.${field}`,
     code: 'EINVAL',
   });
@@ -94,7 +93,7 @@ export function checkProbe(health: unknown): asserts health is HealthProbe {
   if (h.exec !== undefined) {
     const argv = h.exec;
     if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
-      throw invalid('exec', JSON.stringify(argv), 'is not a non-empty array of strings');
+      throw invalid('exec', argv, 'is not a non-empty array of strings');
     }
   }
   for (const [key, min, integer] of TIMINGS) {

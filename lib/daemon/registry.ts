@@ -22,6 +22,7 @@ import {
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { describe } from '../errors.js';
 import { liveStartTime, processStartTime } from './proc.js';
 
 export interface DaemonEntry {
@@ -72,7 +73,7 @@ const entrySchema = z.object({
 export function assertDaemonName(field: 'code' | 'daemon', value: unknown): string {
   if (typeof value !== 'string' || !NAME.test(value) || value.includes(SEPARATOR)) {
     throw new TypeError(
-      `daemon registry: ${field} ${JSON.stringify(value)} is not a valid name ` +
+      `daemon registry: ${field} ${describe(value)} is not a valid name ` +
         `(letters, digits, '.', '_', '-'; starting with a letter or digit; no '--')`,
     );
   }

@@ -5,7 +5,7 @@
  * it stops the whole group (stop signal, grace, SIGKILL) and restarts it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProcessError } from '../errors.js';
+import { describe, ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
@@ -164,7 +164,7 @@ export class Supervisor {
     if (!['never', 'on-failure', 'always'].includes(this.#policy)) {
       throw new ProcessError(
         'InvalidCommand',
-        `supervise: invalid restart.policy: ${JSON.stringify(this.#policy)} (use never, on-failure or always)`,
+        `supervise: invalid restart.policy: ${describe(this.#policy)} (use never, on-failure or always)`,
         { field: 'restart.policy', code: 'EINVAL' },
       );
     }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { parseDocument } from 'yaml';
 import * as z from 'zod';
+import { describe } from '../errors.js';
 import { Exec } from './exec.js';
 import { JsonlWriter } from './jsonl.js';
 import { NoOp } from './noop.js';
@@ -50,7 +51,7 @@ function show(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value === null) return 'null';
   if (typeof value === 'object') return 'a mapping';
-  return JSON.stringify(value) ?? String(value);
+  return describe(value);
 }
 
 const jsonlSchema = z.strictObject({
@@ -217,7 +218,7 @@ export async function loadSubscribers(root: string): Promise<Subscriber[]> {
   if (typeof root !== 'string' || !isAbsolute(root)) {
     // Relative would mean "relative to the cwd", which moves under process.chdir().
     throw new TypeError(
-      `loadSubscribers: root must be an absolute directory path, got ${JSON.stringify(root)}`,
+      `loadSubscribers: root must be an absolute directory path, got ${describe(root)}`,
     );
   }
   const found = await readFirst(root);

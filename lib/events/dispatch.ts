@@ -2,6 +2,8 @@
  * Fan-out dispatch: validate once, then hand the envelope to each subscriber in declared
  * order. One subscriber's failure never stops the others; it is counted and logged.
  */
+
+import { describe } from '../errors.js';
 import type { EventEnvelope } from './envelope.js';
 import type { Subscriber } from './subscriber.js';
 import { type EnvelopeValidationError, validate } from './validate.js';
@@ -33,13 +35,7 @@ export interface DispatchOptions {
 function toError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
   if (typeof thrown === 'string') return new Error(thrown);
-  let shown: string;
-  try {
-    shown = JSON.stringify(thrown) ?? String(thrown);
-  } catch {
-    shown = Object.prototype.toString.call(thrown);
-  }
-  return new Error(`non-Error value thrown: ${shown}`, { cause: thrown });
+  return new Error(`non-Error value thrown: ${describe(thrown)}`, { cause: thrown });
 }
 
 // Escaped so the line stays one line and round-trips through key=value log parsers; \r too,

@@ -3,6 +3,7 @@
  * delivery succeeds when the program exits 0 within its wall-clock budget.
  */
 import type { Readable } from 'node:stream';
+import { describe } from '../errors.js';
 import { spawn } from '../process/spawn.js';
 import { describeStatus } from '../process/status.js';
 import type { EventEnvelope } from './envelope.js';
@@ -116,7 +117,7 @@ export class Exec implements Subscriber {
   constructor(argv: readonly string[], options: ExecOptions = {}) {
     if (!Array.isArray(argv) || argv.length === 0 || typeof argv[0] !== 'string' || !argv[0]) {
       throw new TypeError(
-        `Exec: argv must be a non-empty array starting with the program, got ${JSON.stringify(argv)}`,
+        `Exec: argv must be a non-empty array starting with the program, got ${describe(argv)}`,
       );
     }
     this.argv = [...argv];

@@ -2,6 +2,7 @@
  * Envelope validation: pure (no I/O, no clock), deterministic, first failing rule wins, so
  * the same bad event always produces the same message and tests can match it exactly.
  */
+import { describe } from '../errors.js';
 import type { ActorKind } from './envelope.js';
 
 const NAME_PATTERN = '^[a-z][a-z0-9]*(\\.[a-z][a-z0-9-]*)+$';
@@ -38,21 +39,9 @@ export class EnvelopeValidationError extends Error {
   }
 }
 
-// Strings are quoted so an empty or space-padded value is visible; objects are shown as JSON
-// because String() says only "[object Object]", and nothing here may throw.
+// Payloads can be large; a validation error quotes the value short.
 function render(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
-  if (value !== null && typeof value === 'object') {
-    try {
-      const json = JSON.stringify(value);
-      if (json !== undefined) return json.length > 80 ? `${json.slice(0, 77)}...` : json;
-    } catch {
-      // a cycle or a bigint inside: fall through to the type name
-    }
-    return Object.prototype.toString.call(value);
-  }
-  return String(value);
+  return describe(value, 80);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -218,6 +207,6 @@ export function validate(event: unknown): EnvelopeValidationError | null {
   } catch (error) {
     // A throwing getter or a revoked Proxy: the event cannot be read, which is a verdict too.
     const reason = error instanceof Error ? error.message : String(error);
-    return new EnvelopeValidationError('event', 'must be readable', JSON.stringify(reason));
+    return new EnvelopeValidationError('event', 'must be readable', render(reason));
   }
 }

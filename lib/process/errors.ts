@@ -3,7 +3,7 @@
  * which step failed and why. The error class itself lives in lib/errors.ts, under every layer.
  */
 
-import { errnoName, ProcessError, type ProcessErrorKind } from '../errors.js';
+import { describe, errnoName, ProcessError, type ProcessErrorKind } from '../errors.js';
 import type { NativeSpawnError } from '../native.js';
 
 // Kept so that imports written against the process layer keep working; new code imports
@@ -58,16 +58,16 @@ export function spawnError(program: string, e: NativeSpawnError): ProcessError {
   const why = EXPLAIN[code] ?? code;
   let message: string;
   if (e.stage === 'chdir') {
-    message = `spawn ${program}: cannot use cwd ${JSON.stringify(e.path ?? '')}: ${why} (${code})`;
+    message = `spawn ${program}: cannot use cwd ${describe(e.path ?? '')}: ${why} (${code})`;
   } else if (e.stage === 'resolve') {
     message =
       code === 'ENOENT'
         ? `spawn ${program}: program not found in PATH (ENOENT)`
         : `spawn ${program}: found in PATH but not executable: ${why} (${code})`;
   } else if (e.stage === 'exec') {
-    message = `spawn ${program}: cannot execute ${JSON.stringify(e.path ?? program)}: ${why} (${code})`;
+    message = `spawn ${program}: cannot execute ${describe(e.path ?? program)}: ${why} (${code})`;
   } else if (e.stage === 'stdio' && e.path) {
-    message = `spawn ${program}: cannot open stdio file ${JSON.stringify(e.path)}: ${why} (${code})`;
+    message = `spawn ${program}: cannot open stdio file ${describe(e.path)}: ${why} (${code})`;
   } else {
     message = `spawn ${program}: ${e.syscall} failed in stage ${e.stage}: ${why} (${code})`;
   }

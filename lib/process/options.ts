@@ -3,7 +3,7 @@
  * native request. Every check runs before any syscall and names the field and the value.
  */
 import path from 'node:path';
-import { describe, invalid } from '../errors.js';
+import { invalid } from '../errors.js';
 import type { NativeSpawnRequest, NativeStdio } from '../native.js';
 import { checkCpus } from '../sched/cpus.js';
 import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
@@ -272,7 +272,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   const killSignal = options.killSignal ?? 'SIGTERM';
   signalNumber(killSignal, 'killSignal'); // throws InvalidCommand naming the field
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-    throw invalid('signal', describe(options.signal), 'must be an AbortSignal');
+    throw invalid('signal', options.signal, 'must be an AbortSignal');
   }
 
   const containment = options.containment;

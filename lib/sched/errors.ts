@@ -3,7 +3,7 @@
  * capability, the limit and its current value, or that the task has gone.
  */
 
-import { errnoName, ProcessError, type ProcessErrorKind } from '../errors.js';
+import { describe, errnoName, ProcessError, type ProcessErrorKind } from '../errors.js';
 import {
   type NativeSchedError,
   type NativeSpawnError,
@@ -86,7 +86,7 @@ export function schedFailure(
       kind = 'InvalidCommand';
       why =
         op === 'setAffinity'
-          ? `CPUs ${JSON.stringify(detail.cpus ?? [])} are outside the CPUs this task may use (cgroup cpuset?)`
+          ? `CPUs ${describe(detail.cpus ?? [])} are outside the CPUs this task may use (cgroup cpuset?)`
           : 'the kernel rejected the value';
       break;
     default:
@@ -138,8 +138,8 @@ export function spawnSetupFailure(
     case 'affinity': {
       const cpus = request.affinity ?? base.affinity;
       what = request.affinity
-        ? `cannot pin the child to CPUs ${JSON.stringify(cpus)}`
-        : `cannot reset the child's affinity to the process's CPUs ${JSON.stringify(cpus)}`;
+        ? `cannot pin the child to CPUs ${describe(cpus)}`
+        : `cannot reset the child's affinity to the process's CPUs ${describe(cpus)}`;
       why =
         code === 'EINVAL'
           ? 'they are outside the CPUs this process may use (cgroup cpuset?)'

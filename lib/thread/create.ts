@@ -197,7 +197,7 @@ function setupError(m: Extract<ControlMessage, { type: 'failed' }>, plan: Plan):
     const code = errnoName(m.errno);
     return new ThreadError(
       'CreationFailed',
-      `createThread: cannot name ${what} ${JSON.stringify(plan.osName)}: ${m.syscall} failed (${code})`,
+      `createThread: cannot name ${what} ${describe(plan.osName)}: ${m.syscall} failed (${code})`,
       { code, errno: m.errno, syscall: m.syscall, field: 'name' },
     );
   }
@@ -321,7 +321,7 @@ function moduleHref(module: unknown): string {
     if (!isFile) {
       throw new ThreadError(
         'NotFound',
-        `createThread: module ${JSON.stringify(file)} does not exist or is not a file`,
+        `createThread: module ${describe(file)} does not exist or is not a file`,
         { field: 'module', code: 'ENOENT' },
       );
     }

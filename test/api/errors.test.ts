@@ -51,6 +51,16 @@ describe('400 bad input', () => {
     }
   });
 
+  it('bad: a megabyte of junk in an option is a 400 whose body quotes it short', async () => {
+    const api = await start();
+    const junk = { weird: 'x'.repeat(1_000_000) };
+    const r = await api.call('POST', `${BASE}/processes`, { command: 'true', stdout: junk });
+    expectErrorBody(r, 400);
+    expect(JSON.stringify(r.body).length).toBeLessThan(1000);
+    expect(r.body.error.message).toContain('stdout');
+    expect(r.body.error.message).toContain('(1000000 chars)');
+  });
+
   it('bad: an unknown signal name is 400 naming `signal`, and the child is not touched', async () => {
     const api = await start();
     const { id, pid } = await startProcess(api, { command: 'sleep', args: ['30'] });
