@@ -141,3 +141,20 @@ export function trackChildren(): <
     return h;
   };
 }
+
+/**
+ * The error `fn` throws, checked to be an instance of `type`; anything else (another error,
+ * or nothing thrown) fails the test.
+ */
+export function thrown<E extends Error>(
+  type: abstract new (...args: never[]) => E,
+  fn: () => unknown,
+): E {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof type) return e;
+    throw e;
+  }
+  throw new Error(`expected a ${type.name}, nothing was thrown`);
+}

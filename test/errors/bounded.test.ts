@@ -5,15 +5,10 @@ import { expect, it, describe as suite } from 'vitest';
 import { describe } from '../../lib/errors.js';
 import { ProcessError, type SpawnOptions, spawn } from '../../lib/index.js';
 import { createThread } from '../../lib/thread/create.js';
+import { thrown } from '../helpers.js';
 
 function spawnFailure(options: unknown): ProcessError {
-  try {
-    spawn(options as SpawnOptions).kill('SIGKILL');
-  } catch (e) {
-    if (e instanceof ProcessError) return e;
-    throw e;
-  }
-  throw new Error('spawn did not fail');
+  return thrown(ProcessError, () => spawn(options as SpawnOptions).kill('SIGKILL'));
 }
 
 suite('spawn option errors', () => {

@@ -4,19 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../lib/runner/errors.js';
 import { buildGraph, type DependencyState, findCycles, gate } from '../../lib/runner/graph.js';
 import type { PipelineSpec } from '../../lib/runner/spec.js';
+import { thrown } from '../helpers.js';
 
 const spec = (name: string, after?: string[]): PipelineSpec =>
   after === undefined ? { name, command: 'true' } : { name, command: 'true', after };
-
-function thrown(f: () => unknown): PipelineError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof PipelineError) return e;
-    throw e;
-  }
-  throw new Error('expected a PipelineError');
-}
 
 describe('buildGraph', () => {
   it('good: resolves `after` to indices in the order listed, without repeats', () => {
@@ -32,7 +23,7 @@ describe('buildGraph', () => {
   });
 
   it('bad: reports the problems of a stage together, shapes before names and references', () => {
-    const e = thrown(() =>
+    const e = thrown(PipelineError, () =>
       buildGraph(
         [
           spec('a'),
@@ -44,7 +35,9 @@ describe('buildGraph', () => {
       ),
     );
     expect(e.message).toBe('pipeline: spec "c": after must be an array of spec names, got "a"');
-    const e2 = thrown(() => buildGraph([spec('a'), spec('a'), spec('b', ['nope'])], 'all'));
+    const e2 = thrown(PipelineError, () =>
+      buildGraph([spec('a'), spec('a'), spec('b', ['nope'])], 'all'),
+    );
     expect(e2.message).toBe(
       'pipeline: duplicate spec name "a" (specs[0] and specs[1]); spec "b" depends on unknown spec "nope"',
     );
@@ -52,13 +45,15 @@ describe('buildGraph', () => {
   });
 
   it('bad: a spec that is not an object is named by its position', () => {
-    const e = thrown(() => buildGraph([spec('a'), null as unknown as PipelineSpec], 'parallel'));
+    const e = thrown(PipelineError, () =>
+      buildGraph([spec('a'), null as unknown as PipelineSpec], 'parallel'),
+    );
     expect(e.message).toBe('pipeline: specs[1] is not an object: null');
     expect(e.names).toEqual(['specs[1]']);
   });
 
   it('bad: allowFailure must be a boolean', () => {
-    const e = thrown(() =>
+    const e = thrown(PipelineError, () =>
       buildGraph(
         [{ name: 'a', command: 'true', allowFailure: 'yes' as unknown as boolean }],
         'all',

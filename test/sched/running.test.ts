@@ -19,7 +19,7 @@ import {
   setScheduler,
   spawn,
 } from '../../lib/index.js';
-import { eventually, runningAsleep, trackChildren } from '../helpers.js';
+import { eventually, runningAsleep, thrown, trackChildren } from '../helpers.js';
 import { chrtOf, limitOf, niceOf, parseCpuList, tasksetList, threadCpus } from './observe.js';
 
 const track = trackChildren();
@@ -29,16 +29,6 @@ async function sleeper(): Promise<ProcessHandle> {
   track(h);
   expect(await eventually(() => runningAsleep(h.pid))).toBe(true);
   return h;
-}
-
-function thrown(fn: () => unknown): ProcessError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProcessError) return e;
-    throw e;
-  }
-  throw new Error('expected a ProcessError, nothing was thrown');
 }
 
 describe('CPUs of this machine', () => {
@@ -141,7 +131,7 @@ describe('on the ProcessHandle', () => {
     const h = await sleeper();
     h.kill('SIGKILL');
     await h.exited;
-    const e = thrown(() => h.setAffinity([0]));
+    const e = thrown(ProcessError, () => h.setAffinity([0]));
     expect(e.kind).toBe('NotFound');
     expect(e.message).toMatch(new RegExp(`setAffinity: process ${h.pid} \\(sleep\\) has exited`));
   });
@@ -151,7 +141,7 @@ describe('refusals change nothing', () => {
   it('an offline CPU is InvalidCommand before any syscall, and the affinity stays', async () => {
     const h = await sleeper();
     setAffinity(h.pid, [1]);
-    const e = thrown(() => setAffinity(h.pid, [0, 7]));
+    const e = thrown(ProcessError, () => setAffinity(h.pid, [0, 7]));
     expect(e).toMatchObject({ kind: 'InvalidCommand', field: 'cpus' });
     expect(e.message).toMatch(/CPU 7, which is not online/);
     expect(tasksetList(h.pid)).toEqual([1]);
@@ -160,7 +150,7 @@ describe('refusals change nothing', () => {
   it('a priority outside the policy range is InvalidCommand, and the policy stays', async () => {
     const h = await sleeper();
     setScheduler(h.pid, { policy: 'rr', priority: 9 });
-    const e = thrown(() => setScheduler(h.pid, { policy: 'fifo', priority: 120 }));
+    const e = thrown(ProcessError, () => setScheduler(h.pid, { policy: 'fifo', priority: 120 }));
     expect(e).toMatchObject({ kind: 'InvalidCommand', field: 'scheduler.priority' });
     expect(chrtOf(h.pid)).toEqual({ policy: 'SCHED_RR', priority: 9 });
   });
@@ -168,7 +158,7 @@ describe('refusals change nothing', () => {
   it('nice 40 is InvalidCommand, and the nice value stays', async () => {
     const h = await sleeper();
     setNice(h.pid, 3);
-    expect(thrown(() => setNice(h.pid, 40))).toMatchObject({
+    expect(thrown(ProcessError, () => setNice(h.pid, 40))).toMatchObject({
       kind: 'InvalidCommand',
       field: 'nice',
     });
@@ -178,13 +168,19 @@ describe('refusals change nothing', () => {
   it('a pid that does not exist is NotFound (ESRCH)', () => {
     // pid_max bounds real pids; one above it can never exist.
     const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
-    const e = thrown(() => getAffinity(pidMax + 1));
+    const e = thrown(ProcessError, () => getAffinity(pidMax + 1));
     expect(e).toMatchObject({ kind: 'NotFound', code: 'ESRCH' });
-    expect(thrown(() => setNice(pidMax + 1, 1))).toMatchObject({ kind: 'NotFound' });
+    expect(thrown(ProcessError, () => setNice(pidMax + 1, 1))).toMatchObject({ kind: 'NotFound' });
   });
 
   it('ids are validated: negative or fractional ids are InvalidCommand', () => {
-    expect(thrown(() => getAffinity(-1))).toMatchObject({ kind: 'InvalidCommand', field: 'id' });
-    expect(thrown(() => setNice(1.5, 1))).toMatchObject({ kind: 'InvalidCommand', field: 'id' });
+    expect(thrown(ProcessError, () => getAffinity(-1))).toMatchObject({
+      kind: 'InvalidCommand',
+      field: 'id',
+    });
+    expect(thrown(ProcessError, () => setNice(1.5, 1))).toMatchObject({
+      kind: 'InvalidCommand',
+      field: 'id',
+    });
   });
 });
