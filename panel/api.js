@@ -11,10 +11,10 @@ export class ApiError extends Error {
     this.name = 'ApiError';
     this.status = status;
     this.kind = kind;
-    /** 401/403: raises the auth banner. */
-    this.auth = status === 401 || status === 403;
-    /** 401 is only about the token, so it is not shown as an error too; a 403 may be a
-     * policy denial, so its message is shown as well. */
+    /** 401 (no token, or a wrong one): raises the auth banner. A 403 is a policy or
+     * entitlement denial for a good token, so it is shown as an error, not as a token problem. */
+    this.auth = status === 401;
+    /** 401 is only about the token, so it is not shown as an error too. */
     this.quiet = status === 401;
   }
 }

@@ -28,22 +28,69 @@ export function tokenMatches(presented: string | undefined, expected: string): b
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
+/** Why a request may not call: the status, the `WWW-Authenticate` challenge and the body. */
+export interface BearerRefusal {
+  status: 400 | 401;
+  /** The whole `WWW-Authenticate` value (RFC 6750 §3). */
+  challenge: string;
+  kind: 'Unauthorized' | 'BadRequest';
+  message: string;
+}
+
 /**
- * The bearer token of a request: `Authorization: Bearer <t>`, else `?token=` (browsers cannot
- * set headers on a WebSocket).
+ * Checks a request's bearer token (`Authorization: Bearer <t>`, else `?token=`, since browsers
+ * cannot set headers on a WebSocket) against the expected one and says how to refuse it, as
+ * RFC 6750 §3.1 asks: no token (or another scheme) is 401 with a bare `Bearer` challenge, a
+ * wrong token is 401 `invalid_token`, a malformed or doubled one is 400 `invalid_request`.
+ * 403 is left for a valid token without the right (policy, entitlement). Null: let it in.
  *
  * @example
- * const t = presentedToken(req.headers.authorization, new URL(req.url, 'http://x').searchParams);
+ * const refusal = bearerRefusal(req.headers.authorization, url.searchParams, token);
+ * if (refusal) reply.code(refusal.status).header('www-authenticate', refusal.challenge);
  */
-export function presentedToken(
+export function bearerRefusal(
   authorization: string | undefined,
   query: URLSearchParams,
-): string | undefined {
+  expected: string,
+): BearerRefusal | null {
+  const inQuery = query.getAll('token');
+  let presented: string;
   if (authorization !== undefined) {
-    const m = /^Bearer\s+(\S+)$/i.exec(authorization);
-    return m?.[1];
+    const m = /^(\S+)(?:\s+(.*))?$/s.exec(authorization.trim());
+    // Another scheme (Basic, Digest) is no bearer attempt at all: only the bare challenge, and
+    // no fallback to ?token= either.
+    if (m === null || m[1]?.toLowerCase() !== 'bearer') {
+      return missing('a bearer token is required (the Authorization header has another scheme)');
+    }
+    const credentials = m[2]?.trim() ?? '';
+    if (credentials === '' || /\s/.test(credentials)) {
+      return malformed('the Authorization header is not "Bearer <token>"');
+    }
+    if (inQuery.length > 0) {
+      return malformed('the token is given twice (Authorization header and ?token=); give one');
+    }
+    presented = credentials;
+  } else {
+    if (inQuery.length === 0) return missing('a bearer token is required');
+    if (inQuery.length > 1) return malformed('?token= is given more than once');
+    presented = inQuery[0] as string;
+    if (presented === '') return malformed('?token= is empty');
   }
-  return query.get('token') ?? undefined;
+  if (tokenMatches(presented, expected)) return null;
+  return {
+    status: 401,
+    challenge: 'Bearer error="invalid_token"',
+    kind: 'Unauthorized',
+    message: 'the bearer token is not valid',
+  };
+}
+
+function missing(message: string): BearerRefusal {
+  return { status: 401, challenge: 'Bearer', kind: 'Unauthorized', message };
+}
+
+function malformed(message: string): BearerRefusal {
+  return { status: 400, challenge: 'Bearer error="invalid_request"', kind: 'BadRequest', message };
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);

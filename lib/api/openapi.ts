@@ -70,9 +70,9 @@ export function openApiDocument(core: Core, version: string): Record<string, unk
         },
         ...Object.fromEntries(
           [
-            ['400', 'bad input: names the field'],
-            ['401', 'no bearer token'],
-            ['403', 'wrong token, not entitled, or refused by the policy'],
+            ['400', 'bad input: names the field (or a malformed bearer token: invalid_request)'],
+            ['401', 'no bearer token, or a wrong one (WWW-Authenticate says which, RFC 6750)'],
+            ['403', 'a good token without the right: not entitled, or refused by the policy'],
             ['404', 'unknown id or name'],
             ['409', 'conflict with the current state'],
             ['413', 'body larger than the limit'],

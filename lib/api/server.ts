@@ -10,9 +10,10 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Core } from '../core/core.js';
 import { describe } from '../errors.js';
-import { hostAllowed, newToken, presentedToken, tokenMatches } from './auth.js';
+import { newToken } from './auth.js';
 import { apiError, httpError } from './errors.js';
 import { bridgeEvents } from './events-ws.js';
+import { refuseBearer, refuseForeignHost } from './guard.js';
 import { openApiDocument } from './openapi.js';
 import { loadPanel } from './panel.js';
 import { ROUTES, type Route } from './routes.js';
@@ -93,13 +94,8 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
   const context = { actor: { kind: 'user', id: 'api' }, surface: 'api' };
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (!hostAllowed(req.headers.host, host)) {
-      return reply
-        .code(403)
-        .send(
-          httpError('Forbidden', `Host ${describe(req.headers.host ?? '')} is not this server`),
-        );
-    }
+    const foreign = refuseForeignHost(req, reply, host);
+    if (foreign) return foreign;
     const origin = req.headers.origin;
     if (origin !== undefined && cors.has(origin)) {
       reply.header('access-control-allow-origin', origin).header('vary', 'origin');
@@ -113,16 +109,7 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
     }
     const url = new URL(req.url, 'http://localhost');
     if (!url.pathname.startsWith(BASE) || url.pathname === `${BASE}/openapi.json`) return;
-    const presented = presentedToken(req.headers.authorization, url.searchParams);
-    if (presented === undefined) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer')
-        .send(httpError('Unauthorized', 'a bearer token is required'));
-    }
-    if (!tokenMatches(presented, token)) {
-      return reply.code(403).send(httpError('Forbidden', 'the bearer token is not valid'));
-    }
+    return refuseBearer(req, reply, url.searchParams, token);
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {

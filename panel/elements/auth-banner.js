@@ -1,4 +1,4 @@
-// <cp-auth-banner>: shown when there is no API token or the server refused it (401/403);
+// <cp-auth-banner>: shown when there is no API token or the server refused it (401);
 // lets the user paste the token the server printed and retry with it.
 import { setToken } from '../auth.js';
 import { on } from '../bus.js';

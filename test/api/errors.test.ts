@@ -94,7 +94,7 @@ describe('400 bad input', () => {
   });
 });
 
-describe('401 and 403: the token', () => {
+describe('401: the token (RFC 6750)', () => {
   it('good: the right token is 200', async () => {
     const api = await start();
     expect((await api.call('GET', `${BASE}/processes`)).status).toBe(200);
@@ -107,7 +107,7 @@ describe('401 and 403: the token', () => {
     expect(r.headers.get('www-authenticate')).toBe('Bearer');
   });
 
-  it('ugly: a wrong token is 403, and a refused start runs nothing', async () => {
+  it('ugly: a wrong token is 401 invalid_token (not 403), and a refused start runs nothing', async () => {
     const api = await start();
     const marker = path.join(tempDir(), 'never');
     const r = await api.call(
@@ -116,7 +116,8 @@ describe('401 and 403: the token', () => {
       { command: 'touch', args: [marker] },
       { token: 'x'.repeat(32) },
     );
-    expectErrorBody(r, 403, 'Forbidden');
+    expectErrorBody(r, 401, 'Unauthorized');
+    expect(r.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
     expect(existsSync(marker)).toBe(false);
     expect(api.svc.running()).toBe(0);
   });
@@ -134,6 +135,8 @@ describe('403: policy and entitlements', () => {
     const r = await api.call('POST', `${BASE}/processes`, { command: 'echo', args: ['x'] });
     expectErrorBody(r, 403, 'PermissionDenied');
     expect(r.body.error.message).toMatch(/echo/);
+    // The token was good: no challenge to authenticate again.
+    expect(r.headers.get('www-authenticate')).toBeNull();
     expect((await api.call('GET', `${BASE}/processes`)).body).toEqual([]);
   });
 
@@ -147,6 +150,7 @@ describe('403: policy and entitlements', () => {
     const marker = path.join(tempDir(), 'never');
     const r = await api.call('POST', `${BASE}/processes`, { command: 'touch', args: [marker] });
     expectErrorBody(r, 403, 'NotEntitled');
+    expect(r.headers.get('www-authenticate')).toBeNull();
     expect(existsSync(marker)).toBe(false);
     // Other actions are still allowed.
     expect((await api.call('GET', `${BASE}/processes`)).status).toBe(200);

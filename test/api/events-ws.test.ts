@@ -50,13 +50,29 @@ describe('WebSocket /events: auth', () => {
     await until(() => wsSubscribers(core) === 0);
   });
 
-  it('bad: without a token the upgrade is refused with 401, with a wrong one 403', async () => {
+  it('bad: the upgrade without a token is 401 Bearer, with a wrong one 401 invalid_token', async () => {
     const { api, core } = await start();
     expect(await refused(api.url, '?topics=process.*')).toBe(401);
     // Differs in the last character only (whatever that character is).
     const near = `${api.token.slice(0, -1)}${api.token.endsWith('x') ? 'y' : 'x'}`;
-    expect(await refused(api.url, `?token=${near}&topics=process.*`)).toBe(403);
+    expect(await refused(api.url, `?token=${near}&topics=process.*`)).toBe(401);
     expect(wsSubscribers(core)).toBe(0); // nothing subscribed on a refused upgrade
+    // The challenge on the upgrade's answer, read from a raw handshake.
+    const upgrade = (query: string) =>
+      rawRequest(api.url, 'GET', `${BASE}/events${query}`, {
+        host: new URL(api.url).host,
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': Buffer.from('0123456789abcdef').toString('base64'),
+      });
+    const none = await upgrade('?topics=process.*');
+    expect([none.status, none.headers['www-authenticate']]).toEqual([401, 'Bearer']);
+    const wrong = await upgrade(`?token=${near}`);
+    expect([wrong.status, wrong.headers['www-authenticate']]).toEqual([
+      401,
+      'Bearer error="invalid_token"',
+    ]);
   });
 
   it('ugly: a forged Host on the upgrade is 403 even with the token', async () => {

@@ -81,7 +81,11 @@ export function useApi(): (
   };
 }
 
-/** A raw HTTP/1.1 request with headers fetch would refuse to send (Host). */
+/**
+ * A raw HTTP/1.1 request with headers fetch would refuse to send (Host, an Upgrade), each on
+ * a connection of its own: the server closes a refused upgrade's connection after answering,
+ * and a pooled socket reused after that would hang up on the next request.
+ */
 export function rawRequest(
   url: string,
   method: string,
@@ -91,7 +95,15 @@ export function rawRequest(
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: Number(u.port), method, path, headers, setHost: false },
+      {
+        host: u.hostname,
+        port: Number(u.port),
+        method,
+        path,
+        headers,
+        setHost: false,
+        agent: false,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');

@@ -2,7 +2,7 @@
 // DNS rebinding (a forged Host is sent with node:http, since fetch forbids setting it), and
 // CORS closed unless an origin is listed.
 import { describe, expect, it } from 'vitest';
-import { BASE, rawRequest, useApi } from './helpers.js';
+import { BASE, type Reply, rawRequest, useApi } from './helpers.js';
 
 const start = useApi();
 const TOKEN = 'abcdefghijklmnopqrstuvwxyz012345';
@@ -16,36 +16,49 @@ describe('the bearer token', () => {
     expect(q.body).toEqual([]);
   });
 
-  it('bad: a token differing only in its last character is 403, in the header or the query', async () => {
+  it('bad: a token differing only in its last character is 401 invalid_token, in the header or the query', async () => {
     const api = await start({ token: TOKEN });
     const near = `${TOKEN.slice(0, -1)}6`;
-    const r = await api.call('GET', `${BASE}/processes`, undefined, { token: near });
-    expect(r.status).toBe(403);
-    expect(r.body.error.kind).toBe('Forbidden');
-    const q = await api.call('GET', `${BASE}/processes?token=${near}`, undefined, { token: null });
-    expect(q.status).toBe(403);
+    const wrong = (r: Reply) => [r.status, r.headers.get('www-authenticate'), r.body.error.kind];
+    const invalid = [401, 'Bearer error="invalid_token"', 'Unauthorized'];
+    expect(wrong(await api.call('GET', `${BASE}/processes`, undefined, { token: near }))).toEqual(
+      invalid,
+    );
+    expect(
+      wrong(await api.call('GET', `${BASE}/processes?token=${near}`, undefined, { token: null })),
+    ).toEqual(invalid);
     // Neither a prefix nor the token with something appended.
-    expect(
-      (await api.call('GET', `${BASE}/processes`, undefined, { token: TOKEN.slice(0, -1) })).status,
-    ).toBe(403);
-    expect(
-      (await api.call('GET', `${BASE}/processes`, undefined, { token: `${TOKEN}x` })).status,
-    ).toBe(403);
+    for (const token of [TOKEN.slice(0, -1), `${TOKEN}x`]) {
+      expect(wrong(await api.call('GET', `${BASE}/processes`, undefined, { token }))).toEqual(
+        invalid,
+      );
+    }
   });
 
-  it('ugly: odd Authorization headers never pass: Basic, empty Bearer, lower-case scheme', async () => {
+  it('ugly: odd credentials: another scheme is a bare 401, a malformed or doubled token 400 invalid_request', async () => {
     const api = await start({ token: TOKEN });
-    const get = (authorization: string) =>
-      api.call('GET', `${BASE}/processes`, undefined, { token: null, headers: { authorization } });
-    expect((await get(`Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}`)).status).toBe(401);
-    expect((await get('Bearer ')).status).toBe(401);
-    expect((await get(`bearer ${TOKEN}`)).status).toBe(200); // the scheme is case-insensitive
+    const get = async (authorization: string | null, query = '') => {
+      const r = await api.call('GET', `${BASE}/processes${query}`, undefined, {
+        token: null,
+        headers: authorization === null ? {} : { authorization },
+      });
+      return [r.status, r.headers.get('www-authenticate')];
+    };
+    const bare = [401, 'Bearer'];
+    const invalidRequest = [400, 'Bearer error="invalid_request"'];
+    // No credentials at all, or a scheme we do not speak: no error code (RFC 6750 §3.1).
+    expect(await get(null)).toEqual(bare);
+    expect(await get(`Basic ${Buffer.from(`u:${TOKEN}`).toString('base64')}`)).toEqual(bare);
     // A header that is present but not a bearer token does not fall back to ?token=.
-    const r = await api.call('GET', `${BASE}/processes?token=${TOKEN}`, undefined, {
-      token: null,
-      headers: { authorization: 'Basic eDp5' },
-    });
-    expect(r.status).toBe(401);
+    expect(await get('Basic eDp5', `?token=${TOKEN}`)).toEqual(bare);
+    // Bearer with nothing, or with two words; the token twice (header and query, or the
+    // query parameter repeated): malformed, even when the token is right.
+    expect(await get('Bearer ')).toEqual(invalidRequest);
+    expect(await get(`Bearer ${TOKEN} ${TOKEN}`)).toEqual(invalidRequest);
+    expect(await get(`Bearer ${TOKEN}`, `?token=${TOKEN}`)).toEqual(invalidRequest);
+    expect(await get(null, `?token=${TOKEN}&token=${TOKEN}`)).toEqual(invalidRequest);
+    expect(await get(null, '?token=')).toEqual(invalidRequest);
+    expect(await get(`bearer ${TOKEN}`)).toEqual([200, null]); // the scheme is case-insensitive
     // The OpenAPI document is the one public path under the API.
     expect((await api.call('GET', `${BASE}/openapi.json`, undefined, { token: null })).status).toBe(
       200,

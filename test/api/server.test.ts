@@ -51,7 +51,7 @@ describe('serve(): address and token', () => {
     expect((await a.call('GET', `${BASE}/processes`)).status).toBe(200);
     expect(
       (await a.call('GET', `${BASE}/processes`, undefined, { token: b.api.token })).status,
-    ).toBe(403);
+    ).toBe(401);
   });
 });
 
