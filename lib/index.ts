@@ -2,6 +2,9 @@
  * @core/process: the public surface. Every public name is exported here and only here.
  */
 
+export { METRIC_TOPICS, ProcessMetrics } from './api/metrics.js';
+export type { MetricsServer, MetricsServerOptions } from './api/metrics-server.js';
+export { serveMetrics } from './api/metrics-server.js';
 export type { ApiServer, ServeOptions } from './api/server.js';
 export { serve } from './api/server.js';
 export type {

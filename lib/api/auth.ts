@@ -96,6 +96,16 @@ function malformed(message: string): BearerRefusal {
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 
 /**
+ * Whether a listen address is this machine only (127.0.0.0/8, ::1, localhost).
+ *
+ * @example
+ * isLoopbackHost('127.0.0.1'); // true; isLoopbackHost('0.0.0.0') false
+ */
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.has(host.toLowerCase()) || host.startsWith('127.');
+}
+
+/**
  * For a server bound to loopback: only Host names that mean this machine are accepted.
  *
  * @example
@@ -103,7 +113,7 @@ const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
  */
 export function hostAllowed(hostHeader: string | undefined, boundHost: string): boolean {
   if (hostHeader === undefined) return false;
-  if (!LOOPBACK_NAMES.has(boundHost) && !boundHost.startsWith('127.')) return true;
+  if (!isLoopbackHost(boundHost)) return true;
   // The whole header must be `name` or `name:port`: a prefix match would let a rebinding
   // attacker's own names through (`127.0.0.1.evil.example`, `127.evil`, `[::1].evil`).
   const m = /^(\[[^\]]*\]|[^:[\]]*)(?::\d*)?$/.exec(hostHeader);

@@ -1,19 +1,22 @@
 /**
- * serve(): the REST + WebSocket API over a Core, and the web panel. Every call goes through
- * the core's actions, so entitlements, the policy and the audit trail apply unchanged.
- * Loopback only by default, a bearer token on every API call and the WebSocket, CORS closed
- * unless origins are listed, a body size limit, and JSON errors with honest status codes.
+ * serve(): the REST + WebSocket API over a Core, Prometheus metrics at /metrics, and the web
+ * panel. Every call goes through the core's actions, so entitlements, the policy and the
+ * audit trail apply unchanged. Loopback only by default, a bearer token on every API call,
+ * /metrics and the WebSocket, CORS closed unless origins are listed, a body size limit, and
+ * JSON errors with honest status codes.
  */
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Core } from '../core/core.js';
+import { httpUrl } from '../daemon/addr.js';
 import { describe } from '../errors.js';
 import { newToken } from './auth.js';
 import { apiError, httpError } from './errors.js';
 import { bridgeEvents } from './events-ws.js';
 import { refuseBearer, refuseForeignHost } from './guard.js';
+import { ProcessMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { loadPanel } from './panel.js';
 import { ROUTES, type Route } from './routes.js';
@@ -47,6 +50,8 @@ export interface ApiServer {
 }
 
 const BASE = '/api/process';
+/** Prometheus' default scrape path; behind the token like the API. */
+const METRICS_PATH = '/metrics';
 
 function version(): string {
   try {
@@ -108,7 +113,8 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
       }
     }
     const url = new URL(req.url, 'http://localhost');
-    if (!url.pathname.startsWith(BASE) || url.pathname === `${BASE}/openapi.json`) return;
+    const guarded = url.pathname.startsWith(BASE) || url.pathname === METRICS_PATH;
+    if (!guarded || url.pathname === `${BASE}/openapi.json`) return;
     return refuseBearer(req, reply, url.searchParams, token);
   });
 
@@ -178,6 +184,13 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
     app.route({ method: route.method, url: `${BASE}${route.path}`, handler: handle(route) });
   }
   app.get(`${BASE}/openapi.json`, async () => openApiDocument(core, version()));
+  const metrics = new ProcessMetrics();
+  const detachMetrics = metrics.attach(core.events);
+  app.addHook('onClose', async () => detachMetrics());
+  app.get(METRICS_PATH, async (_req, reply) => {
+    const { contentType, body } = await metrics.exposition();
+    return reply.type(contentType).send(body);
+  });
   app.get(`${BASE}/events`, { websocket: true }, (socket, req) => {
     bridgeEvents(core, socket, new URL(req.url, 'http://x').searchParams, {
       maxBufferedBytes: options.wsMaxBufferedBytes ?? 1 << 20,
@@ -201,10 +214,14 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
     }
   }
 
-  await app.listen({ host, port: options.port ?? 0 });
+  try {
+    await app.listen({ host, port: options.port ?? 0 });
+  } catch (e) {
+    await app.close(); // unsubscribes the metrics from the bus
+    throw e;
+  }
   const { port } = app.server.address() as AddressInfo;
-  const shownHost = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${shownHost}:${port}`;
+  const url = httpUrl(host, port);
   return {
     url,
     port,

@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe } from '../errors.js';
+import { httpUrl, parseListenAddr } from './addr.js';
 
 /** A health check: throwing, rejecting or returning false means unhealthy. */
 // biome-ignore lint/suspicious/noConfusingVoidType: void lets `async () => { await ping(); }` be a check.
@@ -40,19 +41,6 @@ export interface HealthAddress {
 
 const DEFAULT_ADDR = '127.0.0.1:0';
 const DEFAULT_CHECK_TIMEOUT_MS = 2000;
-
-function parseAddr(addr: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(addr);
-  const port = Number(m?.[3]);
-  if (m === null || port > 65535) {
-    throw new TypeError(`HealthServer: addr must be 'host:port', got ${describe(addr)}`);
-  }
-  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
-}
-
-function urlOf(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
 
 function describeError(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;
@@ -127,7 +115,7 @@ export class HealthServer {
   #ready = false;
 
   constructor(options: HealthServerOptions = {}) {
-    const { host, port } = parseAddr(options.addr ?? DEFAULT_ADDR);
+    const { host, port } = parseListenAddr(options.addr ?? DEFAULT_ADDR, 'HealthServer');
     this.#host = host;
     this.#port = port;
     const timeout = options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
@@ -166,7 +154,7 @@ export class HealthServer {
         server.off('error', onError);
         const { address, port } = server.address() as AddressInfo;
         this.#server = server;
-        this.#address = { host: address, port, url: urlOf(address, port) };
+        this.#address = { host: address, port, url: httpUrl(address, port) };
         this.#starting = null;
         resolve(this.#address);
       });

@@ -42,7 +42,7 @@ export interface CapturedOutput {
 
 /** What a managed process reports; the service turns these into bus events. */
 export type ManagedEvent =
-  | { topic: 'process.started'; payload: ProcessSnapshot }
+  | { topic: 'process.started'; payload: ProcessSnapshot & { spawnMs: number } }
   | { topic: 'process.output'; payload: { id: string; stream: 'stdout' | 'stderr'; line: string } }
   | { topic: 'process.exited'; payload: ProcessSnapshot }
   | { topic: 'process.killed'; payload: { id: string; pid: number | null; signal: SignalName } };
@@ -101,6 +101,7 @@ export class ManagedProcess {
     this.done = new Promise((resolve) => {
       resolveDone = resolve;
     });
+    const t0 = performance.now();
     try {
       this.#handle = spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', ...options });
     } catch (e) {
@@ -112,7 +113,11 @@ export class ManagedProcess {
     const h = this.#handle;
     this.#pgid = h.pgid; // read while the child surely exists
     this.#status = 'running';
-    if (wants('process.started')) emit({ topic: 'process.started', payload: this.snapshot() });
+    // How long the spawn call took (fork/exec and the child-side setup): a metric's latency.
+    const spawnMs = performance.now() - t0;
+    if (wants('process.started')) {
+      emit({ topic: 'process.started', payload: { ...this.snapshot(), spawnMs } });
+    }
     const readers = [this.#capture('stdout', h.stdout), this.#capture('stderr', h.stderr)];
     void h.exited.then(async (status) => {
       // Output events and the captured text are complete before 'exited' is reported, unless

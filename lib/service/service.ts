@@ -190,17 +190,22 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
         (topic) => core.events.wants(topic),
       );
     } catch (e) {
-      audit?.record(
-        'process.spawn-failed',
-        {
-          id,
-          program: spawnOptions.program,
-          args: [...(spawnOptions.args ?? [])],
-          error: e instanceof Error ? e.message : String(e),
-          code: e instanceof ProcessError ? (e.code ?? null) : null,
-        },
-        { actor, artifact: { id, path: spawnOptions.program } },
-      );
+      const failure = {
+        id,
+        program: spawnOptions.program,
+        args: [...(spawnOptions.args ?? [])],
+        error: e instanceof Error ? e.message : String(e),
+        code: e instanceof ProcessError ? (e.code ?? null) : null,
+      };
+      // On the bus too (metrics count failures by kind); the caller still gets the error.
+      core.events.publish('process.spawn-failed', {
+        ...failure,
+        kind: e instanceof ProcessError ? e.kind : 'SpawnFailed',
+      });
+      audit?.record('process.spawn-failed', failure, {
+        actor,
+        artifact: { id, path: spawnOptions.program },
+      });
       throw e;
     }
     running++;
