@@ -20,8 +20,9 @@ import { describe } from '../errors.js';
 import type { SignalName } from '../process/signals.js';
 import { integerIn, parseDuration, parseSignal, UsageError } from './parse.js';
 import { addSpawnFlags, type SpawnFlags, spawnOptionsFrom } from './spawn-flags.js';
+import { type MetricsFlags, parseMetricsAddr, superviseMetrics } from './supervise-metrics.js';
 
-interface SuperviseFlags extends SpawnFlags {
+interface SuperviseFlags extends SpawnFlags, MetricsFlags {
   name?: string;
   code: string;
   restart: RestartPolicyName;
@@ -101,8 +102,15 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
   const tty = process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
   let since = performance.now();
   const health = healthOf(f); // a bad --health is a usage error before anything is held
+  // Listening before anything is held: a taken port or a signal meanwhile leaves nothing behind.
+  const metrics = await superviseMetrics(f);
   const pidFile = f.pidFile !== undefined ? new PidFile(f.pidFile) : null;
-  pidFile?.acquire();
+  try {
+    pidFile?.acquire();
+  } catch (e) {
+    await metrics?.close();
+    throw e;
+  }
   let s: Supervisor | undefined;
   let bySignal = false;
   // Listening before the child starts: a signal in between would end us with the default
@@ -129,7 +137,9 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
       ...(health === undefined ? {} : { health }),
       stopSignal: f.stopSignal,
       stopGraceMs: f.stopGrace,
+      ...(metrics === null ? {} : { start: metrics.start }),
       onEvent: (topic, payload) => {
+        metrics?.observe(topic, payload);
         if (topic === 'daemon.started') since = performance.now();
         // The first start is reported from inside supervise(), before `s` is assigned; the
         // line is drawn right after it returns.
@@ -142,6 +152,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     pidFile?.release();
+    await metrics?.close();
     throw e;
   }
   const supervisor = s;
@@ -170,6 +181,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
   }
   registry?.unregister(f.code, name);
   pidFile?.release();
+  await metrics?.close();
   if (bySignal) return 0;
   if (final.state === 'gave-up') return 1;
   return final.lastExit?.code ?? 1;
@@ -250,6 +262,15 @@ export function superviseSubcommand(): Command {
       'write our pid here; refuse to start if another supervisor holds it',
     )
     .option('--no-register', 'do not list this supervisor in the daemon registry')
+    .addOption(
+      new Option('--metrics <addr>', 'serve Prometheus metrics at http://ADDR/metrics').argParser(
+        parseMetricsAddr,
+      ),
+    )
+    .option(
+      '--metrics-token <token>',
+      'bearer token for --metrics (default: $CORE_PROCESS_TOKEN); needed off loopback',
+    )
     .option(
       '--registry <dir>',
       'daemon registry directory (default: ~/.local/state/core-process/daemons)',
@@ -265,7 +286,8 @@ Exit status: 0 when stopped by a signal, 1 when it gave up, else the child's cod
 Examples:
   core-process supervise --restart on-failure --health http://127.0.0.1:8080/health -- node server.js
   core-process supervise --restart always --max-restarts 10 --window 5m --cpus 2 -- ./worker
-  core-process supervise --health-cmd 'pg_isready -q' --name db -- postgres -D /var/lib/pg`,
+  core-process supervise --health-cmd 'pg_isready -q' --name db -- postgres -D /var/lib/pg
+  core-process supervise --metrics 127.0.0.1:9464 -- ./worker   # curl 127.0.0.1:9464/metrics`,
     )
     .action(async (argv: string[], flags: SuperviseFlags) => {
       process.exitCode = await superviseCommand(argv, flags);
