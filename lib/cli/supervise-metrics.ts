@@ -10,7 +10,7 @@ import { isLoopbackHost } from '../api/auth.js';
 import { ProcessMetrics } from '../api/metrics.js';
 import { serveMetrics } from '../api/metrics-server.js';
 import { parseListenAddr } from '../daemon/addr.js';
-import { ProcessError } from '../process/errors.js';
+import { describe, ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 import { spawn } from '../process/spawn.js';
@@ -41,7 +41,7 @@ export function parseMetricsAddr(value: string): ListenAddr {
     return parseListenAddr(value, '--metrics');
   } catch {
     throw new InvalidArgumentError(
-      `"${value.slice(0, 100)}" is not host:port, e.g. 127.0.0.1:9464 or [::1]:9464.`,
+      `${describe(value)} is not host:port, e.g. 127.0.0.1:9464 or [::1]:9464.`,
     );
   }
 }
@@ -71,7 +71,7 @@ export async function superviseMetrics(f: MetricsFlags): Promise<SupervisorMetri
   }
   if (token === undefined && !isLoopbackHost(addr.host)) {
     throw new UsageError(
-      `--metrics ${JSON.stringify(addr.host)}: not a loopback address; give --metrics-token (or CORE_PROCESS_TOKEN) to listen there`,
+      `--metrics ${describe(addr.host)}: not a loopback address; give --metrics-token (or CORE_PROCESS_TOKEN) to listen there`,
     );
   }
   const metrics = new ProcessMetrics();
