@@ -60,6 +60,7 @@ export {
   isOk,
   isResult,
   ok,
+  outputSchema,
   ProcessApi,
   processRunInputSchema,
   processStartInputSchema,
