@@ -21,6 +21,7 @@ const ERROR_TEXT: Record<number, string> = {
   408: 'timed out waiting (the process keeps running)',
   409: 'conflict with the current state',
   413: 'body larger than the limit',
+  414: 'a path parameter longer than the router takes',
   415: 'the body is not application/json',
   422: 'the command could not be spawned, or it ran and failed (exit code, signal, output)',
   500: 'a fault of the server',

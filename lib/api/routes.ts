@@ -35,15 +35,18 @@ export interface Route {
 
 /**
  * Every error status a route may answer: bad input, auth, server faults, an action missing
- * from this core (501), 404 where the path names something, 413 and 415 where there is a
- * body, and the route's own.
+ * from this core (501), 404 and 414 (a path parameter over the router's length limit) where
+ * the path names something, 413 and 415 where there is a body, and the route's own.
  *
  * @example
- * errorStatuses(route); // [400, 401, 403, 404, 409, 413, 415, 500, 501] for the kill route
+ * errorStatuses(route); // [400, 401, 403, 404, 409, 413, 414, 415, 500, 501] for the kill route
  */
 export function errorStatuses(route: Route): number[] {
   const all = new Set([400, 401, 403, 500, 501, ...(route.errors ?? [])]);
-  if (route.path.includes(':')) all.add(404);
+  if (route.path.includes(':')) {
+    all.add(404);
+    all.add(414);
+  }
   if (route.method === 'POST') {
     all.add(413);
     all.add(415);
