@@ -6,6 +6,13 @@
  */
 import { z } from 'zod';
 import type { Core } from '../core/core.js';
+import { supervisorStatusSchema } from '../service/daemons.js';
+import {
+  capturedOutputSchema,
+  exitStatusSchema,
+  processSnapshotSchema,
+  resourceUsageSchema,
+} from '../service/schemas.js';
 import { apiErrorBodySchema } from './errors.js';
 import { wsClientMessageSchema, wsServerMessageSchema, wsTopicPayloads } from './events-schema.js';
 import { SLOW_CLIENT_CLOSE } from './events-ws.js';
@@ -28,8 +35,41 @@ const ERROR_TEXT: Record<number, string> = {
   501: 'this core does not have the action (or the platform lacks the feature)',
 };
 
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+// Values that recur are named components, so a generated client has a type to name
+// (components['schemas']['ProcessSnapshot']) instead of one anonymous copy per operation.
+const NAMED = z.registry<{ id: string }>();
+NAMED.add(processSnapshotSchema, { id: 'ProcessSnapshot' });
+NAMED.add(capturedOutputSchema, { id: 'CapturedOutput' });
+NAMED.add(exitStatusSchema, { id: 'ExitStatus' });
+NAMED.add(resourceUsageSchema, { id: 'ResourceUsage' });
+NAMED.add(supervisorStatusSchema, { id: 'DaemonStatus' });
+NAMED.add(apiErrorBodySchema, { id: 'Error' });
+
+type Components = Record<string, unknown>;
+
+/**
+ * A schema as JSON Schema. Outputs use the named components: zod puts them in `$defs`, and
+ * they move to `components` (`#/$defs/X` -> `#/components/schemas/X`). Inputs stay inline:
+ * an input's JSON Schema can differ from the same schema's output (defaults, loose objects).
+ */
+function jsonSchema(
+  schema: z.ZodType,
+  io: 'input' | 'output',
+  components?: Components,
+): Record<string, unknown> {
+  const converted = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    ...(components === undefined ? {} : { metadata: NAMED }),
+  });
+  const {
+    $schema: _drop,
+    $defs,
+    ...rest
+  } = JSON.parse(
+    JSON.stringify(converted).replaceAll('"#/$defs/', '"#/components/schemas/'),
+  ) as Record<string, unknown> & { $defs?: Components };
+  if (components !== undefined) Object.assign(components, $defs);
   return rest;
 }
 
@@ -47,17 +87,17 @@ export function operationIdOf(route: Pick<Route, 'action' | 'operationId'>): str
   );
 }
 
-function responseSchema(core: Core, route: Route): Record<string, unknown> {
+function responseSchema(core: Core, route: Route, components: Components): Record<string, unknown> {
   const schema = route.response ?? core.action(route.action).def()?.output;
   if (schema === undefined) {
     throw new TypeError(
       `openApiDocument: route ${route.method} ${route.path}: action ${route.action} declares no output schema`,
     );
   }
-  return jsonSchema(schema, 'output');
+  return jsonSchema(schema, 'output', components);
 }
 
-function websocket(): Record<string, unknown> {
+function websocket(components: Components): Record<string, unknown> {
   return {
     [`${BASE}/events`]: {
       summary: 'Bus events as JSON messages, one per WebSocket text frame',
@@ -69,9 +109,12 @@ function websocket(): Record<string, unknown> {
         token: { type: 'string', description: 'the bearer token, for browsers' },
       },
       clientMessage: jsonSchema(wsClientMessageSchema, 'input'),
-      serverMessage: jsonSchema(wsServerMessageSchema, 'output'),
+      serverMessage: jsonSchema(wsServerMessageSchema, 'output', components),
       topics: Object.fromEntries(
-        Object.entries(wsTopicPayloads).map(([topic, s]) => [topic, jsonSchema(s, 'output')]),
+        Object.entries(wsTopicPayloads).map(([topic, s]) => [
+          topic,
+          jsonSchema(s, 'output', components),
+        ]),
       ),
       closeCodes: {
         1000: 'the client closed',
@@ -89,6 +132,8 @@ function websocket(): Record<string, unknown> {
  */
 export function openApiDocument(core: Core, version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
+  const components: Components = {};
+  jsonSchema(apiErrorBodySchema, 'output', components);
   const ids = new Set<string>();
   for (const route of ROUTES) {
     const path = `${BASE}${route.path.replace(/:(\w+)/g, '{$1}')}`;
@@ -125,7 +170,7 @@ export function openApiDocument(core: Core, version: string): Record<string, unk
       responses: {
         [ok]: {
           description: 'the action’s value',
-          content: { 'application/json': { schema: responseSchema(core, route) } },
+          content: { 'application/json': { schema: responseSchema(core, route, components) } },
         },
         ...Object.fromEntries(
           errorStatuses(route).map((code) => [
@@ -139,15 +184,16 @@ export function openApiDocument(core: Core, version: string): Record<string, unk
       },
     };
   }
+  const ws = websocket(components);
   return {
     openapi: '3.1.0',
     info: { title: '@core/process API', version },
     servers: [{ url: '/' }],
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: { Error: jsonSchema(apiErrorBodySchema, 'output') },
+      schemas: components,
     },
     paths,
-    'x-websocket': websocket(),
+    'x-websocket': ws,
   };
 }

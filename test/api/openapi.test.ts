@@ -60,13 +60,24 @@ describe('GET /api/process/openapi.json', () => {
   it('good: every success response has a real schema, and it rejects a body of the wrong shape', async () => {
     const api = await start();
     const doc = (await api.call('GET', `${BASE}/openapi.json`)).body;
+    const deref = (s: { $ref?: string; type?: string }) =>
+      s.$ref === undefined
+        ? s
+        : doc.components.schemas[s.$ref.replace('#/components/schemas/', '')];
     for (const route of ROUTES) {
       const op = doc.paths[openApiPath(route.path)][route.method.toLowerCase()];
       const schema = op.responses[String(route.status ?? 200)].content['application/json'].schema;
-      expect(schema.type, `${route.method} ${route.path}`).toMatch(/^(object|array|string)$/);
+      expect(deref(schema)?.type, `${route.method} ${route.path}`).toMatch(
+        /^(object|array|string)$/,
+      );
     }
-    const snapshot =
-      doc.paths[`${BASE}/processes/{id}`].get.responses['200'].content['application/json'].schema;
+    // Recurring values are named components a generated client can refer to.
+    const ok = (p: string) =>
+      doc.paths[`${BASE}${p}`].get.responses['200'].content['application/json'].schema;
+    expect(ok('/processes/{id}')).toEqual({ $ref: '#/components/schemas/ProcessSnapshot' });
+    expect(ok('/processes').items).toEqual({ $ref: '#/components/schemas/ProcessSnapshot' });
+    expect(ok('/processes/{id}/output')).toEqual({ $ref: '#/components/schemas/CapturedOutput' });
+    const snapshot = doc.components.schemas.ProcessSnapshot;
     expect(snapshot.required).toEqual(
       expect.arrayContaining(['id', 'pid', 'pgid', 'status', 'exitCode', 'signal', 'rusage']),
     );
