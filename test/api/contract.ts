@@ -21,8 +21,17 @@ interface OpenApiDoc {
 }
 
 export interface Contract {
-  /** Throws naming the route, the status and the first broken field unless the answer fits. */
-  checkResponse(method: string, path: string, status: number, body: unknown): void;
+  /**
+   * Throws naming the route, the status and the first broken field unless the answer fits
+   * (its content type included: a documented JSON answer sent as text does not).
+   */
+  checkResponse(
+    method: string,
+    path: string,
+    status: number,
+    body: unknown,
+    contentType?: string,
+  ): void;
   /** Throws unless the frame is a documented server message (and its payload fits its topic). */
   checkFrame(frame: unknown): void;
 }
@@ -62,7 +71,7 @@ export function contractOf(doc: OpenApiDoc): Contract {
   if (ws === undefined) throw new Error('the document has no x-websocket entry');
 
   return {
-    checkResponse(method, path, status, body) {
+    checkResponse(method, path, status, body, contentType = 'application/json') {
       const pathname = new URL(path, 'http://x').pathname;
       const op = ops.find((o) => o.method === method && o.pattern.test(pathname));
       if (op === undefined) {
@@ -83,6 +92,11 @@ export function contractOf(doc: OpenApiDoc): Contract {
       }
       const schema = response.content?.['application/json']?.schema;
       if (schema === undefined) return;
+      if (!contentType.includes('application/json')) {
+        throw new Error(
+          `${method} ${op.template} ${status}: sent as ${contentType || 'no content type'}, documented as application/json`,
+        );
+      }
       const v = compile(schema);
       if (!v(body)) {
         throw new Error(

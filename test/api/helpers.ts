@@ -83,10 +83,8 @@ export function useApi(): (
       } catch {
         // not JSON: kept as text for the assertion to show
       }
-      const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
-      if (isJson || res.status >= 400) {
-        (await contractAt(api.url)).checkResponse(method, path, res.status, parsed);
-      }
+      const type = res.headers.get('content-type') ?? '';
+      (await contractAt(api.url)).checkResponse(method, path, res.status, parsed, type);
       return { status: res.status, headers: res.headers, body: parsed };
     };
     return { core, svc, api, call };

@@ -87,6 +87,9 @@ describe('GET /api/process/openapi.json', () => {
     const path = `${BASE}/processes/proc-1`;
     expect(() => contract.checkResponse('GET', path, 200, { id: 'proc-1' })).toThrow(/pid/);
     expect(() => contract.checkResponse('GET', path, 418, {})).toThrow(/not documented/);
+    expect(() => contract.checkResponse('GET', path, 200, 'text', 'text/plain')).toThrow(
+      /documented as application\/json/,
+    );
     expect(() => contract.checkResponse('GET', path, 404, { error: { kind: 'NotFound' } })).toThrow(
       /message/,
     );
