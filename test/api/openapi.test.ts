@@ -149,3 +149,16 @@ describe('GET /api/process/openapi.json', () => {
     expect(ws.clientMessage.anyOf).toHaveLength(2);
   });
 });
+
+describe('GET /api/process/openapi.json with a replaced action', () => {
+  it('ugly: an action replaced without an output schema leaves its operation undeclared, the document valid', async () => {
+    const api = await start();
+    api.core.action('process.system', () => ({ cpus: [] }), { replace: true });
+    const doc = (await api.call('GET', `${BASE}/openapi.json`)).body;
+    expect(await validate(structuredClone(doc))).toMatchObject({ valid: true });
+    const schema =
+      doc.paths[`${BASE}/system`].get.responses['200'].content['application/json'].schema;
+    expect(schema).toEqual({ description: 'action process.system declares no schema' });
+    expect((await api.call('GET', `${BASE}/system`)).body).toEqual({ cpus: [] });
+  });
+});
