@@ -63,6 +63,7 @@ export {
   isOk,
   isResult,
   ok,
+  outputSchema,
   ProcessApi,
   processRunInputSchema,
   processStartInputSchema,

@@ -67,7 +67,7 @@ export const sendInput = (id, data) => request('POST', `/processes/${seg(id)}/in
 export const closeStdin = (id) => request('POST', `/processes/${seg(id)}/close-stdin`);
 
 export const runPipeline = (specs, mode) =>
-  request('POST', '/processes/run', mode ? { specs, mode } : { specs });
+  request('POST', '/pipelines', mode ? { specs, mode } : { specs });
 export const listPipelines = () => request('GET', '/pipelines');
 
 export const listDaemons = () => request('GET', '/daemons');

@@ -2,14 +2,40 @@
  * What an API client sees when a call fails: `{ error: { kind, message } }` with the status
  * that says whose fault it is. Bad input is always 4xx; 500 is kept for our own bugs.
  */
+import { z } from 'zod';
 import { CoreError } from '../core/errors.js';
 import { ProcessError } from '../errors.js';
 import { PipelineError } from '../runner/errors.js';
 import { ThreadError } from '../thread/errors.js';
 
+/**
+ * The one error body of the API, published as `Error` in the OpenAPI document.
+ *
+ * @example
+ * apiErrorBodySchema.parse(await res.json()).error.kind; // 'NotFound'
+ */
+export const apiErrorBodySchema = z.object({
+  error: z.object({
+    kind: z
+      .string()
+      .describe('what went wrong, to branch on: NotFound, InvalidInput, NonZeroExit…'),
+    message: z.string().describe('names the operation and the offending value'),
+    field: z.string().optional().describe('the input field at fault, for bad input'),
+    exitCode: z
+      .int()
+      .nullable()
+      .optional()
+      .describe('a command that ran and failed: its exit code (null when killed)'),
+    signal: z.string().nullable().optional().describe('a command that ran and failed: its signal'),
+    stdout: z.string().optional().describe('a command that ran and failed: what it printed'),
+    stderr: z.string().optional(),
+  }),
+});
+export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
+
 export interface ApiError {
   status: number;
-  body: { error: { kind: string; message: string; field?: string } };
+  body: ApiErrorBody;
 }
 
 const PROCESS_STATUS: Record<string, number> = {
@@ -18,6 +44,10 @@ const PROCESS_STATUS: Record<string, number> = {
   PermissionDenied: 403,
   TimedOut: 408,
   SpawnFailed: 422,
+  // The request was carried out; the command it ran failed. Not our fault, not the client's
+  // request's either: 422, with what the command printed.
+  NonZeroExit: 422,
+  TerminatedBySignal: 422,
   Unsupported: 501,
 };
 
@@ -66,7 +96,16 @@ export function apiError(e: Error): ApiError {
   }
   if (e instanceof ProcessError) {
     const status = CONFLICT_CODES.has(String(e.code)) ? 409 : (PROCESS_STATUS[e.kind] ?? 500);
-    return { status, body: body(e.kind, e.message, e.field) };
+    const out = body(e.kind, e.message, e.field);
+    if (e.status !== undefined && (e.kind === 'NonZeroExit' || e.kind === 'TerminatedBySignal')) {
+      Object.assign(out.error, {
+        exitCode: e.status.code,
+        signal: e.status.signal,
+        stdout: String(e.stdout ?? ''),
+        stderr: String(e.stderr ?? ''),
+      });
+    }
+    return { status, body: out };
   }
   if (e instanceof ThreadError) {
     const status =

@@ -3,6 +3,7 @@
  * The table drives both the server and the OpenAPI document, so they cannot disagree.
  */
 import { z } from 'zod';
+import { supervisorStatusSchema } from '../service/daemons.js';
 
 export interface RouteRequest {
   params: Record<string, string>;
@@ -24,6 +25,33 @@ export interface Route {
   body?: z.ZodType;
   /** Turns the action's value into the response (and may refuse it with a conflict). */
   output?(value: unknown, core: { name: string }): { status?: number; body: unknown };
+  /** Schema of the success body when `output` reshapes the value; else the action's output. */
+  response?: z.ZodType;
+  /** Client method name when the action's own (`process.get` -> `processGet`) is taken. */
+  operationId?: string;
+  /** Error statuses this route answers besides the ones every route may (see errorStatuses). */
+  errors?: readonly number[];
+}
+
+/**
+ * Every error status a route may answer: bad input, auth, server faults, an action missing
+ * from this core (501), 404 and 414 (a path parameter over the router's length limit) where
+ * the path names something, 413 and 415 where there is a body, and the route's own.
+ *
+ * @example
+ * errorStatuses(route); // [400, 401, 403, 404, 409, 413, 414, 415, 500, 501] for the kill route
+ */
+export function errorStatuses(route: Route): number[] {
+  const all = new Set([400, 401, 403, 500, 501, ...(route.errors ?? [])]);
+  if (route.path.includes(':')) {
+    all.add(404);
+    all.add(414);
+  }
+  if (route.method === 'POST') {
+    all.add(413);
+    all.add(415);
+  }
+  return [...all].sort((a, b) => a - b);
 }
 
 const obj = (v: unknown): Record<string, unknown> =>
@@ -39,6 +67,10 @@ const withCode = (core: { name: string }) => (s: unknown) => ({
   code: core.name,
   daemon: obj(s).name,
   ...obj(s),
+});
+const daemonView = supervisorStatusSchema.extend({
+  code: z.string().describe('the core the daemon runs under'),
+  daemon: z.string().describe('its name (the same as name)'),
 });
 
 export const ROUTES: readonly Route[] = [
@@ -56,13 +88,20 @@ export const ROUTES: readonly Route[] = [
     summary: 'Start a managed process (spawn options); 201 { id }',
     input: (r) => r.body,
     status: 201,
+    // 404: the program is not in PATH; 422: it could not be spawned.
+    errors: [404, 422],
   },
   {
     method: 'POST',
     path: '/processes/run',
-    action: 'process.pipeline',
-    summary: 'Run a pipeline of specs; the value is every spec’s result',
+    action: 'process.run',
+    summary:
+      'Run a command to completion and answer its stdout; a non-zero exit or a signal is 422 with the output',
     input: (r) => r.body,
+    // A bare JSON string is not a body most clients parse: the text goes in an object.
+    output: (v) => ({ body: { stdout: v } }),
+    response: z.object({ stdout: z.string() }),
+    errors: [404, 422],
   },
   {
     method: 'GET',
@@ -85,6 +124,7 @@ export const ROUTES: readonly Route[] = [
     summary: 'Wait for exit; 408 after `timeout` ms',
     input: (r) => ({ ...obj(r.body), id: r.params.id }),
     body: z.object({ timeout: z.number().nonnegative().optional() }),
+    errors: [408],
   },
   {
     method: 'POST',
@@ -93,6 +133,7 @@ export const ROUTES: readonly Route[] = [
     summary: 'Write to stdin',
     input: (r) => ({ id: r.params.id, data: obj(r.body).data }),
     body: z.object({ data: z.string() }),
+    errors: [409],
   },
   {
     method: 'POST',
@@ -101,6 +142,8 @@ export const ROUTES: readonly Route[] = [
     summary: 'Close stdin',
     input: (r) => ({ id: r.params.id, close: true }),
     body: z.object({}),
+    operationId: 'processCloseStdin',
+    errors: [409],
   },
   {
     method: 'POST',
@@ -121,6 +164,7 @@ export const ROUTES: readonly Route[] = [
             },
           }
         : { body: v },
+    errors: [409],
   },
   {
     method: 'GET',
@@ -130,12 +174,20 @@ export const ROUTES: readonly Route[] = [
     input: () => undefined,
   },
   {
+    method: 'POST',
+    path: '/pipelines',
+    action: 'process.pipeline',
+    summary: 'Run a pipeline of specs; the value is every spec’s result',
+    input: (r) => r.body,
+  },
+  {
     method: 'GET',
     path: '/daemons',
     action: 'daemon.list',
     summary: 'Supervised daemons',
     input: () => undefined,
     output: (v, core) => ({ body: (Array.isArray(v) ? v : []).map(withCode(core)) }),
+    response: z.array(daemonView),
   },
   {
     method: 'GET',
@@ -144,6 +196,7 @@ export const ROUTES: readonly Route[] = [
     summary: 'One daemon',
     input: daemonName,
     output: (v, core) => ({ body: withCode(core)(v) }),
+    response: daemonView,
   },
   {
     method: 'POST',
@@ -153,6 +206,7 @@ export const ROUTES: readonly Route[] = [
     input: daemonName,
     body: z.object({}),
     output: (v, core) => ({ body: withCode(core)(v) }),
+    response: daemonView,
   },
   {
     method: 'GET',

@@ -37,20 +37,27 @@ export type ActionHandler<I = unknown, O = unknown> = (
   ctx: ActionContext,
 ) => O | Result<O> | Promise<O | Result<O>>;
 
-export interface ActionOptions<I = unknown> {
+export interface ActionOptions<I = unknown, O = unknown> {
   /** For humans and agents listing the capability map. */
   description?: string;
   /** Zod schema the input is validated (and defaulted, coerced) against before the handler. */
   schema?: z.ZodType<I>;
+  /**
+   * Zod schema of the value. Not checked at run time (that would cost every call); it is the
+   * contract published to clients (the OpenAPI document), and the API tests hold the server
+   * to it.
+   */
+  output?: z.ZodType<O>;
   /** Replace an existing action of the same name instead of refusing the duplicate. */
   replace?: boolean;
 }
 
 /** What `Action.def()` shows of a registered action. */
-export interface ActionDef<I = unknown> {
+export interface ActionDef<I = unknown, O = unknown> {
   readonly name: string;
   readonly description: string;
   readonly schema: z.ZodType<I> | undefined;
+  readonly output: z.ZodType<O> | undefined;
 }
 
 export interface ActionStats {
@@ -128,9 +135,10 @@ export class Action<I = unknown, O = unknown> {
    *
    * @example
    * core.action('agentic.dispatch').def()?.description;
+   * core.action('process.get').def()?.output; // the zod schema of its value
    */
-  def(): ActionDef<I> | undefined {
-    return this.host.lookupAction(this.name)?.def as ActionDef<I> | undefined;
+  def(): ActionDef<I, O> | undefined {
+    return this.host.lookupAction(this.name)?.def as ActionDef<I, O> | undefined;
   }
 
   /**

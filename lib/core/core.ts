@@ -128,13 +128,17 @@ export class Core {
    * for a taken name unless `replace`). Without: returns the handle for `exists/def/run`.
    *
    * @example
-   * core.action('git.log', async ({ dir }) => gitLog(dir), { description: 'last commits', schema });
+   * core.action('git.log', async ({ dir }) => gitLog(dir), {
+   *   description: 'last commits',
+   *   schema,
+   *   output: z.array(z.object({ hash: z.string(), subject: z.string() })),
+   * });
    * const r = await core.action('git.log').run({ dir: '/repo' });
    */
   action<I = unknown, O = unknown>(
     name: string,
     handler?: ActionHandler<I, O>,
-    options: ActionOptions<I> = {},
+    options: ActionOptions<I, O> = {},
   ): Action<I, O> {
     if (handler !== undefined) {
       if (typeof handler !== 'function') {
@@ -144,7 +148,12 @@ export class Core {
         });
       }
       const entry: ActionEntry = {
-        def: { name, description: options.description ?? '', schema: options.schema },
+        def: {
+          name,
+          description: options.description ?? '',
+          schema: options.schema,
+          output: options.output,
+        },
         handler: handler as ActionHandler,
         validate: options.schema ? inputValidator(options.schema) : undefined,
         runs: 0,

@@ -31,6 +31,7 @@ export type {
 export { EventBus } from './events.js';
 export type { CoreLogger } from './logger.js';
 export { consoleLogger, silentLogger } from './logger.js';
+export { outputSchema } from './output-schema.js';
 export type {
   ProcessCallOptions,
   ProcessRunInput,

@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import type { ActionContext } from '../core/action.js';
 import type { Core } from '../core/core.js';
-import { probe } from '../daemon/probe.js';
+import { outputSchema } from '../core/output-schema.js';
+import { type ProbeVerdict, probe } from '../daemon/probe.js';
 import {
   type DaemonTopic,
   type SuperviseOptions,
@@ -55,6 +56,39 @@ export const daemonStartInputSchema = z.looseObject({
 });
 const nameInput = z.object({ name: z.string().min(1) });
 
+/**
+ * Value of daemon.start, daemon.stop and daemon.get (daemon.list: an array of them).
+ *
+ * @example
+ * supervisorStatusSchema.parse(supervisor.status());
+ */
+export const supervisorStatusSchema = outputSchema<SupervisorStatus>()(
+  z.object({
+    name: z.string(),
+    state: z.enum(['starting', 'running', 'backoff', 'stopping', 'stopped', 'gave-up']),
+    pid: z.int().positive().nullable(),
+    restarts: z.int().nonnegative().describe('restarts so far, not counting the first start'),
+    healthy: z.boolean().nullable().describe('last probe verdict; null before any probe'),
+    consecutiveHealthFailures: z.int().nonnegative(),
+    lastExit: z
+      .object({
+        code: z.int().nullable(),
+        signal: z.string().nullable(),
+        durationMs: z.number().nonnegative(),
+      })
+      .nullable(),
+    reason: z.string().nullable().describe('why it gave up, or why the last start failed'),
+  }),
+);
+const probeVerdictSchema = outputSchema<ProbeVerdict>()(
+  z.object({ ok: z.boolean(), error: z.string().optional() }),
+);
+const daemonHealthValue = z.object({
+  name: z.string(),
+  probe: probeVerdictSchema.nullable().describe('null when the daemon has no health probe'),
+  status: supervisorStatusSchema,
+});
+
 export interface DaemonActionHost {
   readonly daemons: Map<string, Supervisor>;
   /** The service's policy-checked, managed, audited spawner. */
@@ -102,6 +136,7 @@ export function registerDaemonActions(core: Core, host: DaemonActionHost): void 
     {
       description: 'Start a supervised daemon (restart policy, backoff, health probe)',
       schema: daemonStartInputSchema,
+      output: supervisorStatusSchema,
     },
   );
 
@@ -112,7 +147,11 @@ export function registerDaemonActions(core: Core, host: DaemonActionHost): void 
       if (!s) throw notFound(input.name);
       return s.stop();
     },
-    { description: 'Stop a supervised daemon and its whole group', schema: nameInput },
+    {
+      description: 'Stop a supervised daemon and its whole group',
+      schema: nameInput,
+      output: supervisorStatusSchema,
+    },
   );
 
   core.action(
@@ -120,6 +159,7 @@ export function registerDaemonActions(core: Core, host: DaemonActionHost): void 
     (): SupervisorStatus[] => [...host.daemons.values()].map((s) => s.status()),
     {
       description: 'Status of every supervised daemon',
+      output: z.array(supervisorStatusSchema),
     },
   );
 
@@ -130,7 +170,11 @@ export function registerDaemonActions(core: Core, host: DaemonActionHost): void 
       if (!s) throw notFound(input.name);
       return s.status();
     },
-    { description: 'Status of one supervised daemon', schema: nameInput },
+    {
+      description: 'Status of one supervised daemon',
+      schema: nameInput,
+      output: supervisorStatusSchema,
+    },
   );
 
   core.action(
@@ -143,6 +187,6 @@ export function registerDaemonActions(core: Core, host: DaemonActionHost): void 
       const verdict = await probe(health, (o) => host.start(o, ctx));
       return { name: input.name, probe: verdict, status: s.status() };
     },
-    { description: 'Probe a supervised daemon now', schema: nameInput },
+    { description: 'Probe a supervised daemon now', schema: nameInput, output: daemonHealthValue },
   );
 }

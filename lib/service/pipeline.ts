@@ -7,11 +7,13 @@ import { z } from 'zod';
 import type { ActionContext } from '../core/action.js';
 import { NEVER_ABORTED } from '../core/action.js';
 import type { Core } from '../core/core.js';
+import { outputSchema } from '../core/output-schema.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
 import { runAll, runParallel, runSequential } from '../runner/run.js';
 import type { PipelineResult, PipelineSpec, SpecResult } from '../runner/spec.js';
 import { nextId } from './ids.js';
+import { exitStatusSchema } from './schemas.js';
 
 const specSchema = z.looseObject({
   name: z.string().min(1),
@@ -56,6 +58,50 @@ export interface PipelineRun {
   }>;
   result?: PipelineResult;
 }
+
+const specResultSchema = outputSchema<SpecResult>()(
+  z.object({
+    name: z.string(),
+    status: z.enum(['passed', 'failed', 'skipped']),
+    exitStatus: exitStatusSchema.nullable().describe('null when the spec never ran'),
+    durationMs: z.number().nonnegative(),
+    output: z.string().describe('stdout and stderr interleaved, the newest maxOutput bytes'),
+    error: z.string().optional().describe('why it failed beyond its exit status, or was skipped'),
+  }),
+);
+const pipelineResultSchema = outputSchema<PipelineResult>()(
+  z.object({
+    specs: z.array(specResultSchema),
+    passed: z.int().nonnegative(),
+    failed: z.int().nonnegative(),
+    skipped: z.int().nonnegative(),
+    durationMs: z.number().nonnegative(),
+    success: z.boolean(),
+    cancelled: z.boolean(),
+  }),
+);
+const pipelineValueSchema = outputSchema<PipelineResult & { id: string }>()(
+  pipelineResultSchema.extend({ id: z.string() }),
+);
+const pipelineRunSchema = outputSchema<PipelineRun>()(
+  z.object({
+    id: z.string(),
+    state: z.enum(['running', 'done']),
+    startedAt: z.string().describe('ISO 8601'),
+    specs: z.array(
+      z.object({
+        name: z.string(),
+        command: z.string(),
+        args: z.array(z.string()),
+        after: z.array(z.string()),
+        status: z.enum(['pending', 'running', 'passed', 'failed', 'skipped']),
+        durationMs: z.number().nonnegative().optional(),
+        error: z.string().optional(),
+      }),
+    ),
+    result: pipelineResultSchema.optional().describe('once done'),
+  }),
+);
 
 /** Runs kept for `process.pipelines`, newest last. */
 const KEEP_RUNS = 50;
@@ -121,10 +167,12 @@ export function registerPipelineAction(
       description:
         'Run process specs with `after` dependencies (or in sequence, or in parallel); the value is every spec’s result',
       schema: pipelineInputSchema,
+      output: pipelineValueSchema,
     },
   );
 
   core.action('process.pipelines', (): PipelineRun[] => structuredClone(runs), {
     description: 'Recent pipeline runs (the last 50) with each spec’s state',
+    output: z.array(pipelineRunSchema),
   });
 }

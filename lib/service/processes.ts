@@ -12,6 +12,13 @@ import type { SpawnOptions } from '../process/options.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
 import { fail, ok, type Result } from '../result.js';
 import type { CapturedOutput, ManagedProcess, ProcessSnapshot } from './managed.js';
+import {
+  capturedOutputSchema,
+  processIdValueSchema,
+  processKillValueSchema,
+  processRunValueSchema,
+  processSnapshotSchema,
+} from './schemas.js';
 
 const idInput = z.object({ id: z.string().min(1) });
 const killInput = z
@@ -113,6 +120,7 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
     {
       description: 'Run a command to completion; the value is its stdout',
       schema: processRunInputSchema,
+      output: processRunValueSchema,
     },
   );
 
@@ -126,6 +134,7 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
     {
       description: 'Start a managed process; the value is { id }',
       schema: processStartInputSchema,
+      output: processIdValueSchema,
     },
   );
 
@@ -146,6 +155,7 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
     {
       description: 'Signal a managed process (its group when it leads one) by id or pid',
       schema: killInput,
+      output: processKillValueSchema,
     },
   );
 
@@ -154,12 +164,14 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
     (): ProcessSnapshot[] => [...host.processes.values()].map((m) => m.snapshot()),
     {
       description: 'Snapshots of every managed process',
+      output: z.array(processSnapshotSchema),
     },
   );
 
   core.action('process.get', (input: z.infer<typeof idInput>) => find(input.id).snapshot(), {
     description: 'Snapshot of one managed process',
     schema: idInput,
+    output: processSnapshotSchema,
   });
 
   core.action(
@@ -175,6 +187,7 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
     {
       description: 'Wait for a managed process to exit (optional timeout, ms)',
       schema: waitInput,
+      output: processSnapshotSchema,
     },
   );
 
@@ -186,7 +199,11 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
       if (input.close === true) await m.input(null);
       return { id: m.id };
     },
-    { description: 'Write to a managed process’s stdin, or close it', schema: inputInput },
+    {
+      description: 'Write to a managed process’s stdin, or close it',
+      schema: inputInput,
+      output: processIdValueSchema,
+    },
   );
 
   core.action(
@@ -195,6 +212,7 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
     {
       description: 'Captured output of a managed process (newest bytes, ring buffered)',
       schema: idInput,
+      output: capturedOutputSchema,
     },
   );
 }

@@ -3,7 +3,9 @@
  * and threads allowed on it, read from the kernel (sched_getaffinity, sched_getscheduler)
  * at the time of the call, so what a child changed itself is shown too.
  */
+import { z } from 'zod';
 import type { Core } from '../core/core.js';
+import { outputSchema } from '../core/output-schema.js';
 import { getAffinity } from '../sched/affinity.js';
 import { onlineCpus } from '../sched/cpus.js';
 import { getScheduler, isRealtime } from '../sched/scheduler.js';
@@ -34,6 +36,28 @@ export interface SystemView {
   cpus: number[];
   perCpu: CpuPlacement[];
 }
+
+const placed = {
+  realtime: z.boolean(),
+  policy: z.string().describe('scheduling policy: other, batch, idle, fifo, rr'),
+  priority: z.int(),
+};
+const systemViewSchema = outputSchema<SystemView>()(
+  z.object({
+    cpus: z.array(z.int().nonnegative()).describe('online CPU ids'),
+    perCpu: z.array(
+      z.object({
+        cpu: z.int().nonnegative(),
+        processes: z.array(
+          z.object({ id: z.string(), pid: z.int().positive(), command: z.string(), ...placed }),
+        ),
+        threads: z.array(
+          z.object({ id: z.string(), tid: z.int().positive(), name: z.string(), ...placed }),
+        ),
+      }),
+    ),
+  }),
+);
 
 // A task that exited between listing and asking is simply left out.
 function placement(id: number): { cpus: number[]; policy: string; priority: number } | null {
@@ -95,6 +119,9 @@ export function registerSystemAction(
       }
       return { cpus, perCpu: [...perCpu.values()] };
     },
-    { description: 'Online CPUs and the managed processes and threads placed on each' },
+    {
+      description: 'Online CPUs and the managed processes and threads placed on each',
+      output: systemViewSchema,
+    },
   );
 }

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { ActionContext } from '../core/action.js';
 import type { Core } from '../core/core.js';
+import { outputSchema } from '../core/output-schema.js';
 import { ProcessError } from '../errors.js';
 import { setThreadAffinity } from '../thread/control.js';
 import { createThread, type ThreadOptions } from '../thread/create.js';
@@ -31,6 +32,18 @@ const threadAffinityInput = z.object({
   id: z.string().min(1),
   cpus: z.array(z.number().int().nonnegative()),
 });
+
+const threadCreateValue = z.object({ id: z.string(), tid: z.int().positive() });
+// `value` is whatever the start function returned (structured-cloned); `error` an Error,
+// which crosses JSON as `{}`.
+const threadResultSchema = outputSchema<ThreadResult>()(
+  z.object({
+    exitCode: z.int(),
+    value: z.unknown(),
+    error: z.instanceof(Error).optional(),
+  }),
+);
+const threadAffinityValue = z.object({ id: z.string(), cpus: z.array(z.int().nonnegative()) });
 
 /** What the thread actions need from the service around them. */
 export interface ThreadActionHost {
@@ -88,7 +101,11 @@ export function registerThreadActions(core: Core, host: ThreadActionHost): void 
       );
       return { id, tid: t.tid };
     },
-    { description: 'Create a pinned, prioritised worker thread', schema: threadCreateInput },
+    {
+      description: 'Create a pinned, prioritised worker thread',
+      schema: threadCreateInput,
+      output: threadCreateValue,
+    },
   );
 
   core.action(
@@ -98,7 +115,11 @@ export function registerThreadActions(core: Core, host: ThreadActionHost): void 
       if (!t) throw notFound(input.id);
       return joinThread(t, input.timeout === undefined ? undefined : { timeout: input.timeout });
     },
-    { description: 'Join a thread (optional timeout, ms)', schema: threadJoinInput },
+    {
+      description: 'Join a thread (optional timeout, ms)',
+      schema: threadJoinInput,
+      output: threadResultSchema,
+    },
   );
 
   core.action(
@@ -110,6 +131,10 @@ export function registerThreadActions(core: Core, host: ThreadActionHost): void 
       setThreadAffinity(t, input.cpus);
       return { id: input.id, cpus: input.cpus };
     },
-    { description: 'Pin a running thread to CPUs', schema: threadAffinityInput },
+    {
+      description: 'Pin a running thread to CPUs',
+      schema: threadAffinityInput,
+      output: threadAffinityValue,
+    },
   );
 }

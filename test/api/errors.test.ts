@@ -35,10 +35,10 @@ describe('400 bad input', () => {
       ['POST', `/processes/${id}/wait`, { timeout: -1 }, 'timeout'],
       ['POST', `/processes/${id}/kill`, { signal: 9 }, 'signal'],
       ['POST', `/processes/${id}/input`, { data: 42 }, 'data'],
-      ['POST', '/processes/run', { specs: 'all of them' }, 'specs'],
+      ['POST', '/pipelines', { specs: 'all of them' }, 'specs'],
       [
         'POST',
-        '/processes/run',
+        '/pipelines',
         { specs: [{ name: 'a', command: 'true', after: 'b' }] },
         'specs.0.after',
       ],
@@ -81,7 +81,7 @@ describe('400 bad input', () => {
     });
     expectErrorBody(malformed, 400);
     expect(malformed.body.error.message).toMatch(/JSON/);
-    const cycle = await api.call('POST', `${BASE}/processes/run`, {
+    const cycle = await api.call('POST', `${BASE}/pipelines`, {
       specs: [
         { name: 'a', command: 'true', after: ['c'] },
         { name: 'b', command: 'true', after: ['a'] },
@@ -254,14 +254,14 @@ describe('no bad input is ever a 500', () => {
       [`/processes/${id}/kill`, { signal: '__proto__' }],
       [`/processes/${id}/kill`, { signal: '' }],
       [`/processes/${id}/close-stdin`, [1]],
-      ['/processes/run', []],
-      ['/processes/run', { specs: [] }],
-      ['/processes/run', { specs: [{ name: 'a' }] }],
-      ['/processes/run', { specs: [{ name: '', command: 'true' }] }],
-      ['/processes/run', { specs: [{ name: 'a', command: 'true' }], mode: 'random' }],
-      ['/processes/run', { specs: [{ name: 'a', command: 'true' }], concurrency: 0 }],
+      ['/pipelines', []],
+      ['/pipelines', { specs: [] }],
+      ['/pipelines', { specs: [{ name: 'a' }] }],
+      ['/pipelines', { specs: [{ name: '', command: 'true' }] }],
+      ['/pipelines', { specs: [{ name: 'a', command: 'true' }], mode: 'random' }],
+      ['/pipelines', { specs: [{ name: 'a', command: 'true' }], concurrency: 0 }],
       [
-        '/processes/run',
+        '/pipelines',
         {
           specs: [
             { name: 'a', command: 'true' },
@@ -269,7 +269,7 @@ describe('no bad input is ever a 500', () => {
           ],
         },
       ],
-      ['/processes/run', { specs: [{ name: 'a', command: 'true', after: ['nobody'] }] }],
+      ['/pipelines', { specs: [{ name: 'a', command: 'true', after: ['nobody'] }] }],
       ['/daemons/test/none/stop', [1]],
     );
     for (const [p, body] of cases) {

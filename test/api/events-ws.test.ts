@@ -6,6 +6,7 @@ import type WebSocket from 'ws';
 import { SLOW_CLIENT_CLOSE } from '../../lib/api/events-ws.js';
 import type { Core } from '../../lib/core/index.js';
 import { until } from '../core/helpers.js';
+import { contractAt } from './contract.js';
 import { BASE, connectEvents, rawRequest, startProcess, useApi, type WsClient } from './helpers.js';
 
 const start = useApi();
@@ -259,5 +260,40 @@ describe('WebSocket /events: slow clients', () => {
     expect(fast.ws.readyState).toBe(fast.ws.OPEN);
     const next = await startProcess(api, { command: 'true' });
     await fast.next((m) => m.topic === 'process.exited' && m.payload.id === next.id);
+  });
+});
+
+describe('WebSocket /events: the documented frames (x-websocket)', () => {
+  it('good: every frame of a process’s life fits the document, payloads by topic', async () => {
+    const api = await start();
+    const c = await connectEvents(api.api.url, `?token=${api.api.token}&topics=process.*`);
+    await c.next((m) => m.subscribed === 'process.*');
+    const { id } = await startProcess(api, {
+      command: 'sh',
+      args: ['-c', 'echo ready; exec sleep 30'],
+    });
+    await c.next((m) => m.topic === 'process.output' && m.payload.id === id);
+    await api.call('POST', `${BASE}/processes/${id}/kill`, { signal: 'SIGTERM' });
+    await c.next((m) => m.topic === 'process.exited' && m.payload.id === id);
+    c.ws.send(JSON.stringify({ unsubscribe: 'process.*' }));
+    c.ws.send(JSON.stringify({ nonsense: true }));
+    await c.next((m) => m.error !== undefined);
+    const topics = new Set(c.messages.map((m) => m.topic ?? Object.keys(m)[0]));
+    expect([...topics].sort()).toEqual(
+      [
+        'error',
+        'process.exited',
+        'process.killed',
+        'process.output',
+        'process.started',
+        'subscribed',
+        'unsubscribed',
+      ].sort(),
+    );
+    // Each was validated on arrival by connectEvents (contract.ts); again here, explicitly.
+    const contract = await contractAt(api.api.url);
+    for (const m of c.messages) expect(() => contract.checkFrame(m)).not.toThrow();
+    c.ws.close();
+    await c.closed;
   });
 });

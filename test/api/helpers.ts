@@ -1,9 +1,11 @@
 // Shared by the API tests: a real server over a real Core on loopback, closed after each test,
 // and small clients that speak to it from outside (fetch, node:http for a forged Host header,
-// a `ws` WebSocket) and read what the kernel says about the children it started.
+// a `ws` WebSocket) and read what the kernel says about the children it started. Every JSON
+// answer and WebSocket frame they receive is checked against the server's own OpenAPI
+// document (contract.ts): a status or field it does not publish fails the test.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import WebSocket from 'ws';
 import { type ApiServer, type ServeOptions, serve } from '../../lib/api/server.js';
 import type { Core } from '../../lib/core/index.js';
@@ -14,6 +16,7 @@ import {
 } from '../../lib/service/service.js';
 import { testCore } from '../core/helpers.js';
 import { procState } from '../helpers.js';
+import { contractAt, forgetContract } from './contract.js';
 
 export const BASE = '/api/process';
 
@@ -49,8 +52,13 @@ export function useApi(): (
   const servers: ApiServer[] = [];
   const cores: Core[] = [];
   afterEach(async () => {
-    for (const s of servers.splice(0)) await s.close();
+    for (const s of servers.splice(0)) {
+      await s.close();
+      forgetContract(s.url);
+    }
     for (const c of cores.splice(0)) await c.stop();
+    // A frame a WebSocket listener received outside any assertion.
+    expect(frameViolations.splice(0)).toEqual([]);
   });
   return async (options = {}) => {
     const { service, ...serveOptions } = options;
@@ -75,6 +83,8 @@ export function useApi(): (
       } catch {
         // not JSON: kept as text for the assertion to show
       }
+      const type = res.headers.get('content-type') ?? '';
+      (await contractAt(api.url)).checkResponse(method, path, res.status, parsed, type);
       return { status: res.status, headers: res.headers, body: parsed };
     };
     return { core, svc, api, call };
@@ -141,13 +151,26 @@ export interface WsClient {
   next(match: (m: any) => boolean, timeoutMs?: number): Promise<any>;
 }
 
-/** Opens a WebSocket to the events endpoint; resolves once open (rejects on refusal). */
-export function connectEvents(url: string, query: string): Promise<WsClient> {
+/** Frames that did not fit the document, reported by useApi's afterEach. */
+const frameViolations: string[] = [];
+
+/**
+ * Opens a WebSocket to the events endpoint; resolves once open (rejects on refusal). Every
+ * frame is validated against the document's x-websocket schemas.
+ */
+export async function connectEvents(url: string, query: string): Promise<WsClient> {
+  const contract = await contractAt(url);
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}${BASE}/events${query}`);
   const messages: unknown[] = [];
   const waiters = new Set<() => void>();
   ws.on('message', (data) => {
-    messages.push(JSON.parse(String(data)));
+    const frame: unknown = JSON.parse(String(data));
+    try {
+      contract.checkFrame(frame);
+    } catch (e) {
+      frameViolations.push((e as Error).message);
+    }
+    messages.push(frame);
     for (const w of [...waiters]) w();
   });
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));

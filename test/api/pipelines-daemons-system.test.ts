@@ -12,11 +12,11 @@ import { type Api, alive, BASE, startProcess, useApi } from './helpers.js';
 
 const start = useApi();
 
-describe('POST /processes/run', () => {
+describe('POST /pipelines', () => {
   it('good: a pipeline runs in dependency order; the result counts passed specs', async () => {
     const api = await start();
     const file = path.join(tempDir(), 'handoff');
-    const r = await api.call('POST', `${BASE}/processes/run`, {
+    const r = await api.call('POST', `${BASE}/pipelines`, {
       specs: [
         // Listed first, runs second: it reads what `a` wrote.
         { name: 'b', command: 'cat', args: [file], after: ['a'] },
@@ -51,7 +51,7 @@ describe('POST /processes/run', () => {
 
   it('bad: a failing spec fails the run, and what depends on it is skipped, never started', async () => {
     const api = await start();
-    const r = await api.call('POST', `${BASE}/processes/run`, {
+    const r = await api.call('POST', `${BASE}/pipelines`, {
       specs: [
         { name: 'ok', command: 'true' },
         { name: 'broken', command: 'sh', args: ['-c', 'exit 4'] },
@@ -70,7 +70,7 @@ describe('POST /processes/run', () => {
 
   it('ugly: a dependency cycle is 400 before anything starts', async () => {
     const api = await start();
-    const r = await api.call('POST', `${BASE}/processes/run`, {
+    const r = await api.call('POST', `${BASE}/pipelines`, {
       specs: [
         { name: 'a', command: 'true', after: ['b'] },
         { name: 'b', command: 'true', after: ['a'] },
@@ -85,7 +85,7 @@ describe('POST /processes/run', () => {
 describe('GET /pipelines', () => {
   it('good: a finished run is listed with each spec’s state', async () => {
     const api = await start();
-    const run = await api.call('POST', `${BASE}/processes/run`, {
+    const run = await api.call('POST', `${BASE}/pipelines`, {
       specs: [
         { name: 'x', command: 'true' },
         { name: 'y', command: 'false', after: ['x'] },
@@ -106,7 +106,7 @@ describe('GET /pipelines', () => {
 
   it('bad: a pipeline refused for a cycle never ran: no spec of it left pending', async () => {
     const api = await start();
-    const refused = await api.call('POST', `${BASE}/processes/run`, {
+    const refused = await api.call('POST', `${BASE}/pipelines`, {
       specs: [{ name: 'a', command: 'true', after: ['a'] }],
     });
     expect(refused.status).toBe(400);

@@ -8,6 +8,62 @@ import { alive, BASE, cmdline, startProcess, useApi } from './helpers.js';
 
 const start = useApi();
 
+describe('POST /processes/run', () => {
+  it('good: runs one command to completion and answers its stdout; the child is gone', async () => {
+    const api = await start();
+    const dir = tempDir();
+    const r = await api.call('POST', `${BASE}/processes/run`, {
+      command: 'sh',
+      args: ['-c', 'echo $$ > pid; pwd; echo "$GREETING"'],
+      cwd: dir,
+      env: { GREETING: 'hi there' },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ stdout: `${dir}\nhi there\n` });
+    const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
+    expect(alive(pid)).toBe(false);
+    // Run to completion: not kept in the managed list.
+    expect((await api.call('GET', `${BASE}/processes`)).body).toEqual([]);
+  });
+
+  it('bad: a command that exits non-zero is 422 with its exit code, stdout and stderr', async () => {
+    const api = await start();
+    const r = await api.call('POST', `${BASE}/processes/run`, {
+      command: 'sh',
+      args: ['-c', 'echo partial; echo broken >&2; exit 7'],
+    });
+    expect(r.status).toBe(422);
+    expect(r.body.error).toMatchObject({
+      kind: 'NonZeroExit',
+      exitCode: 7,
+      signal: null,
+      stdout: 'partial\n',
+      stderr: 'broken\n',
+    });
+  });
+
+  it('ugly: a pipeline body is refused naming `command` (pipelines are POST /pipelines), nothing runs', async () => {
+    const api = await start();
+    const marker = path.join(tempDir(), 'never');
+    const r = await api.call('POST', `${BASE}/processes/run`, {
+      specs: [{ name: 'a', command: 'touch', args: [marker] }],
+    });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ kind: 'InvalidInput', field: 'command' });
+    expect(existsSync(marker)).toBe(false);
+    const killed = await api.call('POST', `${BASE}/processes/run`, {
+      command: 'sh',
+      args: ['-c', 'kill -KILL $$'],
+    });
+    expect(killed.status).toBe(422);
+    expect(killed.body.error).toMatchObject({
+      kind: 'TerminatedBySignal',
+      exitCode: null,
+      signal: 'SIGKILL',
+    });
+  });
+});
+
 describe('POST /processes', () => {
   it('good: 201 { id }, and the child really runs in /proc with the command line asked for', async () => {
     const api = await start();
