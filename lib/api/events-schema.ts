@@ -48,7 +48,17 @@ export const wsServerMessageSchema = z.union([
  * wsTopicPayloads['process.output'].parse(frame.payload).line;
  */
 export const wsTopicPayloads = {
-  'process.started': processSnapshotSchema,
+  'process.started': processSnapshotSchema.extend({
+    spawnMs: z.number().nonnegative().describe('how long the spawn call took, in ms'),
+  }),
+  'process.spawn-failed': z.object({
+    id: z.string(),
+    program: z.string(),
+    args: z.array(z.string()),
+    error: z.string().describe('the message, values quoted bounded'),
+    code: z.union([z.string(), z.number()]).nullable().describe('errno name or exit code'),
+    kind: z.string().describe('the ProcessError kind'),
+  }),
   'process.exited': processSnapshotSchema,
   'process.output': z.object({
     id: z.string(),
