@@ -46,7 +46,14 @@
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
             "MACOSX_DEPLOYMENT_TARGET": "10.15",
-            "OTHER_CPLUSPLUSFLAGS": ["-Wall", "-Wextra", "-Werror", "-fno-exceptions"]
+            "OTHER_CPLUSPLUSFLAGS": [
+              "-Wall",
+              "-Wextra",
+              "-Werror",
+              "-fno-exceptions",
+              "-fstack-protector-strong",
+              "-D_FORTIFY_SOURCE=2"
+            ]
           }
         }]
       ]

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -276,8 +275,8 @@ class NativeChild : public Napi::ObjectWrap<NativeChild> {
     Napi::Env env = info.Env();
     int sig = info[0].As<Napi::Number>().Int32Value();
     int pgid = info[1].As<Napi::Number>().Int32Value();
-    Child* c = child_.get();
 #ifdef __linux__
+    Child* c = child_.get();
     if (c != nullptr && !c->reaped && !c->orphaned && c->groupLeader && c->pidfd.Valid()) {
       if (PidfdSendSignal(c->pidfd.Get(), sig, PIDFD_SIGNAL_PROCESS_GROUP) == 0) {
         return Napi::Number::New(env, 1);

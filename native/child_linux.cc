@@ -5,11 +5,11 @@
 // - errors go to the CLOEXEC pipe as two ints {stage, errno}; EOF there means exec worked.
 #include "child_linux.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -21,6 +21,20 @@
 #endif
 
 namespace coreproc {
+
+namespace {
+
+// getdents64(2)'s record as the kernel writes it (linux_dirent64). glibc names it struct
+// dirent64; musl has no such type, and its struct dirent merely happens to match.
+struct KernelDirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[256];
+};
+
+}  // namespace
 
 const char* ChildStageName(int stage) {
   switch (stage) {
@@ -117,7 +131,7 @@ CORE_CHILD_CODE bool MarkAllCloexec() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     for (long off = 0; off < n;) {
-      const struct dirent64* d = reinterpret_cast<const struct dirent64*>(buf + off);
+      const KernelDirent64* d = reinterpret_cast<const KernelDirent64*>(buf + off);
       off += d->d_reclen;
       int fd = 0;
       const char* c = d->d_name;

@@ -19,6 +19,13 @@ namespace coreproc {
 
 namespace {
 
+// glibc declares prlimit's resource as its own enum under _GNU_SOURCE; musl takes an int.
+#if defined(__GLIBC__)
+using RlimitResource = __rlimit_resource;
+#else
+using RlimitResource = int;
+#endif
+
 struct NamedValue {
   const char* name;
   int value;
@@ -230,7 +237,7 @@ bool PriorityRange(int policy, int* min, int* max) {
 
 bool GetRlimit(pid_t id, int resource, int64_t* soft, int64_t* hard, SchedErr* e) {
   struct rlimit old {};
-  if (prlimit(id, static_cast<__rlimit_resource>(resource), nullptr, &old) != 0) {
+  if (prlimit(id, static_cast<RlimitResource>(resource), nullptr, &old) != 0) {
     return Fail(e, "prlimit");
   }
   *soft = old.rlim_cur == RLIM_INFINITY ? -1 : static_cast<int64_t>(old.rlim_cur);
@@ -242,7 +249,7 @@ bool SetRlimit(pid_t id, int resource, int64_t soft, int64_t hard, SchedErr* e) 
   struct rlimit lim {};
   lim.rlim_cur = soft < 0 ? RLIM_INFINITY : static_cast<rlim_t>(soft);
   lim.rlim_max = hard < 0 ? RLIM_INFINITY : static_cast<rlim_t>(hard);
-  if (prlimit(id, static_cast<__rlimit_resource>(resource), &lim, nullptr) != 0) {
+  if (prlimit(id, static_cast<RlimitResource>(resource), &lim, nullptr) != 0) {
     return Fail(e, "prlimit");
   }
   return true;

@@ -66,6 +66,11 @@ class AllSignalsBlocked {
   unsigned long saved_ = 0;
 };
 
+// posix_spawn is the fast path only on glibc: it needs posix_spawn_file_actions_addclosefrom_np
+// (glibc 2.34) to keep inherited descriptors out of the child, and glibc's vfork-based spawn
+// to report exec errors synchronously. musl (Alpine) has neither, so every spawn there takes
+// the clone child, which does both itself.
+#if defined(__GLIBC__)
 // glibc's sigfillset leaves out its two internal signals (32, 33), and posix_spawn then sets
 // them to SIG_IGN in the child, an ignore that survives exec. Naming them in the
 // set-to-default mask makes the child start with every disposition at default. sigaddset
@@ -74,6 +79,7 @@ void AddInternalSignals(sigset_t* set) {
   static_assert(sizeof(set->__val[0]) == 8, "64-bit sigset words");
   set->__val[0] |= (1UL << 31) | (1UL << 32);
 }
+#endif  // __GLIBC__
 
 // What the child applies before exec: the caller's explicit settings, plus a reset to the
 // process baseline for whatever the calling thread changed and the caller did not ask about.
@@ -140,6 +146,7 @@ void PlanScheduling(const SpawnRequest& req, SchedPlan* plan) {
   }
 }
 
+#if defined(__GLIBC__)
 // glibc's posix_spawn sets a policy only for other/fifo/rr (its setschedpolicy refuses batch,
 // idle and SCHED_RESET_ON_FORK) and has no attribute for affinity, nice, limits or ids. Its
 // failures are fatal to the spawn, so a best-effort reset cannot go through it either.
@@ -186,6 +193,8 @@ bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   }
   return true;
 }
+
+#endif  // __GLIBC__
 
 bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& plan,
                 const SchedPlan& sched, char* const* argv, char* const* envp, SpawnResult* out,
@@ -296,12 +305,14 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   return true;
 }
 
+#if defined(__GLIBC__)
 // The explicit predicate: posix_spawn whenever its attributes express the whole request.
 bool NeedsClonePath(const SpawnRequest& req, const SchedPlan& sched) {
   return req.forceClone || !sched.mask.empty() || sched.nice || !sched.rlimits.empty() ||
          req.hasUid || req.hasGid || req.cgroupFd >= 0 || req.deathSignal != 0 ||
          !PosixSpawnCanSchedule(sched);
 }
+#endif
 
 }  // namespace
 
@@ -318,9 +329,13 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
   SchedPlan sched;
   PlanScheduling(req, &sched);
 
+#if defined(__GLIBC__)
   bool ok = NeedsClonePath(req, sched)
                 ? SpawnClone(req, path, plan, sched, argv.Data(), envp, out, error)
                 : SpawnPosix(req, path, plan, sched, argv.Data(), envp, out, error);
+#else
+  bool ok = SpawnClone(req, path, plan, sched, argv.Data(), envp, out, error);
+#endif
   if (!ok) return false;
   for (int i = 0; i < 3; i++) out->parentEnds[i] = std::move(plan.parentEnds[i]);
   return true;  // plan.owned closes the child's ends here: EOF reaches us when the child exits

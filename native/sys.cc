@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 
 #ifdef __linux__
 #include <sys/stat.h>
+#include <sys/syscall.h>  // SYS_pidfd_open, SYS_pidfd_send_signal, SYS_waitid
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
