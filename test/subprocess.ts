@@ -5,6 +5,7 @@
 import cp from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -96,12 +97,24 @@ export function runNode(
   env: NodeJS.ProcessEnv,
   options: RunNodeOptions = {},
 ): Promise<NodeRun> {
-  const nodeArgv = [
+  let nodeArgv = [
     process.execPath,
     ...(options.nodeFlags ?? []),
     path.join(FIXTURES, script),
     ...args,
   ];
+  let cwd: string | undefined;
+  let childVars = env;
+  if (options.asUser !== undefined) {
+    // The other user may not be able to enter this checkout at all (a private 0700 clone):
+    // it runs a world-readable copy of whatever it needs, at the same relative paths.
+    const stage = stageForOtherUsers();
+    nodeArgv = nodeArgv.map((a, i) => (i === 0 ? a : stage.map(a)));
+    childVars = Object.fromEntries(
+      Object.entries(env).map(([k, v]) => [k, v === undefined ? v : stage.map(v)]),
+    );
+    cwd = stage.root;
+  }
   const argv =
     options.asUser === undefined
       ? nodeArgv
@@ -115,7 +128,8 @@ export function runNode(
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const c = cp.spawn(argv[0] as string, argv.slice(1), {
-      env,
+      env: childVars,
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 15_000,
     });
@@ -132,4 +146,86 @@ export function runNode(
       resolve({ code, signal, stdout, stderr, elapsedMs: performance.now() - started });
     });
   });
+}
+
+interface Stage {
+  root: string;
+  /** A path or file URL under this checkout, as the staged copy's; anything else unchanged. */
+  map(value: string): string;
+}
+
+let stage: Stage | undefined;
+
+/**
+ * A copy, readable by every user, of what a fixture run as another user loads from this
+ * checkout: every test fixtures directory, the compiled library, the addon, and the
+ * library's runtime dependencies (package.json `dependencies`, transitively). Made once per
+ * test process under the system temp directory and removed at exit.
+ */
+function stageForOtherUsers(): Stage {
+  if (stage) return stage;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'core-process-asuser-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const rootSlash = ROOT.endsWith(path.sep) ? ROOT : ROOT + path.sep;
+  const copy = (abs: string) => {
+    const rel = path.relative(ROOT, abs);
+    if (rel.startsWith('..') || fs.existsSync(path.join(dir, rel))) return;
+    fs.cpSync(abs, path.join(dir, rel), { recursive: true, dereference: true });
+  };
+  const findFixtures = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      if (e.name === 'fixtures') copy(path.join(d, e.name));
+      else findFixtures(path.join(d, e.name));
+    }
+  };
+  findFixtures(path.join(ROOT, 'test'));
+  copy(ADDON);
+  const lib = process.env.CORE_PROCESS_COMPILED_LIB;
+  if (lib !== undefined) copy(lib);
+  if (compiledDir !== undefined) copy(compiledDir);
+  // Runtime dependencies, found the way Node resolves them: nested first, then hoisted.
+  const seen = new Set<string>();
+  const addDeps = (pkgDir: string) => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
+    for (const name of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) {
+      let from = pkgDir;
+      for (;;) {
+        const candidate = path.join(from, 'node_modules', name);
+        if (fs.existsSync(path.join(candidate, 'package.json'))) {
+          if (!seen.has(candidate)) {
+            seen.add(candidate);
+            copy(candidate);
+            addDeps(candidate);
+          }
+          break;
+        }
+        if (path.resolve(from) === path.resolve(ROOT) || from === path.dirname(from)) break;
+        from = path.dirname(from);
+      }
+    }
+  };
+  addDeps(ROOT);
+  // A umask of 077 leaves copies private too.
+  const open = (p: string) => {
+    const st = fs.statSync(p);
+    fs.chmodSync(p, st.isDirectory() ? 0o755 : st.mode & 0o111 ? 0o755 : 0o644);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) open(path.join(p, e));
+  };
+  open(dir);
+  const rootUrl = pathToFileURL(rootSlash).href;
+  const stagedUrl = pathToFileURL(dir + path.sep).href;
+  stage = {
+    root: dir,
+    map: (value) =>
+      value.startsWith(rootSlash)
+        ? path.join(dir, value.slice(rootSlash.length))
+        : value.startsWith(rootUrl)
+          ? stagedUrl + value.slice(rootUrl.length)
+          : value,
+  };
+  return stage;
 }
