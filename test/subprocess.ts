@@ -182,7 +182,7 @@ function stageForOtherUsers(): Stage {
   findFixtures(path.join(ROOT, 'test'));
   copy(ADDON);
   const lib = process.env.CORE_PROCESS_COMPILED_LIB;
-  if (lib !== undefined) copy(lib);
+  if (lib !== undefined && fs.existsSync(lib)) copy(lib); // compiledLib() may have made its own
   if (compiledDir !== undefined) copy(compiledDir);
   // Runtime dependencies, found the way Node resolves them: nested first, then hoisted.
   const seen = new Set<string>();
