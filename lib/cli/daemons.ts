@@ -4,9 +4,9 @@
  * so a recycled pid is never hit), and asking its health endpoint.
  */
 import { Command, Option } from 'commander';
-import { liveStartTime } from '../daemon/proc.js';
 import { type DaemonEntry, DaemonRegistry } from '../daemon/registry.js';
 import { describe } from '../errors.js';
+import { liveStartTime } from '../process/proc.js';
 import { parseDuration, UsageError } from './parse.js';
 
 interface CommonFlags {

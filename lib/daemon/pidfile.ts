@@ -25,9 +25,9 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { describe } from '../errors.js';
-import { liveStartTime, processStartTime, startedAfter } from './proc.js';
+import { liveStartTime, processStartTime, startedAfter } from '../process/proc.js';
 
-export { processStartTime } from './proc.js';
+export { processStartTime } from '../process/proc.js';
 
 export type PidFileErrorKind = 'Held' | 'Io';
 

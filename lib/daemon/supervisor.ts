@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
+import { crashSafeDefaults } from '../process/orphans.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
 import { spawn } from '../process/spawn.js';
 import type { ExitStatus } from '../process/status.js';
@@ -264,6 +265,9 @@ export class Supervisor {
     } = this.#o;
     return {
       stdin: 'null',
+      // The child dies with us (a SIGKILL of the supervisor included), its tree with it or at
+      // the next start; pass dieWithParent: false / containment to opt out.
+      ...crashSafeDefaults(),
       ...spawnOptions,
       program: command,
       args: args ?? [],
