@@ -305,7 +305,15 @@ export class Supervisor {
         durationMs: status.durationMs,
       });
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
-      this.#afterExit(status);
+      if (this.#restartingForHealth || !child.treeAlive()) {
+        this.#afterExit(status);
+        return;
+      }
+      // What the child left running (a shell's background job) goes before a restart, as
+      // systemd's KillMode=control-group does: else every restart adds a copy of it.
+      void this.#terminate(child).then(() => {
+        if (this.#state !== 'stopping' && this.#state !== 'stopped') this.#afterExit(status);
+      });
     });
     if (this.#o.health !== undefined) this.#scheduleProbe(this.#o.health.startPeriodMs ?? 0, child);
   }

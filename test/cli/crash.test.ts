@@ -136,3 +136,44 @@ describe('core-process supervise, crash-only', { timeout: 90_000 }, () => {
     expect(fs.existsSync(path.join(dir, 'default--sleep.child.pid'))).toBe(false);
   });
 });
+
+describe('core-process serve, crash-only', { timeout: 90_000 }, () => {
+  it('good: kill -9 of the host takes its non-detached processes and their trees down; a detached one lives on', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const { t, len } = setup(onTestFinished);
+    const secret = 'crash-only-test-token-0123456789';
+    const host = t.start(['serve', '--port', '0', '--token', secret]);
+    const url = (await host.waitFor('stderr', /API on (http:\/\/\S+\/api\/process)/))[1];
+    const post = async (body: Record<string, unknown>) => {
+      const res = await fetch(`${url}/processes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBeLessThan(300);
+    };
+    await post({ command: 'sh', args: ['-c', `setsid sleep ${len} & exec sleep ${len}`] });
+    const detachedLen = token();
+    onTestFinished(() => {
+      for (const pid of liveWith(detachedLen)) sigkill(pid);
+    });
+    await post({ command: 'sleep', args: [detachedLen], detach: true });
+    expect(await eventually(() => liveWith(len).length === 2, 10_000)).toBe(true);
+    expect(await eventually(() => liveWith(detachedLen).length === 1, 10_000)).toBe(true);
+    sigkill(host.pid);
+    expect(await exited(host)).toBe(true);
+    if (cgroupBase() === null) {
+      // Only PDEATHSIG: the setsid grandchild is out of reach without a cgroup.
+      expect(await eventually(() => liveWith(len).length <= 1, 10_000)).toBe(true);
+      return;
+    }
+    // The direct child died with the host; the next core (here `daemons`) removes the rest.
+    const next = await t.run(['daemons', 'list']);
+    expect(next.code).toBe(0);
+    expect(await eventually(() => liveWith(len).length === 0, 10_000)).toBe(true);
+    expect(cgroupsOf(host.pid)).toEqual([]);
+    expect(liveWith(detachedLen)).toHaveLength(1);
+  });
+});
