@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { logUpdateStderr } from 'log-update';
+import { SystemdNotifier } from '../daemon/notify.js';
 import { PidFile } from '../daemon/pidfile.js';
 import { previousChild, replacePrevious } from '../daemon/previous.js';
 import type { HealthProbe } from '../daemon/probe.js';
@@ -131,6 +132,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     await replacePrevious(previous, f.stopSignal, f.stopGrace);
   }
   for (const line of describeOrphans(await reapOrphanCgroups())) process.stderr.write(`${line}\n`);
+  const notifier = new SystemdNotifier();
   let childRecord: PidFile | null = null;
   const recordChild = (topic: DaemonTopic, payload: Record<string, unknown>) => {
     if (topic === 'daemon.exited') {
@@ -153,6 +155,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
   // so never before `s` is set.
   const stop = () => {
     bySignal = true;
+    notifier.stopping();
     void s?.stop();
   };
   process.on('SIGINT', stop);
@@ -176,6 +179,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
       onEvent: (topic, payload) => {
         metrics?.observe(topic, payload);
         recordChild(topic, payload);
+        notifier.status(`${name}: ${describeEvent(topic, payload)}`);
         if (topic === 'daemon.started') since = performance.now();
         // The first start is reported from inside supervise(), before `s` is assigned; the
         // line is drawn right after it returns.
@@ -192,6 +196,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     throw e;
   }
   const supervisor = s;
+  notifier.ready(statusLine(supervisor.status(), since));
   if (tty) logUpdateStderr(statusLine(supervisor.status(), since));
   const registry = f.register ? new DaemonRegistry(f.registry) : null;
   registry?.register({
@@ -207,6 +212,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     ? setInterval(() => logUpdateStderr(statusLine(supervisor.status(), since)), 500)
     : null;
   const final = await supervisor.done;
+  if (!bySignal) notifier.stopping();
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   if (ticker !== null) clearInterval(ticker);
