@@ -125,15 +125,26 @@ describe('chaos: kill -9 of supervise at random moments', () => {
 
       current = t.start(args);
       const leader = Number((await current.waitFor('stderr', /started pid (\d+)/, 30_000))[1]);
-      // The new tree is whole (3 members) unless it is still forking: wait for it, bounded.
-      await eventually(() => tree(token).length >= 3, 10_000);
-      const now = tree(token);
+      // The new tree is whole (3 members) once it has forked and exec'd (a process reads as
+      // no command line for a moment during exec): poll until it is, bounded. No poll may
+      // ever see more than one copy.
+      let now: Proc[] = [];
+      let over = false;
+      const whole = () => {
+        now = tree(token);
+        const leaders = now.filter((p) => p.ppid === current.pid).length;
+        if (now.length > 3 || leaders > 1) over = true;
+        return (
+          now.length === 3 && leaders === 1 && now.every((p) => ownerOf(p.cgroup) === current.pid)
+        );
+      };
+      await eventually(whole, 10_000);
       const foreign = now.filter((p) => ownerOf(p.cgroup) !== current.pid);
       const leaders = now.filter((p) => p.ppid === current.pid);
       figures.rounds++;
       if (cgroupBase() !== null) figures.orphans += foreign.length;
       else figures.orphans += now.filter((p) => p.ppid === 1 && !leaders.includes(p)).length;
-      if (leaders.length !== 1 || now.length > 3) figures.duplicates++;
+      if (over || leaders.length !== 1 || now.length > 3) figures.duplicates++;
       const base = cgroupBase();
       if (base !== null) {
         const left = fs
