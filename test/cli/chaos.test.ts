@@ -11,7 +11,14 @@ import path from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
 import { cgroupBase } from '../../lib/process/cgroup.js';
 import { eventually } from '../helpers.js';
-import { Cli, type CliProcess, compiledCli, dead } from './cli.js';
+import {
+  Cli,
+  type CliProcess,
+  compiledCli,
+  dead,
+  type Proc,
+  processesWith as tree,
+} from './cli.js';
 
 const ROUNDS = Number(process.env.CORE_PROCESS_CHAOS_ROUNDS ?? 200);
 const MOMENTS = ['before-spawn', 'running', 'mid-backoff', 'mid-respawn'] as const;
@@ -21,36 +28,6 @@ let bin: string;
 beforeAll(async () => {
   bin = await compiledCli();
 }, 120_000);
-
-interface Proc {
-  pid: number;
-  ppid: number;
-  cgroup: string;
-}
-
-/** Live processes whose command line holds `token`, with their parent and cgroup v2 path. */
-function tree(token: string): Proc[] {
-  const out: Proc[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (args[0] === process.execPath || !args.some((a) => a.includes(token))) continue;
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[0] === 'Z') continue;
-      const cg = fs.readFileSync(`/proc/${entry}/cgroup`, 'utf8');
-      out.push({
-        pid: Number(entry),
-        ppid: Number(f[1]),
-        cgroup: /^0::(.*)$/m.exec(cg)?.[1] ?? '',
-      });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
 
 const ownerOf = (cgroup: string) => Number(/core-process\.(\d+)\./.exec(cgroup)?.[1] ?? 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

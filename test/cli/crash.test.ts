@@ -8,7 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
 import { cgroupBase } from '../../lib/process/cgroup.js';
 import { eventually } from '../helpers.js';
-import { Cli, type CliProcess, compiledCli, dead, type OnFinished } from './cli.js';
+import { Cli, type CliProcess, compiledCli, dead, type OnFinished, processesWith } from './cli.js';
 
 let bin: string;
 beforeAll(async () => {
@@ -17,19 +17,9 @@ beforeAll(async () => {
 
 /** Live pids whose command line holds `token` (a unique sleep length). */
 function liveWith(token: string): number[] {
-  const out: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      // The supervisor's own command line names the child's too: only the children count.
-      if (args[0] === process.execPath) continue;
-      if (args.some((a) => a.includes(token)) && !dead(Number(entry))) out.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out.sort((a, b) => a - b);
+  return processesWith(token)
+    .map((p) => p.pid)
+    .sort((a, b) => a - b);
 }
 
 /** Child cgroups named after `owner`, under our cgroup v2 directory. */
