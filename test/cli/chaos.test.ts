@@ -167,5 +167,5 @@ describe('chaos: kill -9 of supervise at random moments', () => {
       leftoverCgroups: 0,
       registry: 0,
     });
-  }, 600_000);
+  }, Math.max(600_000, ROUNDS * 5000));
 });
