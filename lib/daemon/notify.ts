@@ -5,7 +5,7 @@
  * the way out. Node has no unix datagram sockets; the addon sends the datagram.
  */
 import { native } from '../native.js';
-import { errnoName } from '../process/errors.js';
+import { errnoName } from '../errors.js';
 
 /**
  * Notifies the service manager; a no-op (false) without $NOTIFY_SOCKET. A failed send is
