@@ -2,8 +2,8 @@
 #include "sys.h"
 
 #include <errno.h>
-#include <string.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
