@@ -4,8 +4,9 @@
  * status`, WATCHDOG=1 at half of $WATCHDOG_USEC so a hung process is restarted, STOPPING=1 on
  * the way out. Node has no unix datagram sockets; the addon sends the datagram.
  */
-import { native } from '../native.js';
+
 import { errnoName } from '../errors.js';
+import { native } from '../native.js';
 
 /**
  * Notifies the service manager; a no-op (false) without $NOTIFY_SOCKET. A failed send is
