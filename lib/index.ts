@@ -98,6 +98,7 @@ export {
   processStartTime,
   waitForHealth,
 } from './daemon/index.js';
+export { SystemdNotifier } from './daemon/notify.js';
 export type { HealthProbe, ProbeVerdict } from './daemon/probe.js';
 export type {
   DaemonTopic,
@@ -143,6 +144,8 @@ export { backend } from './process/backend.js';
 export type { WaitOptions } from './process/handle.js';
 export { ProcessHandle } from './process/handle.js';
 export type { Containment, SpawnOptions, StdioSpec } from './process/options.js';
+export type { OrphanCgroup } from './process/orphans.js';
+export { describeOrphans, reapOrphanCgroups } from './process/orphans.js';
 export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';

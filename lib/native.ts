@@ -126,6 +126,8 @@ export interface NativeBinding {
   setChildSubreaper(on: boolean): number;
   /** waitpid(pid, WNOHANG): 1 reaped, 0 still running, -errno. */
   reapZombie(pid: number): number;
+  /** One datagram to a unix datagram socket (sd_notify); 0 or -errno. */
+  notifySocket(path: string, message: string): number;
   /** Blocks (true) or unblocks signals on the calling thread; 0 or -errno. Test support. */
   threadSignalMask(block: boolean, signals: number[]): number;
   timerStart(ms: number, callback: () => void): number;

@@ -174,6 +174,22 @@ Napi::Value ReapZombie(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), r == pid ? 1 : r == 0 ? 0 : -errno);
 }
 
+// notifySocket(path, message): one datagram to a unix datagram socket ($NOTIFY_SOCKET of
+// systemd's sd_notify protocol). 0 or -errno (-ENOTSUP off Linux).
+Napi::Value NotifySocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
+    return TypeErrorValue(env, "expected (path, message)");
+#ifdef __linux__
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string message = info[1].As<Napi::String>().Utf8Value();
+  int r = SendUnixDatagram(path.c_str(), message.data(), message.size());
+  return Napi::Number::New(env, r == 0 ? 0 : -errno);
+#else
+  return Napi::Number::New(env, -ENOTSUP);
+#endif
+}
+
 // threadSignalMask(block, signals[]): blocks or unblocks signals on the calling thread.
 // Tests use it to prove a child does not inherit the spawning thread's mask; a thread that
 // blocks signals is what native code and some embedders run JS on.
@@ -211,6 +227,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setChildSubreaper",
               Napi::Function::New<SetChildSubreaper>(env, "setChildSubreaper"));
   exports.Set("reapZombie", Napi::Function::New<ReapZombie>(env, "reapZombie"));
+  exports.Set("notifySocket", Napi::Function::New<NotifySocket>(env, "notifySocket"));
   exports.Set("threadSignalMask", Napi::Function::New<ThreadSignalMask>(env, "threadSignalMask"));
   InitTimers(env, exports);
   InitSched(env, exports);

@@ -2,7 +2,10 @@
 #include "sys.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,5 +100,34 @@ int ReapPid(pid_t pid, bool block, ExitInfo* info) {
   info->endNs = MonotonicNs();
   return 1;
 }
+
+#ifdef __linux__
+int SendUnixDatagram(const char* path, const char* data, size_t len) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  size_t plen = strlen(path);
+  if (plen == 0 || plen >= sizeof addr.sun_path) {
+    errno = EINVAL;
+    return -1;
+  }
+  memcpy(addr.sun_path, path, plen);
+  // Abstract namespace: the name starts with a NUL and is exactly plen bytes long.
+  if (path[0] == '@') addr.sun_path[0] = '\0';
+  socklen_t alen = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + plen);
+  UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.Valid()) return -1;
+  ssize_t n = RetryEintr([&] {
+    return sendto(fd.Get(), data, len, MSG_NOSIGNAL, reinterpret_cast<struct sockaddr*>(&addr),
+                  alen);
+  });
+  if (n < 0) return -1;
+  if (static_cast<size_t>(n) != len) {
+    errno = EMSGSIZE;
+    return -1;
+  }
+  return 0;
+}
+#endif
 
 }  // namespace coreproc

@@ -24,6 +24,9 @@ int64_t MonotonicNs();
 
 #ifdef __linux__
 int PidfdOpen(pid_t pid);
+// Sends one datagram to the AF_UNIX SOCK_DGRAM socket at `path` (a leading '@' names the
+// abstract namespace, as $NOTIFY_SOCKET does). 0 on success, -1 with errno set.
+int SendUnixDatagram(const char* path, const char* data, size_t len);
 int PidfdSendSignal(int pidfd, int sig, unsigned int flags);
 // waitid(P_PIDFD, ...) with the rusage argument glibc's wrapper omits.
 // Returns 1 when reaped (info filled), 0 when still running (WNOHANG), -1 on error.

@@ -4,9 +4,10 @@
  * so a recycled pid is never hit), and asking its health endpoint.
  */
 import { Command, Option } from 'commander';
-import { liveStartTime } from '../daemon/proc.js';
 import { type DaemonEntry, DaemonRegistry } from '../daemon/registry.js';
 import { describe } from '../errors.js';
+import { describeOrphans, reapOrphanCgroups } from '../process/orphans.js';
+import { liveStartTime } from '../process/proc.js';
 import { parseDuration, UsageError } from './parse.js';
 
 interface CommonFlags {
@@ -134,9 +135,16 @@ export function daemonsSubcommand(): Command {
   );
   cmd.addCommand(
     common(new Command('list'))
-      .description('running daemons (dead and recycled pids are pruned)')
+      .description(
+        'running daemons (dead and recycled pids are pruned, orphaned cgroups of crashed owners removed)',
+      )
       .option('--json', 'as JSON')
-      .action((f: CommonFlags) => {
+      .action(async (f: CommonFlags) => {
+        // A supervisor or core that was SIGKILLed left its trees' cgroups: clean them here too,
+        // on stderr so --json stays parseable.
+        for (const line of describeOrphans(await reapOrphanCgroups())) {
+          process.stderr.write(`${line}\n`);
+        }
         process.exitCode = list(f);
       }),
     { isDefault: true },

@@ -15,6 +15,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
   daemons: async () => (await import('./daemons.js')).daemonsSubcommand(),
   pipeline: async () => (await import('./pipeline.js')).pipelineSubcommand(),
   serve: async () => (await import('./serve.js')).serveSubcommand(),
+  startup: async () => (await import('./startup.js')).startupSubcommand(),
 };
 
 function version(): string {

@@ -3,6 +3,7 @@
  * process service, until SIGINT/SIGTERM (which stop every managed process first).
  */
 import { Command, Option } from 'commander';
+import { SystemdNotifier } from '../daemon/notify.js';
 import { integerIn, UsageError } from './parse.js';
 
 interface ServeFlags {
@@ -47,10 +48,13 @@ export async function serveCommand(f: ServeFlags): Promise<number> {
       `panel: ${api.panelUrl}\n` +
       (token === undefined ? `token: ${api.token}\n` : ''),
   );
+  const notifier = new SystemdNotifier();
+  notifier.ready(`API on ${api.url}/api/process`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  notifier.stopping();
   await api.close();
   await core.stop();
   return 0;

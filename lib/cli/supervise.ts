@@ -4,11 +4,14 @@
  * daemon registry so `core-process daemons` can find it, and SIGINT/SIGTERM stopping the
  * whole group.
  */
+import path from 'node:path';
 import { Command, Option } from 'commander';
 import { logUpdateStderr } from 'log-update';
+import { SystemdNotifier } from '../daemon/notify.js';
 import { PidFile } from '../daemon/pidfile.js';
+import { previousChild, replacePrevious } from '../daemon/previous.js';
 import type { HealthProbe } from '../daemon/probe.js';
-import { DaemonRegistry } from '../daemon/registry.js';
+import { DaemonRegistry, defaultRegistryDir } from '../daemon/registry.js';
 import {
   type DaemonTopic,
   type RestartPolicyName,
@@ -17,6 +20,7 @@ import {
   supervise,
 } from '../daemon/supervisor.js';
 import { describe } from '../errors.js';
+import { describeOrphans, reapOrphanCgroups } from '../process/orphans.js';
 import type { SignalName } from '../process/signals.js';
 import { integerIn, parseDuration, parseSignal, UsageError } from './parse.js';
 import { addSpawnFlags, type SpawnFlags, spawnOptionsFrom } from './spawn-flags.js';
@@ -41,6 +45,8 @@ interface SuperviseFlags extends SpawnFlags, MetricsFlags {
   pidFile?: string;
   register: boolean;
   registry?: string;
+  adopt?: boolean;
+  replace?: boolean;
 }
 
 function healthOf(f: SuperviseFlags): HealthProbe | undefined {
@@ -111,6 +117,37 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     await metrics?.close();
     throw e;
   }
+  // Crash-only: a supervisor SIGKILLed earlier left its child's PID file (the child itself
+  // died with it unless it opted out) and the cgroups of its trees. Both are settled before
+  // anything starts, so there is never a second copy.
+  const childPidFile = path.join(
+    f.registry ?? defaultRegistryDir(),
+    `${f.code}--${name}.child.pid`,
+  );
+  const previous = previousChild(childPidFile);
+  if (previous !== null) {
+    process.stderr.write(
+      `[${name}] previous child pid ${previous.pid} is still running: stopping it (--replace)\n`,
+    );
+    await replacePrevious(previous, f.stopSignal, f.stopGrace);
+  }
+  for (const line of describeOrphans(await reapOrphanCgroups())) process.stderr.write(`${line}\n`);
+  const notifier = new SystemdNotifier();
+  let childRecord: PidFile | null = null;
+  const recordChild = (topic: DaemonTopic, payload: Record<string, unknown>) => {
+    if (topic === 'daemon.exited') {
+      childRecord?.release();
+      childRecord = null;
+    } else if (topic === 'daemon.started' && typeof payload.pid === 'number') {
+      childRecord = new PidFile(childPidFile);
+      try {
+        childRecord.acquire(payload.pid);
+      } catch (e) {
+        childRecord = null;
+        process.stderr.write(`[${name}] cannot record the child: ${(e as Error).message}\n`);
+      }
+    }
+  };
   let s: Supervisor | undefined;
   let bySignal = false;
   // Listening before the child starts: a signal in between would end us with the default
@@ -118,6 +155,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
   // so never before `s` is set.
   const stop = () => {
     bySignal = true;
+    notifier.stopping();
     void s?.stop();
   };
   process.on('SIGINT', stop);
@@ -140,6 +178,8 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
       ...(metrics === null ? {} : { start: metrics.start }),
       onEvent: (topic, payload) => {
         metrics?.observe(topic, payload);
+        recordChild(topic, payload);
+        notifier.status(`${name}: ${describeEvent(topic, payload)}`);
         if (topic === 'daemon.started') since = performance.now();
         // The first start is reported from inside supervise(), before `s` is assigned; the
         // line is drawn right after it returns.
@@ -156,6 +196,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     throw e;
   }
   const supervisor = s;
+  notifier.ready(statusLine(supervisor.status(), since));
   if (tty) logUpdateStderr(statusLine(supervisor.status(), since));
   const registry = f.register ? new DaemonRegistry(f.registry) : null;
   registry?.register({
@@ -171,6 +212,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     ? setInterval(() => logUpdateStderr(statusLine(supervisor.status(), since)), 500)
     : null;
   const final = await supervisor.done;
+  if (!bySignal) notifier.stopping();
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   if (ticker !== null) clearInterval(ticker);
@@ -180,6 +222,7 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     if (final.reason !== null) process.stderr.write(`${name}: ${final.reason}\n`);
   }
   registry?.unregister(f.code, name);
+  (childRecord as PidFile | null)?.release();
   pidFile?.release();
   await metrics?.close();
   if (bySignal) return 0;

@@ -3,9 +3,10 @@
  * serves health, lists itself in the registry, and on stop (or SIGINT/SIGTERM) undoes all of
  * that in reverse, bounded, without calling process.exit: the process ends when its work does.
  */
+
+import { processStartTime } from '../process/proc.js';
 import { HealthServer, type HealthServerOptions } from './health.js';
 import { PidFile } from './pidfile.js';
-import { processStartTime } from './proc.js';
 import { assertDaemonName, DaemonRegistry } from './registry.js';
 
 export interface DaemonOptions {

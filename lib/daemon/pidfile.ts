@@ -1,8 +1,13 @@
 /**
  * PID files that cannot be half-written, taken twice, or stolen by a recycled pid. The file
- * holds the pid and its /proc start time; it is created by link(2) from a fully written temp
- * file (create-exclusive, atomic), and a stale one is replaced only by the acquirer that first
- * claims its inode, so two processes that both find it stale cannot both win.
+ * holds the pid in ASCII decimal and a newline, nothing else (FHS 3.0, /run), so
+ * `kill $(cat app.pid)` signals that one process. A recycled pid is told apart by time: the
+ * writer was running when the file was written, so a live process that started after the
+ * file's mtime is someone else. Files of the earlier two-line format (pid, then /proc start
+ * time) are still read and judged by that start time.
+ * The file is created by link(2) from a fully written temp file (create-exclusive, atomic),
+ * and a stale one is replaced only by the acquirer that first claims its inode, so two
+ * processes that both find it stale cannot both win.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -20,9 +25,9 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { describe } from '../errors.js';
-import { liveStartTime, processStartTime } from './proc.js';
+import { liveStartTime, processStartTime, startedAfter } from '../process/proc.js';
 
-export { processStartTime } from './proc.js';
+export { processStartTime } from '../process/proc.js';
 
 export type PidFileErrorKind = 'Held' | 'Io';
 
@@ -57,11 +62,13 @@ export class PidFileError extends Error {
 /** The content of a PID file. */
 export interface PidRecord {
   pid: number;
-  startTime: string;
+  /** Only in files of the earlier two-line format: field 22 of /proc/<pid>/stat. */
+  startTime?: string;
 }
 
 interface Seen {
   ino: number;
+  mtimeMs: number;
   record: PidRecord | null;
 }
 
@@ -80,13 +87,15 @@ function errnoOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | null)?.code;
 }
 
+// One line (`4242\n`, the FHS format we write, or `echo $$ > file`) or the earlier two
+// (`4242\n88606\n`); blanks around each line are tolerated, as the earlier reader did.
 function parseRecord(text: string): PidRecord | null {
-  const [pidLine, startLine] = text.split('\n');
-  if (pidLine === undefined || startLine === undefined) return null;
-  const pid = pidLine.trim();
-  const startTime = startLine.trim();
-  if (!/^[1-9]\d{0,9}$/.test(pid) || !/^\d+$/.test(startTime)) return null;
-  return { pid: Number(pid), startTime };
+  const lines = text.trim().split('\n');
+  const pid = lines[0]?.trim() ?? '';
+  if (lines.length > 2 || !/^[1-9]\d{0,9}$/.test(pid)) return null;
+  if (lines.length === 1) return { pid: Number(pid) };
+  const startTime = lines[1]?.trim() ?? '';
+  return /^\d+$/.test(startTime) ? { pid: Number(pid), startTime } : null;
 }
 
 /** Opens `file` once so the inode and the content read belong together; null when absent. */
@@ -102,15 +111,25 @@ function inspect(file: string): Seen | null {
     const buf = Buffer.alloc(MAX_FILE_BYTES);
     let n = 0;
     for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, n);
-    return { ino: fstatSync(fd).ino, record: parseRecord(buf.toString('utf8', 0, n)) };
+    const st = fstatSync(fd);
+    return { ino: st.ino, mtimeMs: st.mtimeMs, record: parseRecord(buf.toString('utf8', 0, n)) };
   } finally {
     closeSync(fd);
   }
 }
 
-/** True when the record names a process that is running now: same pid, same start time. */
-function isLive(record: PidRecord | null): record is PidRecord {
-  return record !== null && liveStartTime(record.pid) === record.startTime;
+/**
+ * The start time of the live process that wrote `seen`, or null when the file is stale: no
+ * such pid, a zombie, or a pid recycled since (a two-line file names the start time; a
+ * one-line file was written while its process ran, so one that started later is another).
+ */
+function liveWriter(seen: Seen | null): string | null {
+  const record = seen?.record;
+  if (seen == null || record == null) return null;
+  const now = liveStartTime(record.pid);
+  if (now === null) return null;
+  if (record.startTime !== undefined) return now === record.startTime ? now : null;
+  return startedAfter(now, seen.mtimeMs) ? null : now;
 }
 
 function unlinkQuietly(file: string): void {
@@ -153,7 +172,8 @@ function inodeOf(file: string): number | null {
  */
 export class PidFile {
   readonly path: string;
-  #owner: PidRecord | undefined;
+  // What we wrote: the pid, and the inode that tells our file from one written over it.
+  #owner: { pid: number; ino: number } | undefined;
 
   constructor(file: string) {
     if (typeof file !== 'string' || file === '') {
@@ -175,8 +195,7 @@ export class PidFile {
         `PidFile.acquire ${this.path}: pid must be a positive integer, got ${pid}`,
       );
     }
-    const startTime = processStartTime(pid);
-    if (startTime === null) {
+    if (processStartTime(pid) === null) {
       throw new PidFileError('Io', `acquire ${this.path}: pid ${pid} is not running`, {
         path: this.path,
         pid,
@@ -188,28 +207,28 @@ export class PidFile {
     let tmpMoved = false;
     try {
       mkdirSync(dir, { recursive: true });
-      this.#writeTemp(tmp, `${pid}\n${startTime}\n`);
+      const ino = this.#writeTemp(tmp, `${pid}\n`);
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         try {
           linkSync(tmp, this.path);
           fsyncDir(dir);
-          this.#owner = { pid, startTime };
+          this.#owner = { pid, ino };
           return;
         } catch (e) {
           if (errnoOf(e) !== 'EEXIST') throw e;
         }
         const seen = inspect(this.path);
         if (seen === null) continue; // the holder released it between our link and our read
-        if (isLive(seen.record)) throw this.#held(seen.record.pid);
+        if (liveWriter(seen) !== null) throw this.#held(seen.record?.pid);
         const claimed = this.#replaceStale(seen.ino, tmp);
         if (claimed === 'retry') continue;
         tmpMoved = true;
         fsyncDir(dir);
         // The claim makes this impossible; the check keeps a broken file system from giving
         // two processes the same PID file silently.
-        const now = inspect(this.path)?.record ?? null;
-        if (now?.pid !== pid || now.startTime !== startTime) throw this.#held(now?.pid);
-        this.#owner = { pid, startTime };
+        const now = inspect(this.path);
+        if (now?.ino !== ino) throw this.#held(now?.record?.pid);
+        this.#owner = { pid, ino };
         return;
       }
       throw new PidFileError(
@@ -249,7 +268,7 @@ export class PidFile {
         cause: e,
       });
     }
-    if (seen?.record?.pid !== owner.pid || seen.record.startTime !== owner.startTime) return false;
+    if (seen?.ino !== owner.ino || seen.record?.pid !== owner.pid) return false;
     try {
       unlinkSync(this.path);
       return true;
@@ -266,7 +285,7 @@ export class PidFile {
   /**
    * What the file records, or null when it is absent or not a PID file of this format.
    * @example
-   * const rec = new PidFile('app.pid').read(); // { pid: 4242, startTime: '1234567' } | null
+   * const rec = new PidFile('app.pid').read(); // { pid: 4242 } | null
    */
   read(): PidRecord | null {
     try {
@@ -279,12 +298,35 @@ export class PidFile {
     }
   }
 
-  #writeTemp(tmp: string, content: string): void {
+  /**
+   * The live process that wrote the file, with its /proc start time; null when the file is
+   * absent, unreadable as a PID file, or stale (that process is gone or its pid recycled).
+   * @example
+   * const owner = new PidFile('/run/app.pid').owner(); // { pid: 4242, startTime: '1234567' } | null
+   * if (owner !== null) process.kill(owner.pid, 'SIGTERM');
+   */
+  owner(): { pid: number; startTime: string } | null {
+    let seen: Seen | null;
+    try {
+      seen = inspect(this.path);
+    } catch (e) {
+      throw new PidFileError('Io', `owner ${this.path}: ${(e as Error).message}`, {
+        path: this.path,
+        cause: e,
+      });
+    }
+    const startTime = liveWriter(seen);
+    return seen?.record == null || startTime === null ? null : { pid: seen.record.pid, startTime };
+  }
+
+  /** Writes the temp file; its inode, which link and rename carry over to the PID file. */
+  #writeTemp(tmp: string, content: string): number {
     const fd = openSync(tmp, 'wx', 0o644);
     try {
       const data = Buffer.from(content);
       for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
       fsyncSync(fd);
+      return fstatSync(fd).ino;
     } finally {
       closeSync(fd);
     }
@@ -310,7 +352,7 @@ export class PidFile {
       // The claim must be the file we judged (not a newer one that took its place), and that
       // file must still be stale: judging the claimed inode itself closes the gap.
       const claimed = inspect(claim);
-      if (claimed === null || claimed.ino !== ino || isLive(claimed.record)) return 'retry';
+      if (claimed === null || claimed.ino !== ino || liveWriter(claimed) !== null) return 'retry';
       renameSync(tmp, this.path);
       return 'replaced';
     } finally {

@@ -6,6 +6,7 @@ import { connect } from 'node:net';
 import { describe, ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
+import { crashSafeDefaults } from '../process/orphans.js';
 
 interface ProbeTiming {
   /** Between probes; default 10,000 ms. */
@@ -153,6 +154,7 @@ async function execProbe(
   if (program === undefined) return { ok: false, error: 'health.exec: empty command' };
   try {
     const child = start({
+      ...crashSafeDefaults(),
       program,
       args,
       stdin: 'null',

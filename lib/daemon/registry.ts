@@ -23,7 +23,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { describe } from '../errors.js';
-import { liveStartTime, processStartTime } from './proc.js';
+import { liveStartTime, processStartTime } from '../process/proc.js';
 
 export interface DaemonEntry {
   code: string;

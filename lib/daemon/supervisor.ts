@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions } from '../process/options.js';
+import { crashSafeDefaults } from '../process/orphans.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
 import { spawn } from '../process/spawn.js';
 import type { ExitStatus } from '../process/status.js';
@@ -264,6 +265,9 @@ export class Supervisor {
     } = this.#o;
     return {
       stdin: 'null',
+      // The child dies with us (a SIGKILL of the supervisor included), its tree with it or at
+      // the next start; pass dieWithParent: false / containment to opt out.
+      ...crashSafeDefaults(),
       ...spawnOptions,
       program: command,
       args: args ?? [],
@@ -301,7 +305,15 @@ export class Supervisor {
         durationMs: status.durationMs,
       });
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
-      this.#afterExit(status);
+      if (this.#restartingForHealth || !child.treeAlive()) {
+        this.#afterExit(status);
+        return;
+      }
+      // What the child left running (a shell's background job) goes before a restart, as
+      // systemd's KillMode=control-group does: else every restart adds a copy of it.
+      void this.#terminate(child).then(() => {
+        if (this.#state !== 'stopping' && this.#state !== 'stopped') this.#afterExit(status);
+      });
     });
     if (this.#o.health !== undefined) this.#scheduleProbe(this.#o.health.startPeriodMs ?? 0, child);
   }

@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { processStartTime } from './proc.js';
 import { type SignalName, signalNumber } from './signals.js';
 
 let base: string | null | undefined;
@@ -54,6 +55,9 @@ export function cgroupBase(): string | null {
   }
   return base;
 }
+
+const pendingRemoval = new Set<ChildCgroup>();
+let exitHooked = false;
 
 /** One child's cgroup: its directory and an open O_DIRECTORY fd the child joins through. */
 export class ChildCgroup {
@@ -156,26 +160,57 @@ export class ChildCgroup {
     return this.#removed;
   }
 
-  /** Removes the directory as soon as the last member has gone (polls cgroup.events). */
+  /**
+   * Removes the directory as soon as the last member has gone (polls cgroup.events). The poll
+   * does not keep the process alive; an empty directory still pending at exit is removed then,
+   * so a process that stops its tree and exits at once leaves no cgroup behind.
+   */
   removeWhenEmpty(intervalMs = 100): void {
     const attempt = () => {
-      if (!this.populated() && this.remove()) return;
+      if (!this.populated() && this.remove()) {
+        pendingRemoval.delete(this);
+        return;
+      }
       setTimeout(attempt, intervalMs).unref();
     };
+    if (pendingRemoval.size === 0 && !exitHooked) {
+      exitHooked = true;
+      process.once('exit', () => {
+        for (const cg of pendingRemoval) cg.remove();
+      });
+    }
+    pendingRemoval.add(this);
     attempt();
   }
+}
+
+// With our pid it names this process for the life of the system, so a cgroup named after
+// both is never taken for a later owner's that reuses the pid.
+let ownStart: string | undefined;
+
+/**
+ * The name of the `n`th child cgroup of process `pid` started at `startTime`:
+ * `core-process.<pid>.<startTime>.<n>`. Whoever starts next reads the owner back from it and
+ * removes the cgroups of owners that are gone (see `reapOrphanCgroups`).
+ *
+ * @example
+ * childCgroupName(4242, '1234567', 1); // 'core-process.4242.1234567.1'
+ */
+export function childCgroupName(pid: number, startTime: string, n: number): string {
+  return `core-process.${pid}.${startTime}.${n}`;
 }
 
 /**
  * Makes a fresh cgroup for one child, or null when no writable cgroup v2 is available.
  *
  * @example
- * const cg = createChildCgroup(); // ChildCgroup at /sys/fs/cgroup/unified/core-process.4242.1
+ * const cg = createChildCgroup(); // ChildCgroup at /sys/fs/cgroup/unified/core-process.4242.1234567.1
  */
 export function createChildCgroup(): ChildCgroup | null {
   const dir = cgroupBase();
   if (dir === null) return null;
-  const name = path.join(dir, `core-process.${process.pid}.${++counter}`);
+  ownStart ??= processStartTime(process.pid) ?? '0';
+  const name = path.join(dir, childCgroupName(process.pid, ownStart, ++counter));
   try {
     mkdirSync(name);
     return new ChildCgroup(name, openSync(name, constants.O_RDONLY | constants.O_DIRECTORY));

@@ -74,10 +74,11 @@ export interface SpawnOptions {
   /**
    * What a tree kill can reach. 'group': a new process group (escapable with setsid).
    * 'cgroup': a fresh cgroup v2 the child joins before exec, so nothing it forks can leave;
-   * falls back to 'group' with a warning when no writable cgroup v2 exists. Default: none
-   * beyond `processGroup`/`newSession`.
+   * falls back to 'group' with a warning when no writable cgroup v2 exists. 'none' (the
+   * default here): nothing beyond `processGroup`/`newSession`; it opts out where a caller
+   * defaults to 'cgroup' (the supervisor, the process service).
    */
-  containment?: 'group' | 'cgroup';
+  containment?: 'none' | 'group' | 'cgroup';
   /**
    * SIGKILL the child when the spawning thread dies (PR_SET_PDEATHSIG, race-checked with
    * getppid). From the main thread that is when this process dies; from a worker thread it
@@ -275,10 +276,11 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     throw invalid('signal', options.signal, 'must be an AbortSignal');
   }
 
-  const containment = options.containment;
-  if (containment !== undefined && containment !== 'group' && containment !== 'cgroup') {
-    throw invalid('containment', containment, "must be 'group' or 'cgroup'");
+  const asked = options.containment;
+  if (asked !== undefined && asked !== 'none' && asked !== 'group' && asked !== 'cgroup') {
+    throw invalid('containment', asked, "must be 'none', 'group' or 'cgroup'");
   }
+  const containment = asked === 'none' ? undefined : asked;
   if (containment !== undefined && pgid > 0) {
     throw invalid(
       'processGroup',

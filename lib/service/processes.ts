@@ -9,6 +9,7 @@ import type { Core } from '../core/core.js';
 import { processRunInputSchema, processStartInputSchema } from '../core/process-sugar.js';
 import { ProcessError } from '../errors.js';
 import type { SpawnOptions } from '../process/options.js';
+import { crashSafeDefaults } from '../process/orphans.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
 import { fail, ok, type Result } from '../result.js';
 import type { CapturedOutput, ManagedProcess, ProcessSnapshot } from './managed.js';
@@ -59,10 +60,19 @@ export function notFound(what: string, id: string | number): ProcessError {
   return new ProcessError('NotFound', `${what} ${id}: no such managed ${what}`, { code: 'ESRCH' });
 }
 
-/** process.start input (command, plus any spawn option) -> SpawnOptions. */
+/**
+ * process.start input (command, plus any spawn option) -> SpawnOptions. A process that is not
+ * detached stops with the core, a crash of the core included: it dies with us, and its tree
+ * is in a cgroup the next start removes (explicit options win).
+ */
 function spawnOptionsOf(input: StartInput): SpawnOptions {
-  const { command, detach: _detach, ...rest } = input;
-  return { processGroup: true, ...(rest as Omit<SpawnOptions, 'program'>), program: command };
+  const { command, detach, ...rest } = input;
+  return {
+    processGroup: true,
+    ...(detach === true ? {} : crashSafeDefaults()),
+    ...(rest as Omit<SpawnOptions, 'program'>),
+    program: command,
+  };
 }
 
 /**
@@ -91,6 +101,8 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
           cwd: input.cwd,
           env: input.env,
           stdin: 'null',
+          // Dies with the core; a run is short, so no cgroup (and its mkdir) per call.
+          dieWithParent: true,
           // Listening on an AbortSignal is not free; skip the one that can never fire.
           ...(signal === NEVER_ABORTED ? {} : { signal }),
         },

@@ -17,6 +17,7 @@ import { loadSubscribers } from '../events/config.js';
 import type { Actor } from '../events/envelope.js';
 import type { Subscriber } from '../events/subscriber.js';
 import type { SpawnOptions } from '../process/options.js';
+import { describeOrphans, reapOrphanCgroups } from '../process/orphans.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
 import type { ExitStatus } from '../process/status.js';
 import type { ThreadHandle } from '../thread/handle.js';
@@ -285,6 +286,11 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
 
   async function startup(core: Core): Promise<void> {
     self = { kind: 'service', id: `${core.name}/process` };
+    // A core that crashed left the cgroups of its processes' trees: clean them before any start.
+    const orphans = await reapOrphanCgroups();
+    describeOrphans(orphans).forEach((line, i) => {
+      core.logger.warn(line, { ...orphans[i] });
+    });
     if (options.policy !== undefined) gate = compilePolicy(options.policy);
     if (options.audit !== undefined) {
       const subscribers =

@@ -366,3 +366,36 @@ export function groupMembers(pgid: number): number[] {
 export function pidsIn(text: string, re: RegExp): number[] {
   return [...text.matchAll(re)].map((m) => Number(m[1]));
 }
+
+export interface Proc {
+  pid: number;
+  ppid: number;
+  cgroup: string;
+}
+
+/**
+ * Live processes whose command line holds `token` (a unique sleep length), with their parent
+ * and cgroup v2 path; not node itself (a supervisor's command line names its child's too).
+ */
+export function processesWith(token: string): Proc[] {
+  const out: Proc[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args[0] === process.execPath || !args.some((a) => a.includes(token))) continue;
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (f[0] === 'Z') continue;
+      const cg = fs.readFileSync(`/proc/${entry}/cgroup`, 'utf8');
+      out.push({
+        pid: Number(entry),
+        ppid: Number(f[1]),
+        cgroup: /^0::(.*)$/m.exec(cg)?.[1] ?? '',
+      });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}

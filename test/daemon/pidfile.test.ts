@@ -2,7 +2,7 @@
 // when it is stale (dead pid, recycled pid, zombie, garbage), what release may remove, and real
 // processes racing for one file.
 import cp from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PidFile, PidFileError, processStartTime } from '../../lib/daemon/pidfile.js';
@@ -70,12 +70,13 @@ describe('processStartTime', () => {
 });
 
 describe('PidFile.acquire', () => {
-  it('good: writes our pid and its /proc start time, and leaves no temp file', () => {
+  it('good: writes our pid and a newline, nothing else (FHS), and leaves no temp file', () => {
     const file = pidPath();
     const pidFile = new PidFile(file);
     pidFile.acquire();
-    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n${startTimeOf(process.pid)}\n`);
-    expect(pidFile.read()).toEqual({ pid: process.pid, startTime: startTimeOf(process.pid) });
+    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
+    expect(pidFile.read()).toEqual({ pid: process.pid });
+    expect(pidFile.owner()).toEqual({ pid: process.pid, startTime: startTimeOf(process.pid) });
     expect(listDir(path.dirname(file))).toEqual(['app.pid']);
     expect(pidFile.release()).toBe(true);
   });
@@ -93,14 +94,18 @@ describe('PidFile.acquire', () => {
     expect(pidFile.path).toBe(path.join(base, 'run', 'deeper', 'app.pid'));
     pidFile.acquire();
     expect(readFileSync(path.join(base, 'run', 'deeper', 'app.pid'), 'utf8')).toBe(
-      `${process.pid}\n${startTimeOf(process.pid)}\n`,
+      `${process.pid}\n`,
     );
   });
 
-  it('good: acquires on behalf of another live pid with that pid’s start time', () => {
+  it('good: acquires on behalf of another live pid', () => {
     const file = pidPath();
     new PidFile(file).acquire(process.ppid);
-    expect(readFileSync(file, 'utf8')).toBe(`${process.ppid}\n${startTimeOf(process.ppid)}\n`);
+    expect(readFileSync(file, 'utf8')).toBe(`${process.ppid}\n`);
+    expect(new PidFile(file).owner()).toEqual({
+      pid: process.ppid,
+      startTime: startTimeOf(process.ppid),
+    });
   });
 
   it('bad: a second acquire while we live is Held, naming the path and our pid', () => {
@@ -112,11 +117,19 @@ describe('PidFile.acquire', () => {
     expect(e.pid).toBe(process.pid);
     expect(e.message).toContain(file);
     expect(e.message).toContain(String(process.pid));
-    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n${startTimeOf(process.pid)}\n`);
+    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
     expect(listDir(path.dirname(file))).toEqual(['app.pid']);
   });
 
-  it('bad: a file naming another live process with its real start time is Held', () => {
+  it('bad: a one-line file naming a live process that started before it was written is Held', () => {
+    const file = pidPath();
+    writeFileSync(file, `${process.ppid}\n`);
+    const e = heldError(() => new PidFile(file).acquire());
+    expect(e).toMatchObject({ kind: 'Held', pid: process.ppid, path: file });
+    expect(readFileSync(file, 'utf8')).toBe(`${process.ppid}\n`);
+  });
+
+  it('bad: a two-line file (the earlier format) naming a live process by its real start time is Held', () => {
     const file = pidPath();
     const record = `${process.ppid}\n${startTimeOf(process.ppid)}\n`;
     writeFileSync(file, record);
@@ -139,27 +152,38 @@ describe('PidFile.acquire', () => {
     const file = pidPath();
     writeFileSync(file, `${deadPid()}\n12345\n`);
     new PidFile(file).acquire();
-    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n${startTimeOf(process.pid)}\n`);
+    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
     expect(listDir(path.dirname(file))).toEqual(['app.pid']);
   });
 
-  it('ugly: a recycled pid (alive, but with another start time) is stale and replaced', () => {
+  it('ugly: a one-line file older than the live process its pid now names is stale (recycled pid)', () => {
+    // The parent (vitest) started moments ago; a file written a day before cannot be its.
+    const file = pidPath();
+    writeFileSync(file, `${process.ppid}\n`);
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    utimesSync(file, dayAgo, dayAgo);
+    expect(new PidFile(file).owner()).toBeNull();
+    new PidFile(file).acquire();
+    expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
+  });
+
+  it('ugly: a two-line file whose pid is alive with another start time is stale (recycled pid)', () => {
     for (const live of [1, process.ppid]) {
       const file = pidPath();
       const wrong = String(Number(startTimeOf(live)) + 1);
       writeFileSync(file, `${live}\n${wrong}\n`);
       new PidFile(file).acquire();
-      expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n${startTimeOf(process.pid)}\n`);
+      expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
     }
   });
 
-  it('ugly: garbage, an empty file and a pid without a start time are stale', () => {
-    for (const content of ['hello\nworld\n', '', `${process.ppid}\n`, '\0\0\0\0']) {
+  it('ugly: garbage, an empty file and extra lines are stale', () => {
+    for (const content of ['hello\nworld\n', '', `${process.ppid}\n1\n2\n`, '\0\0\0\0']) {
       const file = pidPath();
       writeFileSync(file, content);
       expect(new PidFile(file).read()).toBeNull();
       new PidFile(file).acquire();
-      expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n${startTimeOf(process.pid)}\n`);
+      expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
     }
   });
 
@@ -175,11 +199,36 @@ describe('PidFile.acquire', () => {
       );
       expect(await eventually(() => procState(zombie) === 'Z')).toBe(true);
       const file = pidPath();
-      writeFileSync(file, `${zombie}\n${startTimeOf(zombie)}\n`);
+      writeFileSync(file, `${zombie}\n`);
       new PidFile(file).acquire();
-      expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n${startTimeOf(process.pid)}\n`);
+      expect(readFileSync(file, 'utf8')).toBe(`${process.pid}\n`);
     } finally {
       parent.kill('SIGKILL');
+    }
+  });
+});
+
+describe('PidFile from a shell', () => {
+  it('good: `kill $(cat app.pid)` signals our process and nothing else, and succeeds', async () => {
+    const target = cp.spawn('sleep', ['30'], { stdio: 'ignore' });
+    const bystander = cp.spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const file = pidPath();
+      new PidFile(file).acquire(target.pid as number);
+      // With a second line, kill would get a second operand: a start time taken as a pid.
+      const words = cp.execFileSync('sh', ['-c', 'set -- $(cat "$1"); echo $#', 'sh', file]);
+      expect(`${words}`).toBe('1\n');
+      const r = cp.spawnSync('sh', ['-c', 'kill $(cat "$1")', 'sh', file], { encoding: 'utf8' });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+        target.once('exit', (c, s) => resolve([c, s])),
+      );
+      expect({ code, signal }).toEqual({ code: null, signal: 'SIGTERM' });
+      expect(procState(bystander.pid as number)).not.toBeNull();
+      expect(bystander.exitCode).toBeNull();
+    } finally {
+      target.kill('SIGKILL');
+      bystander.kill('SIGKILL');
     }
   });
 });

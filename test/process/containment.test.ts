@@ -80,7 +80,7 @@ describe("spawn({ containment: 'cgroup' })", () => {
     });
     expect(h.containment).toBe('cgroup');
     const cg = h.cgroupPath as string;
-    expect(path.basename(cg)).toMatch(/^core-process\.\d+\.\d+$/);
+    expect(path.basename(cg)).toMatch(/^core-process\.\d+\.\d+\.\d+$/);
     const kids = await members(h, 2, true);
     for (const pid of [h.pid, ...kids]) {
       expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`0::/${path.basename(cg)}`);

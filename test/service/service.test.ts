@@ -178,6 +178,7 @@ describe('process.start / get / list / output / input / wait / kill', () => {
       command: 'sh',
       args: ['-c', `sleep 30.${marker} & exec sleep 30`],
       processGroup: false,
+      containment: 'none',
       timeout: 200,
       killSignal: 'SIGKILL',
     });

@@ -52,3 +52,24 @@ export function liveStartTime(pid: number): string | null {
   if (stat === null || stat.state === 'Z' || stat.state === 'X') return null;
   return stat.startTime;
 }
+
+// USER_HZ: the unit of /proc/<pid>/stat times. The kernel fixes it at 100 for user space on
+// every architecture Node runs on (sysconf(_SC_CLK_TCK)).
+const TICKS_PER_SECOND = 100;
+// /proc/uptime and starttime are in hundredths; a file written within that of its writer's
+// start must not read as written before it. A wall-clock step between the write and the check
+// larger than this (a manual `date -s`, not an NTP slew) can misjudge a live writer.
+const TOLERANCE_MS = 2000;
+
+/**
+ * True when the process with /proc start time `startTime` started after the wall-clock time
+ * `wallMs` (beyond a small tolerance): it cannot be what wrote a file with that mtime.
+ * @example
+ * startedAfter(processStartTime(pid)!, statSync(file).mtimeMs); // true: the pid was recycled
+ */
+export function startedAfter(startTime: string, wallMs: number): boolean {
+  const uptimeS = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+  const bootWallMs = Date.now() - uptimeS * 1000;
+  const startWallMs = bootWallMs + (Number(startTime) * 1000) / TICKS_PER_SECOND;
+  return startWallMs > wallMs + TOLERANCE_MS;
+}
