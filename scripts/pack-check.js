@@ -35,7 +35,10 @@ try {
     throw new Error(`pack-check: missing from the tarball: ${absent.join(', ')}`);
   const prebuild = promised[0];
   for (const f of files) {
-    if (/^(test|bench|build|build-\w+|scripts|node_modules)\//.test(f)) {
+    if (
+      /^(test|bench|build|build-\w+|scripts|node_modules)\//.test(f) &&
+      f !== 'scripts/install.js'
+    ) {
       throw new Error(`pack-check: ${f} should not be published`);
     }
   }
