@@ -8,10 +8,11 @@
 // stress:chaos` runs 2,000); the figures are printed at the end.
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe } from 'vitest';
 import { cgroupBase } from '../../lib/process/cgroup.js';
 import { liveStartTime } from '../../lib/process/proc.js';
 import { eventually } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import {
   Cli,
   type CliProcess,
@@ -20,6 +21,8 @@ import {
   type Proc,
   processesWith as tree,
 } from './cli.js';
+
+const { itRoot } = asRoot('the chaos test (cgroups to find every leftover)');
 
 const ROUNDS = Number(process.env.CORE_PROCESS_CHAOS_ROUNDS ?? 200);
 const MOMENTS = ['before-spawn', 'running', 'mid-backoff', 'mid-respawn'] as const;
@@ -35,7 +38,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)] as T;
 
 describe('chaos: kill -9 of supervise at random moments', () => {
-  it(
+  itRoot(
     `good: ${ROUNDS} rounds leave exactly one copy, no orphan, no cgroup, a consistent registry`,
     async ({ expect, onTestFinished }) => {
       const t = new Cli(bin, onTestFinished);

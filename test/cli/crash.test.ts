@@ -8,7 +8,10 @@ import path from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
 import { cgroupBase } from '../../lib/process/cgroup.js';
 import { eventually } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import { Cli, type CliProcess, compiledCli, dead, type OnFinished, processesWith } from './cli.js';
+
+const { itRoot } = asRoot('the crash test of setsid grandchildren (a writable cgroup v2)');
 
 let bin: string;
 beforeAll(async () => {
@@ -67,39 +70,39 @@ describe('core-process supervise, crash-only', { timeout: 90_000 }, () => {
     expect(await eventually(() => liveWith(len).length === 0, 10_000)).toBe(true);
   });
 
-  it(`good: a restarted supervisor kills the orphaned tree (background and setsid grandchildren) and runs exactly one copy${cgroupNote}`, async ({
-    expect,
-    onTestFinished,
-  }) => {
-    const { t, len } = setup(onTestFinished);
-    const tree = `sleep ${len} & setsid sleep ${len} & exec sleep ${len}`;
-    const args = ['supervise', '--name', 'tree', '--restart', 'always', '--', 'sh', '-c', tree];
-    const first = t.start(args);
-    const leader = Number((await first.waitFor('stderr', /started pid (\d+)/))[1]);
-    t.reap(leader);
-    expect(await eventually(() => liveWith(len).length === 3, 10_000)).toBe(true);
-    const firstTree = liveWith(len);
-    sigkill(first.pid);
-    expect(await exited(first)).toBe(true);
-    // PDEATHSIG takes the leader; the grandchildren are what only the cgroup still holds.
-    expect(await eventually(() => dead(leader), 10_000)).toBe(true);
+  itRoot(
+    `good: a restarted supervisor kills the orphaned tree (background and setsid grandchildren) and runs exactly one copy${cgroupNote}`,
+    async ({ expect, onTestFinished }) => {
+      const { t, len } = setup(onTestFinished);
+      const tree = `sleep ${len} & setsid sleep ${len} & exec sleep ${len}`;
+      const args = ['supervise', '--name', 'tree', '--restart', 'always', '--', 'sh', '-c', tree];
+      const first = t.start(args);
+      const leader = Number((await first.waitFor('stderr', /started pid (\d+)/))[1]);
+      t.reap(leader);
+      expect(await eventually(() => liveWith(len).length === 3, 10_000)).toBe(true);
+      const firstTree = liveWith(len);
+      sigkill(first.pid);
+      expect(await exited(first)).toBe(true);
+      // PDEATHSIG takes the leader; the grandchildren are what only the cgroup still holds.
+      expect(await eventually(() => dead(leader), 10_000)).toBe(true);
 
-    const second = t.start(args);
-    const next = Number((await second.waitFor('stderr', /started pid (\d+)/))[1]);
-    t.reap(next);
-    // Whoever started first after the crash cleaned up (this supervisor, or one of another
-    // test running meanwhile): the old tree and its cgroup are gone either way.
-    expect(cgroupsOf(first.pid)).toEqual([]);
-    expect(await eventually(() => liveWith(len).length === 3, 10_000)).toBe(true);
-    const now = liveWith(len);
-    expect(now.filter((p) => firstTree.includes(p))).toEqual([]);
-    expect(now).toContain(next);
+      const second = t.start(args);
+      const next = Number((await second.waitFor('stderr', /started pid (\d+)/))[1]);
+      t.reap(next);
+      // Whoever started first after the crash cleaned up (this supervisor, or one of another
+      // test running meanwhile): the old tree and its cgroup are gone either way.
+      expect(cgroupsOf(first.pid)).toEqual([]);
+      expect(await eventually(() => liveWith(len).length === 3, 10_000)).toBe(true);
+      const now = liveWith(len);
+      expect(now.filter((p) => firstTree.includes(p))).toEqual([]);
+      expect(now).toContain(next);
 
-    second.child.kill('SIGTERM');
-    expect((await second.done).code).toBe(0);
-    expect(await eventually(() => liveWith(len).length === 0, 10_000)).toBe(true);
-    expect(cgroupsOf(second.pid)).toEqual([]);
-  });
+      second.child.kill('SIGTERM');
+      expect((await second.done).code).toBe(0);
+      expect(await eventually(() => liveWith(len).length === 0, 10_000)).toBe(true);
+      expect(cgroupsOf(second.pid)).toEqual([]);
+    },
+  );
 
   it('good: a previous child still running (recorded in the child PID file) is stopped before the new one starts', async ({
     expect,

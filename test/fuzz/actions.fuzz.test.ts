@@ -13,7 +13,7 @@
 import { readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { CoreError, type CoreErrorKind } from '../../lib/core/errors.js';
 import type { Core } from '../../lib/core/index.js';
 import { ProcessError } from '../../lib/errors.js';
@@ -24,7 +24,12 @@ import { type ProcessService, processService } from '../../lib/service/service.j
 import { ThreadError, type ThreadErrorKind } from '../../lib/thread/errors.js';
 import { testCore } from '../core/helpers.js';
 import { eventually, fdsOf, liveChildren, tempDir, zombieChildren } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import { PROCESS_KINDS } from './kinds.js';
+
+const { describeRoot } = asRoot(
+  'the actions fuzz (its policy core grants realtime and id changes)',
+);
 
 /** Cases: with the spawn options fuzz's 60,000, the 100,000 the CI run asks for. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40_000);
@@ -790,7 +795,7 @@ function ourCgroups(): string[] {
   return readdirSync(base).filter((n) => n.startsWith(`core-process.${process.pid}.`));
 }
 
-describe('actions fuzz', () => {
+describeRoot('actions fuzz', () => {
   const rejections: unknown[] = [];
   const exceptions: unknown[] = [];
   const warnings: string[] = [];

@@ -22,7 +22,7 @@ import {
 import { constants } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { ProcessError, type ProcessErrorKind } from '../../lib/errors.js';
 import { native } from '../../lib/native.js';
 import { cgroupBase } from '../../lib/process/cgroup.js';
@@ -32,7 +32,10 @@ import type { ExitStatus } from '../../lib/process/status.js';
 import { onlineCpus } from '../../lib/sched/cpus.js';
 import { RLIMIT_NAMES } from '../../lib/sched/rlimits.js';
 import { eventually, fdsOf, liveChildren, tempDir, zombieChildren } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import { PROCESS_KINDS } from './kinds.js';
+
+const { itRoot } = asRoot('the spawn options fuzz (realtime, ids and cgroups in its clean cases)');
 
 /** Cases: with the actions fuzz's 40,000, the 100,000 the CI run asks for. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 60_000);
@@ -739,36 +742,40 @@ describe('spawn options fuzz', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`returns a consistent handle or throws a typed error (${RUNS} cases)`, async () => {
-    const started = performance.now();
-    try {
-      await fc.assert(fc.asyncProperty(caseArb, runCase), { numRuns: RUNS, seed: SEED });
-    } catch (e) {
-      throw new Error(
-        `spawn options fuzz failed; replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}\n${(e as Error).message}`,
-        { cause: e },
+  itRoot(
+    `returns a consistent handle or throws a typed error (${RUNS} cases)`,
+    async () => {
+      const started = performance.now();
+      try {
+        await fc.assert(fc.asyncProperty(caseArb, runCase), { numRuns: RUNS, seed: SEED });
+      } catch (e) {
+        throw new Error(
+          `spawn options fuzz failed; replay with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}\n${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      const s = (performance.now() - started) / 1000;
+      const ms = (n: number) => `${(n / 1000).toFixed(1)} s`;
+      console.log(
+        `spawn options fuzz: ${stats.cases} cases in ${s.toFixed(1)} s (${Math.round(stats.cases / s)}/s): ` +
+          `${stats.spawned} spawned (${ms(stats.ms.spawned)}), ${stats.invalid} refused as invalid ` +
+          `(${ms(stats.ms.invalid)}), ${stats.cases - stats.spawned - stats.invalid} refused by the ` +
+          `system (${ms(stats.ms.refused)}): ${JSON.stringify(Object.fromEntries(stats.refused))}`,
       );
-    }
-    const s = (performance.now() - started) / 1000;
-    const ms = (n: number) => `${(n / 1000).toFixed(1)} s`;
-    console.log(
-      `spawn options fuzz: ${stats.cases} cases in ${s.toFixed(1)} s (${Math.round(stats.cases / s)}/s): ` +
-        `${stats.spawned} spawned (${ms(stats.ms.spawned)}), ${stats.invalid} refused as invalid ` +
-        `(${ms(stats.ms.invalid)}), ${stats.cases - stats.spawned - stats.invalid} refused by the ` +
-        `system (${ms(stats.ms.refused)}): ${JSON.stringify(Object.fromEntries(stats.refused))}`,
-    );
 
-    const left = () => liveChildren().filter((p) => !childrenBefore.includes(p));
-    expect(await eventually(() => left().length === 0, 5000), `children left: ${left()}`).toBe(
-      true,
-    );
-    expect(zombieChildren()).toEqual([]);
-    expect(await eventually(() => ourCgroups().length === 0, 5000), `${ourCgroups()}`).toBe(true);
-    expect(fdsOf('self').length - fdsBefore, 'fd growth').toBeLessThanOrEqual(2);
-    expect(warnings, 'process warnings during the run').toEqual([]);
-    expect(existsSync(path.join(dir, 'missing'))).toBe(false);
-    // Children run in '.' and 'test' too: nothing may dump a core file there.
-    const dumped = ['core', 'test/core'].filter((f) => existsSync(f) && statSync(f).isFile());
-    expect(dumped, 'core files').toEqual([]);
-  }, 600_000);
+      const left = () => liveChildren().filter((p) => !childrenBefore.includes(p));
+      expect(await eventually(() => left().length === 0, 5000), `children left: ${left()}`).toBe(
+        true,
+      );
+      expect(zombieChildren()).toEqual([]);
+      expect(await eventually(() => ourCgroups().length === 0, 5000), `${ourCgroups()}`).toBe(true);
+      expect(fdsOf('self').length - fdsBefore, 'fd growth').toBeLessThanOrEqual(2);
+      expect(warnings, 'process warnings during the run').toEqual([]);
+      expect(existsSync(path.join(dir, 'missing'))).toBe(false);
+      // Children run in '.' and 'test' too: nothing may dump a core file there.
+      const dumped = ['core', 'test/core'].filter((f) => existsSync(f) && statSync(f).isFile());
+      expect(dumped, 'core files').toEqual([]);
+    },
+    600_000,
+  );
 });

@@ -8,7 +8,10 @@ import type { ProcessHandle } from '../../lib/process/handle.js';
 import { spawn } from '../../lib/process/spawn.js';
 import { until } from '../core/helpers.js';
 import { procState } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import { childEnv, compiledLib, FIXTURES, removeCompiledLib } from '../subprocess.js';
+
+const { itRoot } = asRoot("containment 'cgroup' (a writable cgroup v2)");
 
 const alive = (pid: number) => {
   const s = procState(pid);
@@ -71,27 +74,30 @@ function descendsFrom(pid: number, root: number): boolean {
 }
 
 describe("spawn({ containment: 'cgroup' })", () => {
-  it('good: the child runs in its own fresh cgroup, and killTree reaches the member that left its group', async () => {
-    const h = spawn({
-      program: 'sh',
-      args: ['-c', ESCAPING_TREE],
-      containment: 'cgroup',
-      stderr: 'pipe',
-    });
-    expect(h.containment).toBe('cgroup');
-    const cg = h.cgroupPath as string;
-    expect(path.basename(cg)).toMatch(/^core-process\.\d+\.\d+\.\d+$/);
-    const kids = await members(h, 2, true);
-    for (const pid of [h.pid, ...kids]) {
-      expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`0::/${path.basename(cg)}`);
-    }
-    const escaped = kids.find(sessionLeader);
-    expect(escaped).toBeDefined(); // setsid made it a session leader, outside the group
-    expect(h.killTree('SIGKILL')).toBe(true);
-    await h.exited;
-    await until(() => [h.pid, ...kids].every((pid) => !alive(pid)));
-    await until(() => !existsSync(cg));
-  });
+  itRoot(
+    'good: the child runs in its own fresh cgroup, and killTree reaches the member that left its group',
+    async () => {
+      const h = spawn({
+        program: 'sh',
+        args: ['-c', ESCAPING_TREE],
+        containment: 'cgroup',
+        stderr: 'pipe',
+      });
+      expect(h.containment).toBe('cgroup');
+      const cg = h.cgroupPath as string;
+      expect(path.basename(cg)).toMatch(/^core-process\.\d+\.\d+\.\d+$/);
+      const kids = await members(h, 2, true);
+      for (const pid of [h.pid, ...kids]) {
+        expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).toContain(`0::/${path.basename(cg)}`);
+      }
+      const escaped = kids.find(sessionLeader);
+      expect(escaped).toBeDefined(); // setsid made it a session leader, outside the group
+      expect(h.killTree('SIGKILL')).toBe(true);
+      await h.exited;
+      await until(() => [h.pid, ...kids].every((pid) => !alive(pid)));
+      await until(() => !existsSync(cg));
+    },
+  );
 
   it('bad: the same tree in a process group: killTree misses the setsid member (why cgroups exist)', async () => {
     const h = spawn({
@@ -133,38 +139,44 @@ describe("spawn({ containment: 'cgroup' })", () => {
     await holder.exited;
   });
 
-  it('ugly: a timeout takes the whole tree down, TERM-ignoring members included, then the cgroup goes', async () => {
-    const h = spawn({
-      program: 'sh',
-      args: ['-c', 'trap "" TERM; setsid sh -c \'trap "" TERM; sleep 60\' & sleep 60 & wait'],
-      containment: 'cgroup',
-      timeout: 200,
-      killGrace: 200,
-      stdout: 'null',
-      stderr: 'null',
-    });
-    const cg = h.cgroupPath as string;
-    const kids = await members(h, 2);
-    const status = await h.exited;
-    expect(h.timedOut).toBe(true);
-    expect(status.signal).toBe('SIGKILL');
-    await until(() => kids.every((pid) => !alive(pid)));
-    await until(() => !existsSync(cg));
-  });
+  itRoot(
+    'ugly: a timeout takes the whole tree down, TERM-ignoring members included, then the cgroup goes',
+    async () => {
+      const h = spawn({
+        program: 'sh',
+        args: ['-c', 'trap "" TERM; setsid sh -c \'trap "" TERM; sleep 60\' & sleep 60 & wait'],
+        containment: 'cgroup',
+        timeout: 200,
+        killGrace: 200,
+        stdout: 'null',
+        stderr: 'null',
+      });
+      const cg = h.cgroupPath as string;
+      const kids = await members(h, 2);
+      const status = await h.exited;
+      expect(h.timedOut).toBe(true);
+      expect(status.signal).toBe('SIGKILL');
+      await until(() => kids.every((pid) => !alive(pid)));
+      await until(() => !existsSync(cg));
+    },
+  );
 
-  it('good: terminateTree sends TERM, then KILL to what ignores it, and resolves when the tree is empty', async () => {
-    const h = spawn({
-      program: 'sh',
-      args: ['-c', 'setsid sh -c \'trap "" TERM; sleep 60\' & sleep 60 & wait'],
-      containment: 'cgroup',
-      stdout: 'null',
-      stderr: 'null',
-    });
-    const kids = await members(h, 2);
-    await h.terminateTree({ signal: 'SIGTERM', grace: 300 });
-    expect(h.treeAlive()).toBe(false);
-    expect([h.pid, ...kids].filter(alive)).toEqual([]);
-  });
+  itRoot(
+    'good: terminateTree sends TERM, then KILL to what ignores it, and resolves when the tree is empty',
+    async () => {
+      const h = spawn({
+        program: 'sh',
+        args: ['-c', 'setsid sh -c \'trap "" TERM; sleep 60\' & sleep 60 & wait'],
+        containment: 'cgroup',
+        stdout: 'null',
+        stderr: 'null',
+      });
+      const kids = await members(h, 2);
+      await h.terminateTree({ signal: 'SIGTERM', grace: 300 });
+      expect(h.treeAlive()).toBe(false);
+      expect([h.pid, ...kids].filter(alive)).toEqual([]);
+    },
+  );
 
   it('bad: an unknown containment is refused naming the field, before any syscall', () => {
     expect(() => spawn({ program: 'true', containment: 'jail' as never })).toThrow(

@@ -8,6 +8,9 @@ import { spawn } from '../../lib/process/spawn.js';
 import { enableSubreaper, subreaperStats } from '../../lib/process/subreaper.js';
 import { until } from '../core/helpers.js';
 import { procState } from '../helpers.js';
+import { asRoot } from '../optional.js';
+
+const { itRoot } = asRoot('finding a setsid orphan through its cgroup (a writable cgroup v2)');
 
 const ppidOf = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -39,7 +42,7 @@ describe('enableSubreaper', () => {
     expect(subreaperStats().reaped).toBeGreaterThan(before);
   });
 
-  it('ugly: one that left its group with setsid is still ours through its cgroup', async () => {
+  itRoot('ugly: one that left its group with setsid is still ours through its cgroup', async () => {
     enableSubreaper();
     const pid = await orphanOf({
       program: 'sh',

@@ -20,7 +20,10 @@ import {
   spawn,
 } from '../../lib/index.js';
 import { eventually, runningAsleep, thrown, trackChildren } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import { chrtOf, limitOf, niceOf, parseCpuList, tasksetList, threadCpus } from './observe.js';
+
+const { itRoot } = asRoot('moving processes to SCHED_FIFO/RR');
 
 const track = trackChildren();
 
@@ -50,7 +53,7 @@ describe('by pid', () => {
     expect(tasksetList(h.pid)).toEqual([0, 1]);
   });
 
-  it('setScheduler moves a process to FIFO 20 and back, as chrt -p reports', async () => {
+  itRoot('setScheduler moves a process to FIFO 20 and back, as chrt -p reports', async () => {
     const h = await sleeper();
     setScheduler(h.pid, { policy: 'fifo', priority: 20 });
     expect(chrtOf(h.pid)).toEqual({ policy: 'SCHED_FIFO', priority: 20 });
@@ -111,7 +114,7 @@ describe('by pid', () => {
 });
 
 describe('on the ProcessHandle', () => {
-  it('handle methods act on every thread of the child and read back', async () => {
+  itRoot('handle methods act on every thread of the child and read back', async () => {
     const h = await sleeper();
     h.setAffinity([1])
       .setScheduler({ policy: 'rr', priority: 7 })
@@ -147,13 +150,16 @@ describe('refusals change nothing', () => {
     expect(tasksetList(h.pid)).toEqual([1]);
   });
 
-  it('a priority outside the policy range is InvalidCommand, and the policy stays', async () => {
-    const h = await sleeper();
-    setScheduler(h.pid, { policy: 'rr', priority: 9 });
-    const e = thrown(ProcessError, () => setScheduler(h.pid, { policy: 'fifo', priority: 120 }));
-    expect(e).toMatchObject({ kind: 'InvalidCommand', field: 'scheduler.priority' });
-    expect(chrtOf(h.pid)).toEqual({ policy: 'SCHED_RR', priority: 9 });
-  });
+  itRoot(
+    'a priority outside the policy range is InvalidCommand, and the policy stays',
+    async () => {
+      const h = await sleeper();
+      setScheduler(h.pid, { policy: 'rr', priority: 9 });
+      const e = thrown(ProcessError, () => setScheduler(h.pid, { policy: 'fifo', priority: 120 }));
+      expect(e).toMatchObject({ kind: 'InvalidCommand', field: 'scheduler.priority' });
+      expect(chrtOf(h.pid)).toEqual({ policy: 'SCHED_RR', priority: 9 });
+    },
+  );
 
   it('nice 40 is InvalidCommand, and the nice value stays', async () => {
     const h = await sleeper();

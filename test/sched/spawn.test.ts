@@ -16,7 +16,10 @@ import {
   spawn,
 } from '../../lib/index.js';
 import { eventually, runningAsleep, trackChildren } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import { chrtOf, niceOf, tasksetList } from './observe.js';
+
+const { itRoot } = asRoot('realtime policies, uid/gid and the baseline reset at spawn');
 
 const track = trackChildren();
 
@@ -61,18 +64,21 @@ describe('affinity at spawn', () => {
 });
 
 describe('scheduler at spawn', () => {
-  it.each([
+  itRoot.each([
     ['fifo', 10, 'SCHED_FIFO', 1],
     ['rr', 5, 'SCHED_RR', 2],
-  ] as const)('%s %i: chrt -p and the program’s own stat agree', async (policy, priority, name, num) => {
-    const h = await sleeper({ scheduler: { policy, priority } });
-    expect(chrtOf(h.pid)).toEqual({ policy: name, priority });
-    // posix_spawn carries other/fifo/rr itself; nothing else forces the clone path.
-    expect(h.spawnMethod).toBe(forcedClone ? 'clone' : 'posix_spawn');
-    const own = statFields(await ownProc('stat', { scheduler: { policy, priority } }));
-    expect(Number(own[37])).toBe(priority); // rt_priority (field 40)
-    expect(Number(own[38])).toBe(num); // policy (field 41)
-  });
+  ] as const)(
+    '%s %i: chrt -p and the program’s own stat agree',
+    async (policy, priority, name, num) => {
+      const h = await sleeper({ scheduler: { policy, priority } });
+      expect(chrtOf(h.pid)).toEqual({ policy: name, priority });
+      // posix_spawn carries other/fifo/rr itself; nothing else forces the clone path.
+      expect(h.spawnMethod).toBe(forcedClone ? 'clone' : 'posix_spawn');
+      const own = statFields(await ownProc('stat', { scheduler: { policy, priority } }));
+      expect(Number(own[37])).toBe(priority); // rt_priority (field 40)
+      expect(Number(own[38])).toBe(num); // policy (field 41)
+    },
+  );
 
   it.each([
     ['batch', 'SCHED_BATCH'],
@@ -83,12 +89,12 @@ describe('scheduler at spawn', () => {
     expect(h.spawnMethod).toBe('clone');
   });
 
-  it('realtime priority defaults to 50 when only the policy is given', async () => {
+  itRoot('realtime priority defaults to 50 when only the policy is given', async () => {
     const h = await sleeper({ scheduler: { policy: 'fifo' } });
     expect(chrtOf(h.pid)).toEqual({ policy: 'SCHED_FIFO', priority: 50 });
   });
 
-  it('resetOnFork shows as SCHED_RESET_ON_FORK in chrt', async () => {
+  itRoot('resetOnFork shows as SCHED_RESET_ON_FORK in chrt', async () => {
     const h = await sleeper({ scheduler: { policy: 'rr', priority: 3, resetOnFork: true } });
     expect(chrtOf(h.pid).policy).toBe('SCHED_RR|SCHED_RESET_ON_FORK');
   });
@@ -120,12 +126,15 @@ describe('nice, rlimits and ids at spawn', () => {
     expect(row('Max stack size')).toEqual([String(8 << 20), String(8 << 20)]);
   });
 
-  it('uid and gid: the program runs as nobody with no supplementary groups left from root', async () => {
-    const r = await run('sh', ['-c', 'id -u; id -g; id -G'], { uid: 65534, gid: 65534 });
-    expect((r.stdout as string).trim().split('\n')).toEqual(['65534', '65534', '65534']);
-  });
+  itRoot(
+    'uid and gid: the program runs as nobody with no supplementary groups left from root',
+    async () => {
+      const r = await run('sh', ['-c', 'id -u; id -g; id -G'], { uid: 65534, gid: 65534 });
+      expect((r.stdout as string).trim().split('\n')).toEqual(['65534', '65534', '65534']);
+    },
+  );
 
-  it('the cwd is entered as the new user: /root is refused with EACCES at stage chdir', () => {
+  itRoot('the cwd is entered as the new user: /root is refused with EACCES at stage chdir', () => {
     let err: unknown;
     try {
       spawn({ program: 'true', cwd: '/root', uid: 65534, gid: 65534 });
@@ -136,7 +145,7 @@ describe('nice, rlimits and ids at spawn', () => {
     expect(err).toMatchObject({ kind: 'PermissionDenied', code: 'EACCES', stage: 'chdir' });
   });
 
-  it('everything at once, with piped output still working', async () => {
+  itRoot('everything at once, with piped output still working', async () => {
     const r = await run(
       'sh',
       [
@@ -171,15 +180,18 @@ describe('children do not inherit the spawning thread’s scheduling unless aske
     }
   }
 
-  it('by default the child runs with the process baseline: all CPUs, SCHED_OTHER, nice 0', async () => {
-    const own = await withThreadChanged(async () => {
-      const h = await sleeper();
-      return { cpus: tasksetList(h.pid), sched: chrtOf(h.pid), nice: niceOf(h.pid) };
-    });
-    expect(own).toEqual({ cpus: [0, 1], sched: { policy: 'SCHED_OTHER', priority: 0 }, nice: 0 });
-  });
+  itRoot(
+    'by default the child runs with the process baseline: all CPUs, SCHED_OTHER, nice 0',
+    async () => {
+      const own = await withThreadChanged(async () => {
+        const h = await sleeper();
+        return { cpus: tasksetList(h.pid), sched: chrtOf(h.pid), nice: niceOf(h.pid) };
+      });
+      expect(own).toEqual({ cpus: [0, 1], sched: { policy: 'SCHED_OTHER', priority: 0 }, nice: 0 });
+    },
+  );
 
-  it('inheritScheduling: true hands over the thread’s CPU, policy and nice', async () => {
+  itRoot('inheritScheduling: true hands over the thread’s CPU, policy and nice', async () => {
     const own = await withThreadChanged(async () => {
       const h = await sleeper({ inheritScheduling: true });
       return { cpus: tasksetList(h.pid), sched: chrtOf(h.pid), nice: niceOf(h.pid) };
@@ -187,7 +199,7 @@ describe('children do not inherit the spawning thread’s scheduling unless aske
     expect(own).toEqual({ cpus: [1], sched: { policy: 'SCHED_FIFO', priority: 5 }, nice: 3 });
   });
 
-  it('an explicit setting wins and the rest is still reset', async () => {
+  itRoot('an explicit setting wins and the rest is still reset', async () => {
     const own = await withThreadChanged(async () => {
       const h = await sleeper({ affinity: [1] });
       return { cpus: tasksetList(h.pid), sched: chrtOf(h.pid).policy, nice: niceOf(h.pid) };
@@ -195,7 +207,7 @@ describe('children do not inherit the spawning thread’s scheduling unless aske
     expect(own).toEqual({ cpus: [1], sched: 'SCHED_OTHER', nice: 0 });
   });
 
-  it('the thread itself is restored afterwards (taskset sees all CPUs again)', () => {
+  itRoot('the thread itself is restored afterwards (taskset sees all CPUs again)', () => {
     expect(tasksetList(process.pid)).toEqual([0, 1]);
     expect(chrtOf(process.pid).policy).toBe('SCHED_OTHER');
   });

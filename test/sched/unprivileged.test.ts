@@ -1,8 +1,11 @@
 // Real refusals: the fixture runs as uid 65534 (setpriv --reuid --regid --clear-groups), with
 // no capabilities, so EPERM and EACCES come from the kernel, not from a mock. Each refusal
 // must say what is missing, and leave the task as it was (read from /proc/thread-self/stat).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { asRoot } from '../optional.js';
 import { childEnv, compiledLib, removeCompiledLib, runNode } from '../subprocess.js';
+
+const { describeRoot } = asRoot('running the fixture as uid 65534 (setpriv)');
 
 interface Attempt {
   ok: boolean;
@@ -33,7 +36,7 @@ async function runAsNobody(): Promise<Report> {
   return JSON.parse(r.stdout) as Report;
 }
 
-describe('without CAP_SYS_NICE, RLIMIT_RTPRIO 0', () => {
+describeRoot('without CAP_SYS_NICE, RLIMIT_RTPRIO 0', () => {
   let report: Report;
   beforeAll(async () => {
     report = await runAsNobody();

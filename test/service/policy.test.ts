@@ -10,7 +10,10 @@ import { verifyPolicy } from '../../lib/service/policy.js';
 import { type ProcessServiceOptions, processService } from '../../lib/service/service.js';
 import { testCore, until } from '../core/helpers.js';
 import { procStatusField, tempDir } from '../helpers.js';
+import { asRoot } from '../optional.js';
 import { chrtOf, limitOf, tasksetList } from '../sched/observe.js';
+
+const { itRoot } = asRoot('granting realtime and id changes through the policy');
 
 const cores: Core[] = [];
 afterEach(async () => {
@@ -56,7 +59,7 @@ async function startSleep(core: Core, extra: Record<string, unknown> = {}) {
 }
 
 describe('verifyPolicy', () => {
-  it('good: a coherent policy over this machine passes', () => {
+  itRoot('good: a coherent policy over this machine passes', () => {
     const report = verifyPolicy({
       allow: ['sh', { program: '/bin/true' }, { program: 'echo', args: ['*', '...'] }],
       maxProcesses: 8,
@@ -211,20 +214,23 @@ describe('processService({ policy }) ceilings', () => {
     expect(!t.ok && t.error).toMatchObject({ kind: 'PermissionDenied', field: 'affinity' });
   });
 
-  it('good: realtime up to maxRealtimePriority is granted (chrt), above it refused', async () => {
-    const core = await withPolicy({ maxRealtimePriority: 10 });
-    const { pid } = await startSleep(core, { scheduler: { policy: 'fifo', priority: 5 } });
-    expect(chrtOf(pid)).toEqual({ policy: 'SCHED_FIFO', priority: 5 });
-    const r = await core
-      .action('process.start')
-      .run({ command: 'sleep', args: ['30'], scheduler: { policy: 'rr', priority: 20 } });
-    expect(!r.ok && r.error).toMatchObject({ kind: 'PermissionDenied', field: 'scheduler' });
-    expect(!r.ok && r.error.message).toMatch(/priority 20 is above maxRealtimePriority 10/);
-    const t = await core
-      .action('thread.create')
-      .run({ module: 'data:text/javascript,export default () => 1', priority: 'realtime' });
-    expect(!t.ok && t.error).toMatchObject({ kind: 'PermissionDenied', field: 'priority' });
-  });
+  itRoot(
+    'good: realtime up to maxRealtimePriority is granted (chrt), above it refused',
+    async () => {
+      const core = await withPolicy({ maxRealtimePriority: 10 });
+      const { pid } = await startSleep(core, { scheduler: { policy: 'fifo', priority: 5 } });
+      expect(chrtOf(pid)).toEqual({ policy: 'SCHED_FIFO', priority: 5 });
+      const r = await core
+        .action('process.start')
+        .run({ command: 'sleep', args: ['30'], scheduler: { policy: 'rr', priority: 20 } });
+      expect(!r.ok && r.error).toMatchObject({ kind: 'PermissionDenied', field: 'scheduler' });
+      expect(!r.ok && r.error.message).toMatch(/priority 20 is above maxRealtimePriority 10/);
+      const t = await core
+        .action('thread.create')
+        .run({ module: 'data:text/javascript,export default () => 1', priority: 'realtime' });
+      expect(!t.ok && t.error).toMatchObject({ kind: 'PermissionDenied', field: 'priority' });
+    },
+  );
 
   it('good: default rlimits reach the child (/proc/<pid>/limits); above the maximum is refused', async () => {
     const core = await withPolicy({
@@ -241,16 +247,19 @@ describe('processService({ policy }) ceilings', () => {
     expect(!r.ok && r.error).toMatchObject({ kind: 'PermissionDenied', field: 'rlimits.nofile' });
   });
 
-  it('bad: uid/gid changes are refused unless allowIdChange; allowed ones show in /proc', async () => {
-    const strict = await withPolicy({});
-    const r = await strict
-      .action('process.start')
-      .run({ command: 'sleep', args: ['30'], uid: 65534, gid: 65534 });
-    expect(!r.ok && r.error).toMatchObject({ kind: 'PermissionDenied', field: 'uid' });
-    const open = await withPolicy({ allowIdChange: true });
-    const { pid } = await startSleep(open, { uid: 65534, gid: 65534 });
-    expect(procStatusField(pid, 'Uid').split(/\s+/)[0]).toBe('65534');
-  });
+  itRoot(
+    'bad: uid/gid changes are refused unless allowIdChange; allowed ones show in /proc',
+    async () => {
+      const strict = await withPolicy({});
+      const r = await strict
+        .action('process.start')
+        .run({ command: 'sleep', args: ['30'], uid: 65534, gid: 65534 });
+      expect(!r.ok && r.error).toMatchObject({ kind: 'PermissionDenied', field: 'uid' });
+      const open = await withPolicy({ allowIdChange: true });
+      const { pid } = await startSleep(open, { uid: 65534, gid: 65534 });
+      expect(procStatusField(pid, 'Uid').split(/\s+/)[0]).toBe('65534');
+    },
+  );
 
   it('ugly: a policy that contradicts the machine fails core.start() naming the problem', async () => {
     const core = testCore();

@@ -11,6 +11,7 @@ import type { ThreadOptions } from '../../lib/thread/create.js';
 import { ThreadError } from '../../lib/thread/errors.js';
 import { ThreadHandle } from '../../lib/thread/handle.js';
 import { joinThread } from '../../lib/thread/join.js';
+import { asRoot } from '../optional.js';
 import {
   chrt,
   MAIN_TID,
@@ -22,6 +23,8 @@ import {
   threadStarter,
   thrown,
 } from './helpers.js';
+
+const { itRoot } = asRoot('setThreadPriority with realtime policies');
 
 const start = threadStarter();
 
@@ -59,24 +62,27 @@ describe('setThreadAffinity', () => {
 });
 
 describe('setThreadPriority', () => {
-  it('changes a running thread’s policy and nice, as chrt -p and /proc stat see them', async () => {
-    const t = await holding();
-    expect(chrt(t.tid)).toEqual({ policy: 'SCHED_OTHER', priority: 0 });
-    setThreadPriority(t, 'realtime');
-    expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO', priority: 50 });
-    setThreadPriority(t, { policy: 'rr', priority: 10 });
-    expect(chrt(t.tid)).toEqual({ policy: 'SCHED_RR', priority: 10 });
-    setThreadPriority(t, 'low');
-    expect(chrt(t.tid)).toEqual({ policy: 'SCHED_OTHER', priority: 0 });
-    expect(procNice(t.tid)).toBe(10);
-    setThreadPriority(t, 'high');
-    expect(procNice(t.tid)).toBe(-10);
-    setThreadPriority(t, 'normal');
-    expect(procNice(t.tid)).toBe(0);
-    expect(settingsOf(MAIN_TID)).toMatchObject({ sched: { policy: 'SCHED_OTHER' }, nice: 0 });
-  });
+  itRoot(
+    'changes a running thread’s policy and nice, as chrt -p and /proc stat see them',
+    async () => {
+      const t = await holding();
+      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_OTHER', priority: 0 });
+      setThreadPriority(t, 'realtime');
+      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO', priority: 50 });
+      setThreadPriority(t, { policy: 'rr', priority: 10 });
+      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_RR', priority: 10 });
+      setThreadPriority(t, 'low');
+      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_OTHER', priority: 0 });
+      expect(procNice(t.tid)).toBe(10);
+      setThreadPriority(t, 'high');
+      expect(procNice(t.tid)).toBe(-10);
+      setThreadPriority(t, 'normal');
+      expect(procNice(t.tid)).toBe(0);
+      expect(settingsOf(MAIN_TID)).toMatchObject({ sched: { policy: 'SCHED_OTHER' }, nice: 0 });
+    },
+  );
 
-  it.each([
+  itRoot.each([
     ['fifo priority 0', { policy: 'fifo', priority: 0 }, 'priority.priority', /: 0 .*1\.\.99/],
     ['fifo priority 100', { policy: 'fifo', priority: 100 }, 'priority.priority', /100/],
     ['nice 25', { policy: 'other', nice: 25 }, 'priority.nice', /25/],

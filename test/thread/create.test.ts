@@ -10,6 +10,7 @@ import { createThread, type ThreadOptions } from '../../lib/thread/create.js';
 import { ThreadError } from '../../lib/thread/errors.js';
 import type { ThreadHandle } from '../../lib/thread/handle.js';
 import { joinThread } from '../../lib/thread/join.js';
+import { asRoot } from '../optional.js';
 import { ADDON } from '../subprocess.js';
 import {
   chrt,
@@ -24,6 +25,8 @@ import {
   tasksetCpus,
   threadStarter,
 } from './helpers.js';
+
+const { itRoot } = asRoot("thread priorities 'high' and 'realtime'");
 
 interface Report {
   ctx: { tid: number; name: string | undefined; data: unknown };
@@ -56,31 +59,37 @@ describe('settings in force before user code runs', () => {
     expect((await reportOf(other)).atLoad.cpus).toBe('0');
   });
 
-  it("'realtime' is SCHED_FIFO 50 for chrt -p, and already at the module's top level", async () => {
-    const t = await start('report.mjs', { priority: 'realtime' });
-    expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO', priority: 50 });
-    expect(chrt(MAIN_TID).policy).toBe('SCHED_OTHER');
-    const r = await reportOf(t);
-    expect(r.atLoad).toMatchObject({ policy: SCHED_FIFO, rtPriority: 50 });
-  });
+  itRoot(
+    "'realtime' is SCHED_FIFO 50 for chrt -p, and already at the module's top level",
+    async () => {
+      const t = await start('report.mjs', { priority: 'realtime' });
+      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO', priority: 50 });
+      expect(chrt(MAIN_TID).policy).toBe('SCHED_OTHER');
+      const r = await reportOf(t);
+      expect(r.atLoad).toMatchObject({ policy: SCHED_FIFO, rtPriority: 50 });
+    },
+  );
 
-  it('{ policy: rr, priority: 10 } is SCHED_RR 10 for chrt -p', async () => {
+  itRoot('{ policy: rr, priority: 10 } is SCHED_RR 10 for chrt -p', async () => {
     const t = await start('report.mjs', { priority: { policy: 'rr', priority: 10 } });
     expect(chrt(t.tid)).toEqual({ policy: 'SCHED_RR', priority: 10 });
     expect((await reportOf(t)).atLoad).toMatchObject({ policy: SCHED_RR, rtPriority: 10 });
   });
 
-  it("'low' is nice 10 and 'high' nice -10 in /proc/<pid>/task/<tid>/stat, under SCHED_OTHER", async () => {
-    // Observed as soon as each resolves: the thread is parked until the caller's turn ends.
-    const low = await start('report.mjs', { priority: 'low' });
-    expect(procNice(low.tid)).toBe(10);
-    const high = await start('report.mjs', { priority: 'high' });
-    expect(procNice(high.tid)).toBe(-10);
-    expect(chrt(high.tid)).toEqual({ policy: 'SCHED_OTHER', priority: 0 });
-    expect(procNice(MAIN_TID)).toBe(0);
-    expect((await reportOf(low)).atLoad).toMatchObject({ nice: 10, policy: SCHED_OTHER });
-    expect((await reportOf(high)).atLoad).toMatchObject({ nice: -10, policy: SCHED_OTHER });
-  });
+  itRoot(
+    "'low' is nice 10 and 'high' nice -10 in /proc/<pid>/task/<tid>/stat, under SCHED_OTHER",
+    async () => {
+      // Observed as soon as each resolves: the thread is parked until the caller's turn ends.
+      const low = await start('report.mjs', { priority: 'low' });
+      expect(procNice(low.tid)).toBe(10);
+      const high = await start('report.mjs', { priority: 'high' });
+      expect(procNice(high.tid)).toBe(-10);
+      expect(chrt(high.tid)).toEqual({ policy: 'SCHED_OTHER', priority: 0 });
+      expect(procNice(MAIN_TID)).toBe(0);
+      expect((await reportOf(low)).atLoad).toMatchObject({ nice: 10, policy: SCHED_OTHER });
+      expect((await reportOf(high)).atLoad).toMatchObject({ nice: -10, policy: SCHED_OTHER });
+    },
+  );
 
   it('{ policy, nice } sets both: batch at nice 5', async () => {
     const t = await start('report.mjs', { priority: { policy: 'batch', nice: 5 } });
@@ -135,7 +144,7 @@ describe('settings in force before user code runs', () => {
     expect(withBig.depth).toBeGreaterThan(4 * withDefault.depth);
   });
 
-  it('settings not asked for are the process baseline, not the creating thread’s', async () => {
+  itRoot('settings not asked for are the process baseline, not the creating thread’s', async () => {
     const saved = settingsOf(MAIN_TID);
     try {
       // The creating (main) thread is pinned, niced and round-robin: a kernel-default

@@ -9,6 +9,7 @@ import { currentThread } from '../../lib/thread/current.js';
 import { ThreadError } from '../../lib/thread/errors.js';
 import type { ThreadHandle } from '../../lib/thread/handle.js';
 import { joinThread } from '../../lib/thread/join.js';
+import { asRoot } from '../optional.js';
 import { ADDON, compiledLib, removeCompiledLib } from '../subprocess.js';
 import {
   chrt,
@@ -22,6 +23,8 @@ import {
   tasksetCpus,
   thrown,
 } from './helpers.js';
+
+const { itRoot } = asRoot('currentThread.setPriority with realtime policies');
 
 describe('currentThread on the main thread', () => {
   let saved: TaskSettings;
@@ -47,7 +50,7 @@ describe('currentThread on the main thread', () => {
     expect(currentThread.getAffinity()).toEqual([1]);
   });
 
-  it('setPriority changes nice and policy of the calling thread; getPriority agrees', () => {
+  itRoot('setPriority changes nice and policy of the calling thread; getPriority agrees', () => {
     expect(currentThread.getPriority()).toEqual({ policy: 'other', priority: 0, nice: 0 });
     currentThread.setPriority('high');
     expect(procNice(MAIN_TID)).toBe(-10);
@@ -92,47 +95,50 @@ describe('currentThread on the main thread', () => {
 describe('currentThread inside a thread', () => {
   afterAll(() => removeCompiledLib());
 
-  it('acts on that thread alone: taskset -p and chrt -p on its tid, the main thread untouched', async () => {
-    // Plain Node inside the worker needs the compiled library, loading this same addon.
-    const index = await compiledLib();
-    const current = new URL('thread/current.js', index).href;
-    const before = settingsOf(MAIN_TID);
-    const previous = process.env.CORE_PROCESS_ADDON;
-    process.env.CORE_PROCESS_ADDON = ADDON;
-    let t: ThreadHandle | undefined;
-    try {
-      t = await createThread(fixture('current.mjs'), { data: { current, cpu: 1 } });
-      const set = await messageFrom<{
-        type: string;
-        tid: number;
-        before: { tid: number; affinity: number[] };
-        after: { cpu: number; affinity: number[]; priority: unknown };
-      }>(t.worker, (m) => m.type === 'set');
-      expect(set.before).toEqual({ tid: t.tid, affinity: [0, 1] });
-      expect(set.after).toEqual({
-        cpu: 1,
-        affinity: [1],
-        priority: { policy: 'rr', priority: 7, nice: 0 },
-      });
-      expect(tasksetCpus(t.tid)).toEqual([1]);
-      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_RR', priority: 7 });
-      expect(settingsOf(MAIN_TID)).toEqual(before);
-      t.worker.postMessage('release');
-      const { value } = await joinThread(t, { timeout: 10_000 });
-      expect(value).toEqual({
-        bad: {
-          name: 'ThreadError',
-          kind: 'InvalidAffinity',
-          field: 'cpus',
-          message: expect.stringMatching(/^currentThread\.setAffinity: invalid cpus: \[999\]/),
-        },
-        affinityAfterBad: [1],
-      });
-    } finally {
-      if (previous === undefined) delete process.env.CORE_PROCESS_ADDON;
-      else process.env.CORE_PROCESS_ADDON = previous;
-      if (t?.running) await t.worker.terminate();
-      await t?.exited;
-    }
-  });
+  itRoot(
+    'acts on that thread alone: taskset -p and chrt -p on its tid, the main thread untouched',
+    async () => {
+      // Plain Node inside the worker needs the compiled library, loading this same addon.
+      const index = await compiledLib();
+      const current = new URL('thread/current.js', index).href;
+      const before = settingsOf(MAIN_TID);
+      const previous = process.env.CORE_PROCESS_ADDON;
+      process.env.CORE_PROCESS_ADDON = ADDON;
+      let t: ThreadHandle | undefined;
+      try {
+        t = await createThread(fixture('current.mjs'), { data: { current, cpu: 1 } });
+        const set = await messageFrom<{
+          type: string;
+          tid: number;
+          before: { tid: number; affinity: number[] };
+          after: { cpu: number; affinity: number[]; priority: unknown };
+        }>(t.worker, (m) => m.type === 'set');
+        expect(set.before).toEqual({ tid: t.tid, affinity: [0, 1] });
+        expect(set.after).toEqual({
+          cpu: 1,
+          affinity: [1],
+          priority: { policy: 'rr', priority: 7, nice: 0 },
+        });
+        expect(tasksetCpus(t.tid)).toEqual([1]);
+        expect(chrt(t.tid)).toEqual({ policy: 'SCHED_RR', priority: 7 });
+        expect(settingsOf(MAIN_TID)).toEqual(before);
+        t.worker.postMessage('release');
+        const { value } = await joinThread(t, { timeout: 10_000 });
+        expect(value).toEqual({
+          bad: {
+            name: 'ThreadError',
+            kind: 'InvalidAffinity',
+            field: 'cpus',
+            message: expect.stringMatching(/^currentThread\.setAffinity: invalid cpus: \[999\]/),
+          },
+          affinityAfterBad: [1],
+        });
+      } finally {
+        if (previous === undefined) delete process.env.CORE_PROCESS_ADDON;
+        else process.env.CORE_PROCESS_ADDON = previous;
+        if (t?.running) await t.worker.terminate();
+        await t?.exited;
+      }
+    },
+  );
 });
