@@ -527,9 +527,9 @@ function optionsArb() {
     gid: field(cleanOf(c(0)), dirtyOf(c(65534)), idBad),
     inheritScheduling: field(cleanOf(fc.boolean()), null, boolBad),
     containment: field(
-      cleanOf(fc.constantFrom('group', 'cgroup')),
+      cleanOf(fc.constantFrom('none', 'group', 'cgroup')),
       null,
-      badOf(fc.constantFrom('none', 'Group', '', null, 1, true)),
+      badOf(fc.constantFrom('None', 'Group', '', null, 1, true)),
     ),
     dieWithParent: field(cleanOf(fc.boolean()), null, boolBad),
     forceClone: field(cleanOf(fc.boolean()), null, boolBad),
@@ -573,7 +573,7 @@ function toCase(r: Record<string, unknown>): Case {
   if (typeof options.processGroup === 'number' && !bad.has('processGroup')) {
     if (
       options.newSession === true ||
-      (options.containment !== undefined && !bad.has('containment'))
+      (contained(options.containment) && !bad.has('containment'))
     ) {
       bad.add('processGroup');
     }
@@ -640,7 +640,12 @@ function checkStatus(h: ProcessHandle, s: ExitStatus): void {
 }
 
 function ownGroup(o: Record<string, unknown>): boolean {
-  return o.processGroup === true || o.newSession === true || o.containment !== undefined;
+  return o.processGroup === true || o.newSession === true || contained(o.containment);
+}
+
+/** containment 'none' is the same as leaving it out: no group or cgroup of the child's own. */
+function contained(containment: unknown): boolean {
+  return containment !== undefined && containment !== 'none';
 }
 
 async function runCase(k: Case): Promise<void> {
