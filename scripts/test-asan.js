@@ -12,7 +12,16 @@
 // failed. The run fails on any ASan or UBSan error, any leak of ours, or when the canary
 // (a block the addon leaks on purpose under CORE_PROCESS_LEAK_CANARY=1) is not found.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cmakeJs } from './cmake-build.js';
@@ -141,11 +150,11 @@ function main() {
   }
   console.log('test:asan: leak check armed (the planted 4096-byte canary leak was reported)');
 
-  const suiteLogs = path.join(logs, 'suite');
-  rmSync(suiteLogs, { recursive: true, force: true });
-  mkdirSync(suiteLogs, { recursive: true });
-  // Tests run some children as nobody; a log they cannot create aborts them (as /tmp: 1777).
+  // Tests run some children as nobody; a log they cannot create aborts them. Under the system
+  // temp directory, 1777 like /tmp: a private (0700) checkout is closed to them on the way.
+  const suiteLogs = mkdtempSync(path.join(tmpdir(), 'core-process-asan-logs-'));
   chmodSync(suiteLogs, 0o1777);
+  process.on('exit', () => rmSync(suiteLogs, { recursive: true, force: true }));
   console.log(`test:asan: running the suite against ${path.relative(root, addon)}`);
   const r = spawnSync(bin('vitest'), ['run', ...process.argv.slice(2)], {
     cwd: root,
