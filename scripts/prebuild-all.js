@@ -3,8 +3,9 @@
 //   linux-arm64 glibc    Debian's g++-aarch64-linux-gnu through node-gyp (prebuildify)
 //   linux-x64 musl       zig c++ -target x86_64-linux-musl (libc++ linked in, needs libc.so only)
 //   linux-arm64 musl     zig c++ -target aarch64-linux-musl
-//   linux-x64 glibc      the host compiler, the release build; last, so build/ is left holding
-//                        the host's own addon, as npm install made it
+//   linux-x64 glibc      the host compiler, the release build
+// prebuildify builds each in build/; at the end build/Release holds the host's own addon again,
+// as npm install made it.
 // Checks: the glibc floor (the newest GLIBC_x.y symbol version) must not rise above the recorded
 // one; a musl build may need libc.so and nothing else, and every libc symbol it imports must be
 // one that musl exports; the x64 musl build is loaded for real by musl's dynamic loader with
@@ -95,10 +96,7 @@ try {
   }
   for (const t of targets.filter((t) => wanted.includes(t.id))) {
     const started = Date.now();
-    // Node-API builds need Node's headers, not a download of the newest Node's (which is what
-    // prebuildify --napi asks node-gyp for): the ones this Node ships, as npm's nodedir does.
-    const nodedir = path.resolve(nodeIncludeDir(), '..', '..');
-    const env = { npm_config_nodedir: nodedir, ...process.env, ...t.env };
+    const env = { ...hostEnv(), ...t.env };
     if (t.zig) {
       // node-gyp takes CC/CXX as one word each: a wrapper script per target.
       for (const [name, mode] of [
@@ -134,47 +132,58 @@ try {
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
-  // prebuildify builds in build/: unless the host build came last, put the host's back.
-  if (lastBuilt !== undefined && lastBuilt !== 'linux-x64-glibc') {
-    execFileSync('npx', ['node-gyp', 'rebuild'], { cwd: root, stdio: 'ignore' });
+  // prebuildify builds in build/ and does not leave the addon in build/Release: rebuild the
+  // host's own unless the host build came last and left it there.
+  const hostAddon = path.join(root, 'build', 'Release', 'core_process.node');
+  if (lastBuilt !== undefined && (lastBuilt !== 'linux-x64-glibc' || !existsSync(hostAddon))) {
+    execFileSync('npx', ['node-gyp', 'rebuild'], { cwd: root, env: hostEnv(), stdio: 'ignore' });
   }
 }
 for (const line of report) console.log(`prebuild-all: ${line}`);
+
+// Node-API builds need Node's headers, not a download of the newest Node's (which is what
+// prebuildify --napi asks node-gyp for): the ones this Node ships, as npm's nodedir does.
+function hostEnv() {
+  return { npm_config_nodedir: path.resolve(nodeIncludeDir(), '..', '..'), ...process.env };
+}
 
 function versionKey(v) {
   const [major = 0, minor = 0, patch = 0] = v.split('.').map(Number);
   return (major * 1000 + minor) * 1000 + patch;
 }
 
-/** The newest GLIBC_ version any dynamic symbol needs; readelf reads every architecture. */
+/**
+ * The dynamic symbol table as readelf prints it (it reads every architecture): each symbol's
+ * name, the version it binds to (`GLIBC_2.34`, or '' when unversioned) and whether it is an
+ * import (UND) or an export.
+ */
+function dynamicSymbols(file) {
+  return sh('readelf', ['-W', '--dyn-syms', file])
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 8 && /^\d+:$/.test(f[0]) && f[7])
+    .map((f) => {
+      const [name, version = ''] = f[7].split(/@+/);
+      return { name, version, imported: f[6] === 'UND' };
+    });
+}
+
+/** The newest GLIBC_ version any dynamic symbol needs, against the recorded floor. */
 function checkGlibc(file) {
-  const versions = [...sh('readelf', ['-W', '--dyn-syms', file]).matchAll(/@GLIBC_([0-9.]+)/g)].map(
-    (m) => m[1],
-  );
-  const floor = versions.sort((a, b) => versionKey(a) - versionKey(b)).at(-1) ?? '0';
+  const symbols = dynamicSymbols(file).filter((s) => s.version.startsWith('GLIBC_'));
+  const versionOf = (s) => s.version.slice('GLIBC_'.length);
+  const floor =
+    symbols
+      .map(versionOf)
+      .sort((a, b) => versionKey(a) - versionKey(b))
+      .at(-1) ?? '0';
   if (versionKey(floor) > versionKey(GLIBC_FLOOR)) {
-    const culprits = sh('readelf', ['-W', '--dyn-syms', file])
-      .split('\n')
-      .filter((l) => l.includes(`@GLIBC_${floor}`))
-      .map((l) =>
-        l
-          .trim()
-          .split(/\s+/)
-          .find((f) => f.includes('@')),
-      );
+    const culprits = symbols.filter((s) => versionOf(s) === floor).map((s) => s.name);
     throw new Error(
       `prebuild-all: ${file} needs glibc ${floor}, above the recorded floor ${GLIBC_FLOOR}: ${culprits.join(', ')}`,
     );
   }
   return `glibc floor ${floor} (recorded ${GLIBC_FLOOR})`;
-}
-
-function undefinedSymbols(file) {
-  return sh('readelf', ['-W', '--dyn-syms', file])
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 8 && f[6] === 'UND' && f[7])
-    .map((f) => f[7].replace(/@.*/, ''));
 }
 
 /** libc.so alone, no libc symbol musl lacks, and (x64) a real load by musl's loader. */
@@ -187,16 +196,14 @@ function checkMusl(file, t) {
       `prebuild-all: ${file} needs ${needed.join(', ')}; a musl build may need libc.so only`,
     );
   }
-  const libc = '/usr/lib/musl/lib/libc.so';
-  const muslLib = existsSync(libc) ? libc : findMuslLibc();
   const exported = new Set(
-    sh('readelf', ['-W', '--dyn-syms', muslLib])
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/))
-      .filter((f) => f.length >= 8 && f[6] !== 'UND')
-      .map((f) => f[7]),
+    dynamicSymbols(findMuslLibc())
+      .filter((s) => !s.imported)
+      .map((s) => s.name),
   );
-  const imports = undefinedSymbols(file);
+  const imports = dynamicSymbols(file)
+    .filter((s) => s.imported)
+    .map((s) => s.name);
   const host = imports.filter((s) => NODE_EXPORTS.test(s));
   const unresolved = imports.filter((s) => !NODE_EXPORTS.test(s) && !exported.has(s));
   if (unresolved.length > 0) {
