@@ -10,6 +10,7 @@
         "native/decode.cc",
         "native/orphans.cc",
         "native/reader.cc",
+        "native/realtime.cc",
         "native/sched.cc",
         "native/spawn_common.cc",
         "native/sys.cc",
@@ -36,12 +37,13 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/spawn_linux.cc", "native/child_linux.cc", "native/sched_linux.cc"],
+          "sources": ["native/spawn_linux.cc", "native/child_linux.cc", "native/sched_linux.cc",
+                      "native/realtime_linux.cc"],
           "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"],
           "libraries": ["-ldl"]
         }],
         ["OS=='mac'", {
-          "sources": ["native/spawn_darwin.cc", "native/sched_darwin.cc"],
+          "sources": ["native/spawn_darwin.cc", "native/sched_darwin.cc", "native/realtime_darwin.cc"],
           "xcode_settings": {
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",

@@ -166,6 +166,8 @@ export type {
 } from './runner/spec.js';
 export { getAffinity, setAffinity } from './sched/affinity.js';
 export { cpuCount, onlineCpus } from './sched/cpus.js';
+export type { LockMemoryOptions, MemoryLockInfo } from './sched/memory.js';
+export { lockMemory, memoryLocked, unlockMemory } from './sched/memory.js';
 export type { ThreadPriority } from './sched/priority.js';
 export type { RlimitName, RlimitPair, Rlimits, RlimitValue } from './sched/rlimits.js';
 export { getRlimit, setRlimit } from './sched/rlimits.js';
@@ -189,6 +191,7 @@ export type { ProcessService, ProcessServiceOptions } from './service/service.js
 export { processService } from './service/service.js';
 export type { Command, Environment, ProcessCapability } from './thread/capability.js';
 export { processCapability } from './thread/capability.js';
+export { monotonicNs, sleepUntil } from './thread/clock.js';
 export { setThreadAffinity, setThreadPriority } from './thread/control.js';
 export type { ThreadContext, ThreadOptions } from './thread/create.js';
 export { createThread } from './thread/create.js';
@@ -200,3 +203,5 @@ export type { ThreadResult } from './thread/handle.js';
 export { ThreadHandle } from './thread/handle.js';
 export type { JoinOptions } from './thread/join.js';
 export { joinThread } from './thread/join.js';
+export type { PeriodicOptions } from './thread/periodic.js';
+export { Periodic, periodic } from './thread/periodic.js';

@@ -188,6 +188,45 @@ export interface NativeBinding {
   setThreadName(name: string): 0 | NativeSchedError;
   /** The calling thread's stack size in bytes, from pthread_getattr_np. */
   threadStackSize(): number | NativeSchedError;
+
+  // ---- realtime (lib/thread/clock.ts, lib/thread/periodic.ts, lib/sched/memory.ts,
+  // lib/sched/deadline.ts). Linux; macOS answers { errno: ENOTSUP }.
+  /** CLOCK_MONOTONIC in ns. */
+  monotonicNs(): bigint;
+  /** clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) to deadlineNs; the lateness in ns. */
+  sleepUntil(deadlineNs: bigint | number): number | NativeSchedError;
+  /** Sleeps until state[0], then state[0] += state[1], state[2] += 1; the lateness in ns. */
+  sleepPeriod(state: BigInt64Array): number | NativeSchedError;
+  /** mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]), then V8's code ranges unlocked. */
+  lockMemory(onFault: boolean): 0 | NativeSchedError;
+  /** munlockall(). */
+  unlockMemory(): 0 | NativeSchedError;
+  /**
+   * Around an isolate's start and end while memory is locked: hold (true) unlocks for the
+   * first holder, release (false) locks again after the last. No-op unless locked.
+   */
+  holdLock(hold: boolean): 0 | NativeSchedError;
+  /** Touches up to `bytes` of the calling thread's stack; the bytes touched. */
+  prefaultStack(bytes: number): number;
+  /** sched_setattr(SCHED_DEADLINE); flags: SCHED_FLAG_RESET_ON_FORK when resetOnFork. */
+  setDeadline(
+    id: number,
+    runtimeNs: number,
+    deadlineNs: number,
+    periodNs: number,
+    resetOnFork: boolean,
+    ourThread: boolean,
+  ): 0 | NativeSchedError;
+  /** sched_getattr(id): deadline true when SCHED_DEADLINE, with its parameters. */
+  getDeadline(id: number):
+    | {
+        deadline: boolean;
+        runtimeNs: number;
+        deadlineNs: number;
+        periodNs: number;
+        resetOnFork: boolean;
+      }
+    | NativeSchedError;
 }
 
 /** The addon file in use: worker bootstraps load the same file (see lib/thread). */

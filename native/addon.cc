@@ -231,6 +231,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threadSignalMask", Napi::Function::New<ThreadSignalMask>(env, "threadSignalMask"));
   InitTimers(env, exports);
   InitSched(env, exports);
+  InitRealtime(env, exports);
   InitReaders(env, exports);
   return exports;
 }

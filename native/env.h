@@ -87,6 +87,9 @@ void InitSched(Napi::Env env, Napi::Object exports);
 // Unregisters this environment's thread: after this no setAffinity(tid, ourThread) reaches it.
 void TeardownSched(EnvData* data);
 
+// realtime.cc: sleepUntil, monotonicNs, memory locking, SCHED_DEADLINE.
+void InitRealtime(Napi::Env env, Napi::Object exports);
+
 // orphans.cc: children still running when their environment goes away are reaped here.
 void AdoptOrphan(pid_t pid, int pidfd);
 

@@ -1,0 +1,52 @@
+// Realtime primitives: absolute sleeps on CLOCK_MONOTONIC, memory locking, stack prefaulting
+// and SCHED_DEADLINE through sched_setattr. Linux implements them (realtime_linux.cc); macOS
+// answers ENOTSUP (realtime_darwin.cc), which lib/ turns into ProcessError 'Unsupported'.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sched.h"
+
+namespace coreproc {
+
+// Sleeps until CLOCK_MONOTONIC reads deadlineNs (TIMER_ABSTIME, resumed after EINTR, so a
+// signal never shortens it) and returns how late the wake-up was, in ns (>= 0; a deadline
+// already past returns at once with its lateness). False with *e on failure (ENOTSUP: macOS).
+bool SleepUntilNs(int64_t deadlineNs, int64_t* latenessNs, SchedErr* e);
+
+// mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]) / munlockall() for the whole process.
+bool LockAllMemory(bool onFault, SchedErr* e);
+bool UnlockAllMemory(SchedErr* e);
+// Unlocks V8's code ranges again (see realtime_linux.cc for why); a new isolate calls it for
+// its own after lockMemory. Returns the ranges unlocked, -1 on error.
+int UnlockCodeRanges();
+// V8 in Node 20 CHECKs madvise(MADV_DONTNEED) when it decommits pages, which the kernel
+// refuses on locked memory: an isolate that starts (reserving its code range under
+// MCL_FUTURE) or ends (releasing its heap) while memory is locked aborts the process. Each
+// such isolate holds the lock off: the first hold unlocks everything (munlockall), the last
+// release locks again with the same flags. No-op while memory is not locked by us.
+bool HoldLock(bool hold, SchedErr* e);
+
+// Touches `bytes` of the calling thread's stack below the current frame (bounded by what the
+// thread has left, less a margin), so its first deep call does not page-fault: what
+// cyclictest does for its measuring threads. Returns the bytes touched.
+size_t PrefaultStack(size_t bytes);
+
+// SCHED_DEADLINE parameters, in ns; flags are the kernel's SCHED_FLAG_* bits.
+struct DeadlineParams {
+  uint64_t runtimeNs = 0;
+  uint64_t deadlineNs = 0;
+  uint64_t periodNs = 0;
+  uint64_t flags = 0;
+};
+constexpr uint64_t kSchedFlagResetOnFork = 0x01;
+// sched_setattr(id, SCHED_DEADLINE). False with *e (errno, "sched_setattr") when refused.
+bool SetDeadline(pid_t id, const DeadlineParams& p, SchedErr* e);
+// sched_getattr(id): the policy number and, for SCHED_DEADLINE, its parameters.
+bool GetSchedAttr(pid_t id, int* policy, DeadlineParams* p, SchedErr* e);
+// The kernel's policy number for SCHED_DEADLINE (6), or -1 where there is none.
+int DeadlinePolicy();
+
+}  // namespace coreproc

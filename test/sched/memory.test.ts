@@ -1,0 +1,147 @@
+// lockMemory / unlockMemory / memoryLocked, observed from outside: VmLck in the child's
+// /proc/<pid>/status while it holds the lock and after it lets go, and the refusal an
+// unprivileged process with a small RLIMIT_MEMLOCK gets.
+import cp from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asRoot } from '../optional.js';
+import { childEnv, compiledLib, FIXTURES, removeCompiledLib, runNode } from '../subprocess.js';
+
+let lib: string;
+beforeAll(async () => {
+  lib = await compiledLib();
+}, 120_000);
+afterAll(removeCompiledLib);
+
+function vmLckBytes(pid: number): number {
+  const m = /^VmLck:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmLck in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+interface Line {
+  ok?: boolean;
+  kind?: string;
+  message?: string;
+  unlocked?: boolean;
+  info?: { locked: boolean; lockedBytes: number };
+}
+
+/** Starts rt-lock.mjs, hands each JSON line it prints to onLine, resolves on exit. */
+function runLock(
+  options: object,
+  argvPrefix: string[],
+  onLine: (l: Line, child: cp.ChildProcess) => void,
+): Promise<{ code: number | null; stderr: string }> {
+  const argv = [...argvPrefix, process.execPath, path.join(FIXTURES, 'rt-lock.mjs')];
+  const child = cp.spawn(argv[0] as string, [...argv.slice(1), lib, JSON.stringify(options)], {
+    env: childEnv(),
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: 60_000,
+  });
+  let buf = '';
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    let nl = buf.indexOf('\n');
+    while (nl >= 0) {
+      onLine(JSON.parse(buf.slice(0, nl)) as Line, child);
+      buf = buf.slice(nl + 1);
+      nl = buf.indexOf('\n');
+    }
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+const isRoot = process.getuid?.() === 0;
+// Locking the whole mapped space of a Node process (~1 GiB) exceeds any default limit.
+const { itRoot } = asRoot('mlockall without MCL_ONFAULT (CAP_IPC_LOCK)');
+
+describe('lockMemory', () => {
+  it('shows in the process’s VmLck while held and is gone after unlockMemory', async () => {
+    const seen: number[] = [];
+    const lines: Line[] = [];
+    const r = await runLock({ onFault: true }, [], (l, child) => {
+      lines.push(l);
+      if (l.ok === true) {
+        seen.push(vmLckBytes(child.pid as number));
+        child.stdin?.write('go\n');
+      } else if (l.unlocked) {
+        seen.push(vmLckBytes(child.pid as number));
+      }
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    if (lines[0]?.ok !== true) {
+      // An unprivileged run with the usual 8 MiB RLIMIT_MEMLOCK: the refusal must say why.
+      expect(isRoot).toBe(false);
+      expect(lines[0]?.kind).toBe('PermissionDenied');
+      expect(lines[0]?.message).toMatch(/CAP_IPC_LOCK.*RLIMIT_MEMLOCK \d+ bytes/);
+      return;
+    }
+    // Node touches several MiB before user code: all of it is locked now.
+    expect(seen[0]).toBeGreaterThan(4 << 20);
+    expect(lines[0]?.info?.lockedBytes).toBeGreaterThan(4 << 20);
+    expect(seen[1]).toBe(0);
+    expect(lines[1]?.info).toEqual({ locked: false, lockedBytes: 0 });
+  }, 90_000);
+
+  itRoot(
+    'without onFault faults in everything mapped: far more resident than with it',
+    async () => {
+      // VmLck counts the locked mappings either way; VmRSS shows what was actually faulted in.
+      const residentWith = async (options: object) => {
+        let rss = 0;
+        await runLock(options, [], (l, child) => {
+          if (l.ok === true) {
+            const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+            rss = Number(m?.[1]) * 1024;
+            expect(vmLckBytes(child.pid as number)).toBeGreaterThan(0);
+            child.stdin?.write('go\n');
+          }
+        });
+        return rss;
+      };
+      const onFault = await residentWith({ onFault: true });
+      const all = await residentWith({});
+      expect(onFault).toBeGreaterThan(0);
+      expect(all).toBeGreaterThan(1.5 * onFault);
+    },
+    90_000,
+  );
+
+  it('survives V8 releasing code and heap pages while locked: GCs, a thread started and ended, exit', async () => {
+    for (const options of [{ onFault: true }, {}]) {
+      if (!isRoot && !('onFault' in options)) continue; // the full lock needs CAP_IPC_LOCK
+      const r = await runNode('rt-lock-gc.mjs', [lib, JSON.stringify(options)], childEnv(), {
+        nodeFlags: ['--expose-gc'],
+        timeoutMs: 120_000,
+      });
+      if (!isRoot && r.stdout === '' && /RLIMIT_MEMLOCK/.test(r.stderr)) return;
+      // Node 20 aborts with "Check failed: 0 == ret" (SIGTRAP) when V8's madvise is refused.
+      expect(r.signal).toBeNull();
+      expect(r.stderr).not.toMatch(/Check failed/);
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ value: 'churned', locked: true });
+    }
+  }, 240_000);
+
+  it('is refused with a PermissionDenied that names CAP_IPC_LOCK and RLIMIT_MEMLOCK’s value', async () => {
+    // prlimit(1) caps the child's RLIMIT_MEMLOCK at 64 KiB; as root the child also gives up
+    // its capabilities by running as nobody, or CAP_IPC_LOCK would ignore the limit.
+    const drop = isRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const lines: Line[] = [];
+    const r = await runLock({ onFault: true }, ['prlimit', '--memlock=65536', ...drop], (l) => {
+      lines.push(l);
+    });
+    expect(r.stderr).toBe('');
+    expect(lines[0]?.ok).toBe(false);
+    expect(lines[0]?.kind).toBe('PermissionDenied');
+    expect(lines[0]?.message).toContain('CAP_IPC_LOCK');
+    expect(lines[0]?.message).toContain('RLIMIT_MEMLOCK 65536 bytes');
+  }, 90_000);
+});
