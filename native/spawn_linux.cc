@@ -124,6 +124,18 @@ void PlanScheduling(const SpawnRequest& req, SchedPlan* plan) {
     plan->rlimits.push_back(c);
   }
   const Baseline& base = ProcessBaseline();
+  if (req.inheritScheduling && !req.hasScheduler) {
+    // Realtime threads of createThread run with SCHED_RESET_ON_FORK, so the kernel would hand
+    // the child SCHED_OTHER; a caller asking to inherit gets the thread's policy put back.
+    SchedErr e;
+    int policy, priority;
+    bool reset;
+    if (GetScheduler(0, &policy, &priority, &reset, &e) && reset && IsRealtimePolicy(policy)) {
+      plan->scheduler = true;
+      plan->policy = policy;
+      plan->priority = priority;
+    }
+  }
   if (req.inheritScheduling || !base.valid) return;
   // Three cheap reads of the calling thread; a reset costs nothing when nothing differs.
   SchedErr e;

@@ -27,7 +27,12 @@ export interface BootstrapData {
   osName: string | undefined;
   data: unknown;
   affinity?: number[];
-  scheduler?: { policy: NativePolicy; priority: number };
+  /**
+   * resetOnFork: SCHED_RESET_ON_FORK, set for realtime policies so what this thread spawns or
+   * forks starts at SCHED_OTHER rather than inheriting FIFO 50; those threads also get their
+   * stack prefaulted (see prefaultStack).
+   */
+  scheduler?: { policy: NativePolicy; priority: number; resetOnFork?: boolean };
   nice?: number;
   /**
    * The process's baseline for whatever the caller did not ask for: the new thread would
@@ -104,8 +109,12 @@ function prepare() {
     addon.setNice(0, baseline.nice, false);
   }
   if (scheduler !== undefined) {
-    r = addon.setScheduler(0, scheduler.policy, scheduler.priority, false, false);
+    const resetOnFork = scheduler.resetOnFork === true;
+    r = addon.setScheduler(0, scheduler.policy, scheduler.priority, resetOnFork, false);
     if (r !== 0) return ['scheduler', r];
+    // A realtime thread's first deep call must not page-fault: touch 256 KiB of its stack
+    // now, as cyclictest does (lockMemory then keeps it resident).
+    if (resetOnFork) addon.prefaultStack(256 * 1024);
   } else if (baseline.scheduler !== undefined) {
     const cur = addon.getScheduler(0);
     if (cur.policy !== baseline.scheduler.policy || cur.priority !== baseline.scheduler.priority) {

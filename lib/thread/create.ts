@@ -108,7 +108,10 @@ export async function createThread<D = unknown>(
   };
   if (plan.affinity !== undefined) workerData.affinity = plan.affinity;
   if (plan.priority !== undefined) {
-    workerData.scheduler = { policy: plan.priority.policy, priority: plan.priority.priority };
+    const { policy, priority } = plan.priority;
+    // Reset-on-fork for realtime threads: what they spawn or fork does not inherit FIFO.
+    const resetOnFork = policy === 'fifo' || policy === 'rr';
+    workerData.scheduler = { policy, priority, resetOnFork };
     if (plan.priority.nice !== undefined) workerData.nice = plan.priority.nice;
   }
   let worker: Worker;

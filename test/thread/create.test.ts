@@ -60,19 +60,20 @@ describe('settings in force before user code runs', () => {
   });
 
   itRoot(
-    "'realtime' is SCHED_FIFO 50 for chrt -p, and already at the module's top level",
+    "'realtime' is SCHED_FIFO 50 with reset-on-fork for chrt -p, already at the module's top level",
     async () => {
       const t = await start('report.mjs', { priority: 'realtime' });
-      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO', priority: 50 });
+      // Reset-on-fork: what the realtime thread spawns or forks starts at SCHED_OTHER.
+      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO|SCHED_RESET_ON_FORK', priority: 50 });
       expect(chrt(MAIN_TID).policy).toBe('SCHED_OTHER');
       const r = await reportOf(t);
       expect(r.atLoad).toMatchObject({ policy: SCHED_FIFO, rtPriority: 50 });
     },
   );
 
-  itRoot('{ policy: rr, priority: 10 } is SCHED_RR 10 for chrt -p', async () => {
+  itRoot('{ policy: rr, priority: 10 } is SCHED_RR 10 (reset-on-fork) for chrt -p', async () => {
     const t = await start('report.mjs', { priority: { policy: 'rr', priority: 10 } });
-    expect(chrt(t.tid)).toEqual({ policy: 'SCHED_RR', priority: 10 });
+    expect(chrt(t.tid)).toEqual({ policy: 'SCHED_RR|SCHED_RESET_ON_FORK', priority: 10 });
     expect((await reportOf(t)).atLoad).toMatchObject({ policy: SCHED_RR, rtPriority: 10 });
   });
 

@@ -36,7 +36,7 @@ itRoot(
         data: { index },
       });
       expect(tasksetCpus(t.tid)).toEqual([1]);
-      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO', priority: 50 });
+      expect(chrt(t.tid)).toEqual({ policy: 'SCHED_FIFO|SCHED_RESET_ON_FORK', priority: 50 });
       const m = await messageFrom<{ type: string; plain: number; inheriting: number }>(
         t.worker,
         (x) => x.type === 'spawned',
