@@ -26,8 +26,18 @@ export interface NativeSpawnRequest {
   forceClone: boolean;
   /** CPU ids for sched_setaffinity in the child; absent: see inheritScheduling. */
   affinity?: number[];
-  /** sched_setscheduler in the child (priority is sched_priority: 0 unless fifo/rr). */
-  scheduler?: { policy: NativePolicy; priority: number; resetOnFork: boolean };
+  /**
+   * sched_setscheduler in the child (priority is sched_priority: 0 unless fifo/rr); policy
+   * 'deadline' is sched_setattr with the three *Ns parameters (forces the clone path).
+   */
+  scheduler?: {
+    policy: NativePolicy | 'deadline';
+    priority: number;
+    resetOnFork: boolean;
+    runtimeNs?: number;
+    deadlineNs?: number;
+    periodNs?: number;
+  };
   /** setpriority(PRIO_PROCESS) in the child, -20..19. */
   nice?: number;
   /** prlimit in the child: [resource name, soft, hard]; -1 means unlimited. */

@@ -54,6 +54,7 @@ const char* ChildStageName(int stage) {
     case kStageSetuid: return "setuid";
     case kStageCgroup: return "cgroup";
     case kStageDeathSignal: return "deathsignal";
+    case kStageDeadline: return "scheduler";
     default: return "unknown";
   }
 }
@@ -76,6 +77,7 @@ const char* ChildStageSyscall(int stage) {
     case kStageSetuid: return "setuid";
     case kStageCgroup: return "write";
     case kStageDeathSignal: return "prctl";
+    case kStageDeadline: return "sched_setattr";
     default: return "unknown";
   }
 }
@@ -153,7 +155,14 @@ CORE_CHILD_CODE void ApplySchedulingAndIds(const ChildPlan* plan) {
       plan->affinityStrict) {
     Report(plan, kStageAffinity, errno);
   }
-  if (plan->setScheduler) {
+#ifdef SYS_sched_setattr
+  if (plan->setScheduler && plan->schedAttr != nullptr) {
+    if (syscall(SYS_sched_setattr, 0, plan->schedAttr, 0u) != 0) {
+      Report(plan, kStageDeadline, errno);
+    }
+  } else
+#endif
+      if (plan->setScheduler) {
     struct sched_param param;
     param.sched_priority = plan->priority;
     if (syscall(SYS_sched_setscheduler, 0, plan->policy, &param) != 0 && plan->schedulerStrict) {

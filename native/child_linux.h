@@ -25,6 +25,7 @@ enum ChildStage : int {
   kStageSetuid = 14,
   kStageCgroup = 15,
   kStageDeathSignal = 16,
+  kStageDeadline = 17,  // sched_setattr(SCHED_DEADLINE); reported as stage "scheduler"
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -72,6 +73,9 @@ struct ChildPlan {
   bool setGroups;  // replace supplementary groups with {gid} (or none) when dropping root
   bool setUid;
   unsigned int uid;
+  // Non-null: the struct sched_attr (realtime.h KernelSchedAttr) for sched_setattr, used
+  // instead of sched_setscheduler when setScheduler is set (policy 'deadline').
+  const void* schedAttr;
 };
 
 // The child shares our memory, and with it AddressSanitizer's shadow: instrumented frames

@@ -138,6 +138,18 @@ const char* Sched(const V& r, SpawnRequest* req) {
     req->priority = static_cast<int>(v);
     req->resetOnFork = scheduler.Get("resetOnFork").Truthy();
     req->hasScheduler = true;
+    if (policy.StringValue() == "deadline") {
+      // SCHED_DEADLINE: lib/sched checked runtime <= deadline <= period; the kernel re-checks.
+      const int64_t kMaxNs = int64_t{1} << 53;
+      if (!IntIn(scheduler.Get("runtimeNs"), 1024, kMaxNs, &v)) return "bad scheduler.runtimeNs";
+      req->dlRuntimeNs = static_cast<uint64_t>(v);
+      if (!IntIn(scheduler.Get("deadlineNs"), 1024, kMaxNs, &v)) {
+        return "bad scheduler.deadlineNs";
+      }
+      req->dlDeadlineNs = static_cast<uint64_t>(v);
+      if (!IntIn(scheduler.Get("periodNs"), 1024, kMaxNs, &v)) return "bad scheduler.periodNs";
+      req->dlPeriodNs = static_cast<uint64_t>(v);
+    }
   }
   V nice = r.Get("nice");
   if (!nice.IsUndefined()) {

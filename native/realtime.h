@@ -34,6 +34,22 @@ bool HoldLock(bool hold, SchedErr* e);
 // cyclictest does for its measuring threads. Returns the bytes touched.
 size_t PrefaultStack(size_t bytes);
 
+// The kernel's struct sched_attr, SCHED_ATTR_SIZE_VER0 (48 bytes), for the raw syscalls:
+// glibc gained wrappers and its own struct sched_attr only in 2.41, hence a name of ours.
+// sched_getattr fills at most `size` bytes, so newer kernels (utilization clamps) never
+// overrun it.
+struct KernelSchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+};
+static_assert(sizeof(KernelSchedAttr) == 48, "SCHED_ATTR_SIZE_VER0");
+
 // SCHED_DEADLINE parameters, in ns; flags are the kernel's SCHED_FLAG_* bits.
 struct DeadlineParams {
   uint64_t runtimeNs = 0;

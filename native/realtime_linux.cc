@@ -1,5 +1,4 @@
-// Linux realtime calls. sched_setattr/sched_getattr are raw syscalls: glibc gained wrappers
-// (and its own struct sched_attr) only in 2.41, so the struct here has a name of its own.
+// Linux realtime calls. sched_setattr/sched_getattr are raw syscalls (see KernelSchedAttr).
 #ifdef __linux__
 
 #include <errno.h>
@@ -29,20 +28,6 @@
 namespace coreproc {
 
 namespace {
-
-// The kernel's struct sched_attr, SCHED_ATTR_SIZE_VER0 (48 bytes); sched_getattr fills at
-// most `size` bytes, so newer kernels (utilization clamps) never overrun it.
-struct KernelSchedAttr {
-  uint32_t size;
-  uint32_t sched_policy;
-  uint64_t sched_flags;
-  int32_t sched_nice;
-  uint32_t sched_priority;
-  uint64_t sched_runtime;
-  uint64_t sched_deadline;
-  uint64_t sched_period;
-};
-static_assert(sizeof(KernelSchedAttr) == 48, "SCHED_ATTR_SIZE_VER0");
 
 bool Fail(SchedErr* e, int err, const char* syscall) {
   e->err = err;

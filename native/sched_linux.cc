@@ -32,8 +32,14 @@ struct NamedValue {
 };
 
 const NamedValue kPolicies[] = {
-    {"other", SCHED_OTHER}, {"batch", SCHED_BATCH}, {"idle", SCHED_IDLE},
-    {"fifo", SCHED_FIFO},   {"rr", SCHED_RR},
+    {"other", SCHED_OTHER},
+    {"batch", SCHED_BATCH},
+    {"idle", SCHED_IDLE},
+    {"fifo", SCHED_FIFO},
+    {"rr", SCHED_RR},
+    // Only spawn's decode and priorityRange (0..0) meet it by name: sched_setscheduler cannot
+    // set it, lib/sched routes it to sched_setattr (realtime.h).
+    {"deadline", 6},
 };
 
 const NamedValue kRlimits[] = {

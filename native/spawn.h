@@ -43,6 +43,10 @@ struct SpawnRequest {
   int policy = 0;
   int priority = 0;
   bool resetOnFork = false;
+  // policy 'deadline' (SCHED_DEADLINE, applied with sched_setattr): its parameters in ns.
+  uint64_t dlRuntimeNs = 0;
+  uint64_t dlDeadlineNs = 0;
+  uint64_t dlPeriodNs = 0;
   bool hasNice = false;
   int nice = 0;
   struct Rlimit {

@@ -29,6 +29,7 @@
 
 #include "child_linux.h"
 #include "decode.h"
+#include "realtime.h"
 #include "sched.h"
 #include "spawn.h"
 #include "sys.h"
@@ -90,6 +91,8 @@ struct SchedPlan {
   int policy = 0;
   int priority = 0;
   bool resetOnFork = false;
+  bool deadline = false;  // policy SCHED_DEADLINE: applied with attr (sched_setattr)
+  KernelSchedAttr attr{};
   bool nice = false;
   int niceValue = 0;
   std::vector<ChildRlimit> rlimits;
@@ -111,6 +114,15 @@ void PlanScheduling(const SpawnRequest& req, SchedPlan* plan) {
     plan->policy = req.policy;
     plan->priority = req.priority;
     plan->resetOnFork = req.resetOnFork;
+    if (req.policy == DeadlinePolicy()) {
+      plan->deadline = true;
+      plan->attr.size = sizeof plan->attr;
+      plan->attr.sched_policy = static_cast<uint32_t>(req.policy);
+      plan->attr.sched_flags = req.resetOnFork ? kSchedFlagResetOnFork : 0;
+      plan->attr.sched_runtime = req.dlRuntimeNs;
+      plan->attr.sched_deadline = req.dlDeadlineNs;
+      plan->attr.sched_period = req.dlPeriodNs;
+    }
   }
   if (req.hasNice) {
     plan->nice = true;
@@ -240,6 +252,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.niceStrict = req.hasNice;
   cp.setScheduler = sched.scheduler;
   cp.policy = sched.policy | (sched.resetOnFork ? SCHED_RESET_ON_FORK : 0);
+  cp.schedAttr = sched.deadline ? &sched.attr : nullptr;
   cp.priority = sched.priority;
   cp.setNice = sched.nice;
   cp.nice = sched.niceValue;

@@ -63,6 +63,34 @@ export function parseDuration(value: string): number {
  * @example
  * const nice = integerIn(-20, 19)('5'); // 5
  */
+const NS_PER: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 };
+
+/**
+ * `RUNTIME/DEADLINE/PERIOD` with units (ns, us, ms, s; a bare number is ns), e.g. 200us/1ms/1ms,
+ * into SCHED_DEADLINE parameters in ns. The kernel's ordering rules are checked by lib/sched.
+ * @example
+ * parseDeadline('200us/1ms/1ms'); // { runtimeNs: 200000, deadlineNs: 1000000, periodNs: 1000000 }
+ */
+export function parseDeadline(value: string): {
+  runtimeNs: number;
+  deadlineNs: number;
+  periodNs: number;
+} {
+  const parts = value.split('/');
+  const ns = parts.map((p) => {
+    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s)?$/.exec(p.trim());
+    const n = m ? Math.round(Number(m[1]) * (NS_PER[m[2] ?? 'ns'] as number)) : Number.NaN;
+    return Number.isSafeInteger(n) ? n : Number.NaN;
+  });
+  if (parts.length !== 3 || ns.some((n) => Number.isNaN(n))) {
+    throw new InvalidArgumentError(
+      `"${value}" is not RUNTIME/DEADLINE/PERIOD such as 200us/1ms/1ms (units ns, us, ms, s).`,
+    );
+  }
+  const [runtimeNs, deadlineNs, periodNs] = ns as [number, number, number];
+  return { runtimeNs, deadlineNs, periodNs };
+}
+
 export function integerIn(min: number, max: number): (value: string) => number {
   return (value) => {
     const n = Number(value);

@@ -7,7 +7,7 @@ import { type Command, Option } from 'commander';
 import type { SpawnOptions } from '../process/options.js';
 import type { Rlimits } from '../sched/rlimits.js';
 import type { SchedulerSpec } from '../sched/scheduler.js';
-import { collectEnv, collectRlimit, integerIn, parseCpuList } from './parse.js';
+import { collectEnv, collectRlimit, integerIn, parseCpuList, parseDeadline } from './parse.js';
 
 export interface SpawnFlags {
   cpus?: number[];
@@ -15,6 +15,8 @@ export interface SpawnFlags {
   rr?: number;
   batch?: boolean;
   idle?: boolean;
+  /** --deadline RUNTIME/DEADLINE/PERIOD: SCHED_DEADLINE (chrt -d). */
+  deadline?: { runtimeNs: number; deadlineNs: number; periodNs: number };
   nice?: number;
   rlimit?: Rlimits;
   group?: boolean;
@@ -24,7 +26,7 @@ export interface SpawnFlags {
   clearEnv?: boolean;
 }
 
-const POLICIES = ['fifo', 'rr', 'batch', 'idle'];
+const POLICIES = ['fifo', 'rr', 'batch', 'idle', 'deadline'];
 
 /**
  * Adds the spawn flags to a command.
@@ -52,6 +54,14 @@ export function addSpawnFlags(cmd: Command): Command {
     )
     .addOption(new Option('--batch', 'SCHED_BATCH (chrt -b)').conflicts(others('batch')))
     .addOption(new Option('--idle', 'SCHED_IDLE (chrt -i)').conflicts(others('idle')))
+    .addOption(
+      new Option(
+        '--deadline <runtime/deadline/period>',
+        'SCHED_DEADLINE with reset-on-fork, e.g. 200us/1ms/1ms (chrt -d -R)',
+      )
+        .argParser(parseDeadline)
+        .conflicts(others('deadline')),
+    )
     .addOption(new Option('--nice <n>', 'niceness -20..19 (nice -n)').argParser(integerIn(-20, 19)))
     .addOption(
       new Option('--rlimit <name=soft[:hard]>', 'resource limit, repeatable (prlimit)')
@@ -70,6 +80,7 @@ function schedulerOf(f: SpawnFlags): SchedulerSpec | undefined {
   if (f.rr !== undefined) return { policy: 'rr', priority: f.rr };
   if (f.batch) return { policy: 'batch' };
   if (f.idle) return { policy: 'idle' };
+  if (f.deadline !== undefined) return { policy: 'deadline', ...f.deadline };
   return undefined;
 }
 

@@ -10,6 +10,7 @@ import {
   type NativeSpawnRequest,
   native,
 } from '../native.js';
+import { deadlineFailure, type ResolvedDeadline } from './deadline.js';
 
 export interface SchedDetail {
   policy?: string;
@@ -128,6 +129,22 @@ export function spawnSetupFailure(
   e: NativeSpawnError,
   request: NativeSpawnRequest,
 ): ProcessError {
+  const s = request.scheduler;
+  if (e.stage === 'scheduler' && s?.policy === 'deadline') {
+    const d = { ...s, policy: 'deadline', priority: 0 } as ResolvedDeadline;
+    const cpus = request.affinity ?? native.baseline().affinity;
+    const err = deadlineFailure(`spawn ${program}:`, 'SCHED_DEADLINE in the child', e, d, {
+      cpus,
+      field: 'scheduler',
+    });
+    return new ProcessError(err.kind, err.message, {
+      code: err.code,
+      errno: e.errno,
+      syscall: e.syscall,
+      stage: e.stage,
+      field: 'scheduler',
+    });
+  }
   const code = errnoName(e.errno);
   const denied = code === 'EPERM' || code === 'EACCES';
   const base = native.baseline();

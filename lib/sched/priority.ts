@@ -6,6 +6,7 @@
 import { invalid } from '../errors.js';
 import type { NativePolicy } from '../native.js';
 import { native } from '../native.js';
+import { applyDeadline, type DeadlineSpec, type ResolvedDeadline } from './deadline.js';
 import { isSchedError, schedFailure } from './errors.js';
 import { checkNice, checkScheduler, REALTIME_PRIORITY, type SchedPolicy } from './scheduler.js';
 
@@ -20,13 +21,16 @@ export type ThreadPriority =
   | 'normal'
   | 'high'
   | 'realtime'
-  | { policy: SchedPolicy; priority?: number; nice?: number };
+  | { policy: SchedPolicy; priority?: number; nice?: number }
+  | DeadlineSpec;
 
 /** A validated priority: the policy, its sched_priority, and a nice to set (if any). */
 export interface ResolvedPriority {
-  policy: NativePolicy;
+  policy: NativePolicy | 'deadline';
   priority: number;
   nice?: number;
+  /** policy 'deadline': its parameters. */
+  deadline?: ResolvedDeadline;
 }
 
 const NAMED: Record<string, ResolvedPriority> = {
@@ -50,6 +54,7 @@ export function resolvePriority(field: string, p: unknown): ResolvedPriority {
     return { ...named };
   }
   const s = checkScheduler(field, p);
+  if (s.policy === 'deadline') return { policy: 'deadline', priority: 0, deadline: s };
   const nice = (p as { nice?: unknown }).nice;
   const out: ResolvedPriority = { policy: s.policy, priority: s.priority };
   if (nice !== undefined) out.nice = checkNice(`${field}.nice`, nice);
@@ -68,6 +73,11 @@ export function applyPriority(
   ourThread: boolean,
   what: string,
 ): void {
+  if (p.policy === 'deadline') {
+    if (p.deadline === undefined) throw new TypeError('applyPriority: deadline without parameters');
+    applyDeadline(id, p.deadline, ourThread, what, 'priority');
+    return;
+  }
   let previousNice: number | undefined;
   if (p.nice !== undefined) {
     const before = native.getNice(id);

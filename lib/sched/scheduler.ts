@@ -6,13 +6,22 @@
 import { invalid } from '../errors.js';
 import type { NativePolicy } from '../native.js';
 import { native } from '../native.js';
+import {
+  checkDeadline,
+  type DeadlineSpec,
+  deadlineFailure,
+  type ResolvedDeadline,
+} from './deadline.js';
 import { isSchedError, schedFailure } from './errors.js';
 import { applyToTasks, checkId, describeTarget, type ThreadsOption } from './target.js';
 
 /** 'other' (CFS default), 'batch', 'idle', and the realtime 'fifo' and 'rr'. */
 export type SchedPolicy = NativePolicy;
 
-export interface SchedulerSpec {
+/** A classic policy, or `{ policy: 'deadline', runtimeNs, deadlineNs?, periodNs }`. */
+export type SchedulerSpec = ClassicSchedulerSpec | DeadlineSpec;
+
+export interface ClassicSchedulerSpec {
   policy: SchedPolicy;
   /** sched_priority: 1..99 for 'fifo'/'rr' (default REALTIME_PRIORITY), 0 for the others. */
   priority?: number;
@@ -21,11 +30,17 @@ export interface SchedulerSpec {
 }
 
 export interface SchedulerInfo {
-  /** 'deadline' shows up only for tasks someone else put under SCHED_DEADLINE. */
   policy: SchedPolicy | 'deadline';
   priority: number;
   resetOnFork: boolean;
+  /** Under 'deadline' (sched_getattr): the task's parameters in ns. */
+  runtimeNs?: number;
+  deadlineNs?: number;
+  periodNs?: number;
 }
+
+/** A checked SchedulerSpec with every field filled. */
+export type ResolvedScheduler = Required<ClassicSchedulerSpec> | ResolvedDeadline;
 
 /** Priority `fifo`/`rr` get when none is given, and what ThreadPriority 'realtime' means. */
 export const REALTIME_PRIORITY = 50;
@@ -36,8 +51,11 @@ export function isRealtime(policy: string): boolean {
   return policy === 'fifo' || policy === 'rr';
 }
 
-/** Validates a scheduler spec (policy known, priority within the policy's kernel range). */
-export function checkScheduler(field: string, spec: unknown): Required<SchedulerSpec> {
+/**
+ * Validates a scheduler spec (policy known, priority within the policy's kernel range; for
+ * 'deadline' the kernel's runtime <= deadline <= period rules), before any syscall.
+ */
+export function checkScheduler(field: string, spec: unknown): ResolvedScheduler {
   if (spec === null || typeof spec !== 'object') {
     throw invalid(
       field,
@@ -46,12 +64,13 @@ export function checkScheduler(field: string, spec: unknown): Required<Scheduler
     );
   }
   const o = spec as Record<string, unknown>;
+  if (o.policy === 'deadline') return checkDeadline(field, o);
   const policy = o.policy as SchedPolicy;
   if (!POLICIES.includes(policy)) {
     throw invalid(
       `${field}.policy`,
       o.policy,
-      `is not a policy: use ${POLICIES.map((p) => `'${p}'`).join(', ')}`,
+      `is not a policy: use ${POLICIES.map((p) => `'${p}'`).join(', ')} or 'deadline'`,
     );
   }
   const [min, max] = native.priorityRange(policy);
@@ -90,18 +109,43 @@ export function getScheduler(id?: number): SchedulerInfo {
   const target = checkId('id', id);
   const r = native.getScheduler(target);
   if (isSchedError(r)) throw schedFailure('getScheduler', describeTarget(target), r);
-  return r;
+  if (r.policy !== ('deadline' as string)) return r;
+  const d = native.getDeadline(target);
+  if (isSchedError(d)) throw schedFailure('getScheduler', describeTarget(target), d);
+  return {
+    policy: 'deadline',
+    priority: 0,
+    resetOnFork: d.resetOnFork,
+    runtimeNs: d.runtimeNs,
+    deadlineNs: d.deadlineNs,
+    periodNs: d.periodNs,
+  };
 }
 
 /**
  * Sets the policy and priority (`chrt -p`). Realtime needs CAP_SYS_NICE or RLIMIT_RTPRIO;
  * the error says which is missing. One syscall per task: a refusal changes nothing.
+ * `{ policy: 'deadline', runtimeNs, deadlineNs?, periodNs }` is SCHED_DEADLINE through
+ * sched_setattr (reset-on-fork unless resetOnFork: false); its refusals name the bandwidth
+ * in use (EBUSY) or the exclusive cpuset it needs (EPERM).
  * @example
  * setScheduler(child.pid, { policy: 'rr', priority: 10 }); // chrt -r -p 10 <pid>
+ * setScheduler(child.pid, { policy: 'deadline', runtimeNs: 200_000, periodNs: 1_000_000 });
  */
 export function setScheduler(id: number, spec: SchedulerSpec, options: ThreadsOption = {}): void {
   const target = checkId('id', id);
   const s = checkScheduler('scheduler', spec);
+  if (s.policy === 'deadline') {
+    applyToTasks(
+      target,
+      options.allThreads,
+      describeTarget(target),
+      (tid) => native.setDeadline(tid, s.runtimeNs, s.deadlineNs, s.periodNs, s.resetOnFork, false),
+      (label, e) =>
+        deadlineFailure('setScheduler', label, e, s, { id: target, field: 'scheduler' }),
+    );
+    return;
+  }
   applyToTasks(
     target,
     options.allThreads,

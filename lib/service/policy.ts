@@ -398,7 +398,15 @@ export class PolicyGate {
 
   #admitRealtime(field: string, policy: string, priority: number): void {
     const ceiling = this.policy.maxRealtimePriority;
-    if (ceiling === undefined || !isRealtime(policy)) return;
+    if (ceiling === undefined) return;
+    if (policy === 'deadline') {
+      // SCHED_DEADLINE runs ahead of every FIFO/RR priority: no ceiling below it admits it.
+      throw denied(
+        `${field}: SCHED_DEADLINE preempts every realtime priority and is not allowed under maxRealtimePriority ${ceiling}`,
+        field,
+      );
+    }
+    if (!isRealtime(policy)) return;
     if (priority > ceiling || ceiling === 0) {
       throw denied(
         `${field}: realtime ${policy} priority ${priority} is above maxRealtimePriority ${ceiling}`,

@@ -32,7 +32,15 @@ export interface BootstrapData {
    * forks starts at SCHED_OTHER rather than inheriting FIFO 50; those threads also get their
    * stack prefaulted (see prefaultStack).
    */
-  scheduler?: { policy: NativePolicy; priority: number; resetOnFork?: boolean };
+  scheduler?: {
+    policy: NativePolicy | 'deadline';
+    priority: number;
+    resetOnFork?: boolean;
+    /** policy 'deadline': sched_setattr with these (ns). */
+    runtimeNs?: number;
+    deadlineNs?: number;
+    periodNs?: number;
+  };
   nice?: number;
   /**
    * The process's baseline for whatever the caller did not ask for: the new thread would
@@ -110,7 +118,10 @@ function prepare() {
   }
   if (scheduler !== undefined) {
     const resetOnFork = scheduler.resetOnFork === true;
-    r = addon.setScheduler(0, scheduler.policy, scheduler.priority, resetOnFork, false);
+    r =
+      scheduler.policy === 'deadline'
+        ? addon.setDeadline(0, scheduler.runtimeNs, scheduler.deadlineNs, scheduler.periodNs, resetOnFork, false)
+        : addon.setScheduler(0, scheduler.policy, scheduler.priority, resetOnFork, false);
     if (r !== 0) return ['scheduler', r];
     // A realtime thread's first deep call must not page-fault: touch 256 KiB of its stack
     // now, as cyclictest does (lockMemory then keeps it resident).

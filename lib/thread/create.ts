@@ -12,6 +12,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { describe, errnoName } from '../errors.js';
 import { addonPath, native } from '../native.js';
 import { checkCpus } from '../sched/cpus.js';
+import { deadlineFailure } from '../sched/deadline.js';
 import { schedFailure } from '../sched/errors.js';
 import { type ResolvedPriority, resolvePriority, type ThreadPriority } from '../sched/priority.js';
 import {
@@ -108,10 +109,20 @@ export async function createThread<D = unknown>(
   };
   if (plan.affinity !== undefined) workerData.affinity = plan.affinity;
   if (plan.priority !== undefined) {
-    const { policy, priority } = plan.priority;
+    const { policy, priority, deadline } = plan.priority;
     // Reset-on-fork for realtime threads: what they spawn or fork does not inherit FIFO.
     const resetOnFork = policy === 'fifo' || policy === 'rr';
-    workerData.scheduler = { policy, priority, resetOnFork };
+    workerData.scheduler =
+      deadline === undefined
+        ? { policy, priority, resetOnFork }
+        : {
+            policy,
+            priority,
+            resetOnFork: deadline.resetOnFork,
+            runtimeNs: deadline.runtimeNs,
+            deadlineNs: deadline.deadlineNs,
+            periodNs: deadline.periodNs,
+          };
     if (plan.priority.nice !== undefined) workerData.nice = plan.priority.nice;
   }
   let worker: Worker;
@@ -214,7 +225,17 @@ function setupError(m: Extract<ControlMessage, { type: 'failed' }>, plan: Plan):
     m.step === 'affinity'
       ? schedFailure('setAffinity', what, e, { cpus: plan.affinity ?? [], field })
       : m.step === 'scheduler'
-        ? schedFailure('setScheduler', what, e, { policy: p?.policy, priority: p?.priority, field })
+        ? p?.deadline !== undefined
+          ? deadlineFailure('setScheduler', what, e, p.deadline, {
+              cpus: plan.affinity,
+              id: m.tid,
+              field,
+            })
+          : schedFailure('setScheduler', what, e, {
+              policy: p?.policy,
+              priority: p?.priority,
+              field,
+            })
         : schedFailure('setNice', what, e, { nice: p?.nice, field });
   return withOp('createThread', toThreadError(pe, 'CreationFailed'));
 }

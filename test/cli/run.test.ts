@@ -1,6 +1,7 @@
 // `core-process run`: what it applies to the child is reported by the child itself, from its
 // first instruction after exec, or read from outside while it sleeps (taskset, chrt,
 // /proc/<pid>/limits, ps); exit codes are the real ones core-process exits with.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -151,6 +152,44 @@ describe.concurrent('core-process run', { timeout: 60_000 }, () => {
       expect((await p.done).code).toBe(137);
     },
   );
+
+  it.skipIf(!root)(
+    'good: --deadline 200us/1ms/1ms is SCHED_DEADLINE with reset-on-fork in chrt -p',
+    async ({ expect, onTestFinished }) => {
+      const t = cli(onTestFinished);
+      const p = t.start([
+        'run',
+        '--deadline',
+        '200us/1ms/1ms',
+        '--',
+        'sh',
+        '-c',
+        'echo pid $$; exec sleep 30',
+      ]);
+      const pid = Number((await p.waitFor('stdout', /pid (\d+)/))[1]);
+      t.reap(pid);
+      const out = execFileSync('chrt', ['-p', String(pid)], { encoding: 'utf8' });
+      expect(out).toMatch(/policy: SCHED_DEADLINE\|SCHED_RESET_ON_FORK/);
+      expect(out).toMatch(/parameters: 200000\/1000000\/1000000/);
+      process.kill(pid, 'SIGKILL');
+      expect((await p.done).code).toBe(137);
+    },
+  );
+
+  it('bad: --deadline with runtime above the deadline is refused naming the values', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const t = cli(onTestFinished);
+    const r = await t.run(['run', '--deadline', '2ms/1ms/1ms', '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'runtimeNs <= deadlineNs <= periodNs (here 2000000 / 1000000 / 1000000)',
+    );
+    const unparsable = await t.run(['run', '--deadline', '2ms/1ms', '--', 'true']);
+    expect(unparsable.code).not.toBe(0);
+    expect(unparsable.stderr).toContain('is not RUNTIME/DEADLINE/PERIOD');
+  });
 
   it('good: --cwd and --env reach the child, over the environment it inherits', async ({
     expect,

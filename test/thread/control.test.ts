@@ -86,7 +86,7 @@ describe('setThreadPriority', () => {
     ['fifo priority 0', { policy: 'fifo', priority: 0 }, 'priority.priority', /: 0 .*1\.\.99/],
     ['fifo priority 100', { policy: 'fifo', priority: 100 }, 'priority.priority', /100/],
     ['nice 25', { policy: 'other', nice: 25 }, 'priority.nice', /25/],
-    ['an unknown policy', { policy: 'deadline' }, 'priority.policy', /"deadline"/],
+    ['an unknown policy', { policy: 'edf' }, 'priority.policy', /"edf"/],
   ])('%s is rejected naming it, and the thread keeps its priority', async (_w, p, field, msg) => {
     const t = await holding({ priority: { policy: 'rr', priority: 5 } });
     const before = settingsOf(t.tid);
