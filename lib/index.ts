@@ -166,6 +166,9 @@ export type {
 } from './runner/spec.js';
 export { getAffinity, setAffinity } from './sched/affinity.js';
 export { cpuCount, onlineCpus } from './sched/cpus.js';
+export type { DeadlineSpec } from './sched/deadline.js';
+export type { CpuLatencyHold } from './sched/latency.js';
+export { cpuLatencyInForce, holdCpuLatency } from './sched/latency.js';
 export type { LockMemoryOptions, MemoryLockInfo } from './sched/memory.js';
 export { lockMemory, memoryLocked, unlockMemory } from './sched/memory.js';
 export type { ThreadPriority } from './sched/priority.js';
