@@ -182,6 +182,8 @@ export {
   setNice,
   setScheduler,
 } from './sched/scheduler.js';
+export type { CpuShield, ShieldOptions, ShieldProblem, ShieldScope } from './sched/shield.js';
+export { recoverShields, shieldCpus } from './sched/shield.js';
 export type { ThreadsOption } from './sched/target.js';
 export type { AuditRecordOptions, AuditStats } from './service/audit.js';
 export { AuditTrail } from './service/audit.js';

@@ -16,6 +16,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
   pipeline: async () => (await import('./pipeline.js')).pipelineSubcommand(),
   serve: async () => (await import('./serve.js')).serveSubcommand(),
   startup: async () => (await import('./startup.js')).startupSubcommand(),
+  shield: async () => (await import('./shield.js')).shieldSubcommand(),
 };
 
 function version(): string {
