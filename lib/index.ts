@@ -174,6 +174,8 @@ export { lockMemory, memoryLocked, unlockMemory } from './sched/memory.js';
 export type { ThreadPriority } from './sched/priority.js';
 export type { RlimitName, RlimitPair, Rlimits, RlimitValue } from './sched/rlimits.js';
 export { getRlimit, setRlimit } from './sched/rlimits.js';
+export type { CheckStatus, RtCheckItem, RtCheckReport } from './sched/rt-check.js';
+export { rtCheck } from './sched/rt-check.js';
 export type { SchedPolicy, SchedulerInfo, SchedulerSpec } from './sched/scheduler.js';
 export {
   getNice,

@@ -17,6 +17,7 @@ const SUBCOMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveSubcommand(),
   startup: async () => (await import('./startup.js')).startupSubcommand(),
   shield: async () => (await import('./shield.js')).shieldSubcommand(),
+  'rt-check': async () => (await import('./rt-check.js')).rtCheckSubcommand(),
 };
 
 function version(): string {
