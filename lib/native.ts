@@ -205,7 +205,10 @@ export interface NativeBinding {
   monotonicNs(): bigint;
   /** clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) to deadlineNs; the lateness in ns. */
   sleepUntil(deadlineNs: bigint | number): number | NativeSchedError;
-  /** Sleeps until state[0], then state[0] += state[1], state[2] += 1; the lateness in ns. */
+  /**
+   * Sleeps until state[0], then state[0] += state[1], state[2] += 1 and, when state[3] is 1,
+   * skips deadlines already past (counting them in state[4]); the lateness in ns.
+   */
   sleepPeriod(state: BigInt64Array): number | NativeSchedError;
   /** mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]), then V8's code ranges unlocked. */
   lockMemory(onFault: boolean): 0 | NativeSchedError;

@@ -64,15 +64,17 @@ Napi::Value JsSleepUntil(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(late));
 }
 
-// sleepPeriod(state: BigInt64Array [next, interval, ticks]) -> lateness ns | { errno }.
-// Sleeps until state[0], then advances it by state[1] and counts the tick: the periodic()
-// loop keeps its deadline here so the JS side never creates a BigInt per tick.
+// sleepPeriod(state: BigInt64Array [next, interval, ticks, skipMissed, missed]) -> lateness
+// ns | { errno }. Sleeps until state[0], then advances it by state[1] and counts the tick;
+// with skipMissed, deadlines already past on waking are skipped (and counted in state[4]), as
+// cyclictest does. The periodic() loop keeps its deadline here so the JS side never creates
+// a BigInt per tick.
 Napi::Value JsSleepPeriod(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray()) return BadArgs(env, "expected (BigInt64Array state)");
   Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-  if (ta.TypedArrayType() != napi_bigint64_array || ta.ElementLength() < 3) {
-    return BadArgs(env, "expected (BigInt64Array state of 3)");
+  if (ta.TypedArrayType() != napi_bigint64_array || ta.ElementLength() < 5) {
+    return BadArgs(env, "expected (BigInt64Array state of 5)");
   }
   int64_t* state =
       reinterpret_cast<int64_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
@@ -81,6 +83,13 @@ Napi::Value JsSleepPeriod(const Napi::CallbackInfo& info) {
   if (!SleepUntilNs(state[0], &late, &e)) return ErrValue(env, e);
   state[0] += state[1];
   state[2] += 1;
+  if (state[3] != 0 && state[1] > 0) {
+    int64_t now = Now();
+    while (state[0] <= now) {
+      state[0] += state[1];
+      state[4] += 1;
+    }
+  }
   return Napi::Number::New(env, static_cast<double>(late));
 }
 

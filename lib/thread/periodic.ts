@@ -12,6 +12,11 @@ import { sleepFailure } from './clock.js';
 export interface PeriodicOptions {
   /** The first deadline (CLOCK_MONOTONIC ns); default one interval from now. */
   startNs?: bigint;
+  /**
+   * After a wake-up later than a whole interval, skip the deadlines already past (counted in
+   * `missed`) instead of returning at once for each, as cyclictest does. Default false.
+   */
+  skipMissed?: boolean;
 }
 
 /** A fixed-rate schedule on CLOCK_MONOTONIC; see periodic(). */
@@ -19,8 +24,8 @@ export class Periodic {
   readonly #state: BigInt64Array;
 
   /** @internal use periodic() */
-  constructor(intervalNs: bigint, startNs: bigint) {
-    this.#state = new BigInt64Array([startNs, intervalNs, 0n]);
+  constructor(intervalNs: bigint, startNs: bigint, skipMissed = false) {
+    this.#state = new BigInt64Array([startNs, intervalNs, 0n, skipMissed ? 1n : 0n, 0n]);
   }
 
   /**
@@ -46,6 +51,11 @@ export class Periodic {
   /** How many times wait() has returned. */
   get ticks(): number {
     return Number(this.#state[2]);
+  }
+
+  /** Deadlines skipped because a wake-up came after them (with skipMissed). */
+  get missed(): number {
+    return Number(this.#state[4]);
   }
 }
 
@@ -73,5 +83,8 @@ export function periodic(intervalNs: bigint | number, options: PeriodicOptions =
   if (typeof start !== 'bigint' || start < 0n || start >= 0x4000000000000000n) {
     throw invalid('startNs', start, 'must be a bigint CLOCK_MONOTONIC time in ns (monotonicNs())');
   }
-  return new Periodic(interval, start);
+  if (options.skipMissed !== undefined && typeof options.skipMissed !== 'boolean') {
+    throw invalid('skipMissed', options.skipMissed, 'must be a boolean');
+  }
+  return new Periodic(interval, start, options.skipMissed === true);
 }

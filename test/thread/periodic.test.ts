@@ -26,6 +26,19 @@ describe('periodic', () => {
     expect(process.hrtime.bigint() - t0).toBeGreaterThanOrEqual(19_000_000n);
   });
 
+  it('with skipMissed, a late wake-up skips the deadlines already past instead of bunching', () => {
+    const start = monotonicNs() - 10_500_000n; // 10.5 intervals late at the first wait
+    const bunch = periodic(1_000_000n, { startNs: start });
+    const skip = periodic(1_000_000n, { startNs: start, skipMissed: true });
+    expect(bunch.wait()).toBeGreaterThanOrEqual(10_500_000);
+    expect(bunch.wait()).toBeGreaterThanOrEqual(9_500_000); // the next one is due already
+    expect(skip.wait()).toBeGreaterThanOrEqual(10_500_000);
+    expect(skip.missed).toBeGreaterThanOrEqual(10);
+    expect(skip.deadlineNs).toBeGreaterThan(monotonicNs() - 1_000_000n);
+    expect(skip.wait()).toBeLessThan(1_000_000_000); // a real sleep to the next grid point
+    expect((skip.deadlineNs - start) % 1_000_000n).toBe(0n); // still on the grid
+  });
+
   it('rejects an interval below 1 µs or not an integer, naming it', () => {
     for (const bad of [0, 999, 1.5, -5n]) {
       let err: unknown;
