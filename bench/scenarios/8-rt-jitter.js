@@ -45,10 +45,14 @@ const C = 'c-cyclictest';
 const HOST = new URL('../fixtures/rt-host.mjs', import.meta.url);
 const DIST = new URL('../../dist/index.js', import.meta.url);
 // The --rt-node recipe (docs/realtime.md): per-process V8 flags, so they go on the command line.
+// --no-memory-reducer: its GCs discard page contents with madvise, which the kernel refuses
+// on locked memory, and Node 20's V8 aborts on that (seen here: a run without it died in
+// MemoryChunk::DiscardUnusedMemory).
 const RT_NODE_FLAGS = [
   '--single-threaded-gc',
   '--min-semi-space-size=16',
   '--max-semi-space-size=16',
+  '--no-memory-reducer',
 ];
 
 /** Contender (b): the host process and its one thread, started on first use. */

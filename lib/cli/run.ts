@@ -11,6 +11,7 @@ import type { SignalName } from '../process/signals.js';
 import { signalNumber } from '../process/signals.js';
 import { spawn } from '../process/spawn.js';
 import { parseDuration, parseSignal } from './parse.js';
+import { RT_NODE_FLAGS, withRtNodeFlags } from './rt-node.js';
 import { addSpawnFlags, type SpawnFlags, spawnOptionsFrom } from './spawn-flags.js';
 import { formatSummary, summarize } from './summary.js';
 
@@ -20,6 +21,7 @@ interface RunFlags extends SpawnFlags {
   signal: SignalName;
   json?: boolean;
   quiet?: boolean;
+  rtNode?: boolean;
 }
 
 // Signals a terminal sends to its whole foreground group: a child in our group already got
@@ -41,6 +43,16 @@ function spawnFailureCode(e: unknown): number {
  * process.exitCode = await runCommand(['sleep', '1'], { cpus: [1], nice: 5, signal: 'SIGTERM' });
  */
 export async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
+  if (flags.rtNode) {
+    const withFlags = withRtNodeFlags(argv);
+    if (withFlags === null) {
+      process.stderr.write(
+        `core-process run: --rt-node needs a node program (node, nodejs, ${process.execPath}), not ${JSON.stringify(argv[0])}\n`,
+      );
+      return 2;
+    }
+    argv = withFlags;
+  }
   const options = spawnOptionsFrom(argv, flags);
   if (flags.timeout !== undefined) {
     options.timeout = flags.timeout;
@@ -117,6 +129,10 @@ export function runSubcommand(): Command {
         .default('SIGTERM')
         .argParser(parseSignal),
     )
+    .option(
+      '--rt-node',
+      `the program is Node: add ${RT_NODE_FLAGS.join(' ')} (realtime GC settings) after it`,
+    )
     .option('--json', 'print the summary as one JSON object on stderr')
     .option('-q, --quiet', 'print no summary')
     .addHelpText(
@@ -135,7 +151,9 @@ Examples:
                                                      # nice -n 10 prlimit --nofile=1024 ./server
   core-process run --timeout 10s --kill-after 2s --group -- npm test
                                                      # timeout -k 2s 10s npm test, whole tree
-  core-process run --json -- gzip -9 big.log         # /usr/bin/time, as JSON on stderr`,
+  core-process run --json -- gzip -9 big.log         # /usr/bin/time, as JSON on stderr
+  core-process run --rt-node --fifo 50 --cpus 1 -- node loop.js
+                                                     # node --single-threaded-gc ... loop.js`,
     )
     .action(async (argv: string[], flags: RunFlags) => {
       process.exitCode = await runCommand(argv, flags);

@@ -7,7 +7,8 @@
  * isolate starts or ends. So: V8's code ranges are left unlocked (code pages may be paged out;
  * data, stacks and the JS heap stay locked); createThread holds the lock off while a thread
  * starts and while it ends; and the main thread unlocks at 'exit'. A plain `new Worker` (not
- * createThread) started or ended while memory is locked can still abort the process.
+ * createThread) started or ended while memory is locked can still abort the process, and so
+ * can V8's memory reducer (it discards page contents): start Node with --no-memory-reducer.
  * Locking is per process and cannot be handed to a child: mlockall's locks are not inherited
  * across fork and are dropped by exec, so a child must lock itself (`core-process run
  * --rt-node` does it for a Node program).
@@ -93,6 +94,7 @@ async function lockFailure(op: string, e: { errno: number; syscall: string }, on
 /**
  * Locks every page of this process in RAM, now and from now on (mlockall MCL_CURRENT |
  * MCL_FUTURE, plus MCL_ONFAULT with `onFault`), and prefaults the calling thread's stack.
+ * Node 20: start the process with --no-memory-reducer (see the module comment).
  * Rejects ProcessError PermissionDenied naming CAP_IPC_LOCK and the RLIMIT_MEMLOCK in force,
  * Unsupported off Linux.
  * @example

@@ -191,6 +191,30 @@ describe.concurrent('core-process run', { timeout: 60_000 }, () => {
     expect(unparsable.stderr).toContain('is not RUNTIME/DEADLINE/PERIOD');
   });
 
+  it('good: --rt-node starts node with the realtime GC flags; bad: not for another program', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const t = cli(onTestFinished);
+    const r = await t.run([
+      'run',
+      '-q',
+      '--rt-node',
+      '--',
+      process.execPath,
+      '-p',
+      "process.execArgv.join(' ')",
+    ]);
+    expect(r.code).toBe(0);
+    // execArgv: the flags --rt-node inserted, then node's own -p and its script.
+    expect(r.stdout.trim()).toMatch(
+      /^--single-threaded-gc --min-semi-space-size=16 --max-semi-space-size=16 --no-memory-reducer -p /,
+    );
+    const bad = await t.run(['run', '--rt-node', '--', 'true']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--rt-node needs a node program');
+  });
+
   it('good: --cwd and --env reach the child, over the environment it inherits', async ({
     expect,
     onTestFinished,
