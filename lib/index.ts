@@ -143,6 +143,7 @@ export type { Backend } from './process/backend.js';
 export { backend } from './process/backend.js';
 export type { WaitOptions } from './process/handle.js';
 export { ProcessHandle } from './process/handle.js';
+export type { OnreadOptions, OnreadReader, OnreadSpec } from './process/onread.js';
 export type { Containment, SpawnOptions, StdioSpec } from './process/options.js';
 export type { OrphanCgroup } from './process/orphans.js';
 export { describeOrphans, reapOrphanCgroups } from './process/orphans.js';

@@ -44,6 +44,8 @@ export interface NativeSpawnRequest {
   cgroupFd?: number;
   /** PR_SET_PDEATHSIG in the child: this signal when the spawning thread dies. */
   deathSignal?: number;
+  /** F_SETPIPE_SZ on every 'pipe' stream before the child runs. */
+  pipeSize?: number;
 }
 
 export type NativePolicy = 'other' | 'batch' | 'idle' | 'fifo' | 'rr';
@@ -132,7 +134,22 @@ export interface NativeBinding {
   threadSignalMask(block: boolean, signals: number[]): number;
   timerStart(ms: number, callback: () => void): number;
   /** Takes ownership of fd; onData gets the chunks of one wake-up, EOF, and an errno. */
-  readerStart(fd: number, onData: (chunks: Buffer[], eof: boolean, errno: number) => void): number;
+  /** grow (default true): enlarge the pipe to 1 MiB once the writer proves a bulk writer. */
+  readerStart(
+    fd: number,
+    onData: (chunks: Buffer[], eof: boolean, errno: number) => void,
+    grow?: boolean,
+  ): number;
+  /**
+   * Takes ownership of fd; every read lands in `buffer` and calls onRead(n): n > 0 bytes,
+   * 0 EOF, -errno. onRead answers false to pause, a Uint8Array to read into from now on.
+   */
+  readerStartInto(
+    fd: number,
+    buffer: Uint8Array,
+    onRead: (n: number) => boolean | Uint8Array,
+    grow?: boolean,
+  ): number;
   readerPause(id: number): void;
   readerResume(id: number): void;
   readerRef(id: number, on: boolean): void;

@@ -4,9 +4,11 @@
  * spawn to after the reap, like the JS side. PIPESIZE > 0 enlarges the pipe with F_SETPIPE_SZ;
  * WRITER_CPU is passed on to the writer (which pins itself there when >= 0).
  *   pipe_reader BUFSIZE WRITER BYTES [pipe|socketpair] [PIPESIZE] [WRITER_CPU]
- * Prints {"bytes":B,"reads":R,"elapsedNs":T} (R = read() calls that returned data). */
+ * Prints {"bytes":B,"reads":R,"elapsedNs":T,"faults":F} (R = read() calls that returned data,
+ * F = this reader's own minor page faults from spawn to reap, getrusage RUSAGE_SELF). */
 #define _GNU_SOURCE  // before any libc header: pipe2, pidfd constants
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +24,8 @@ int main(int argc, char **argv) {
   size_t bufsize = (size_t)atol(argv[1]);
   char *buf = malloc(bufsize);
   if (!buf) die("malloc", ENOMEM);
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
   uint64_t t0 = now_ns();
   int fds[2];
   if (argc > 4 && strcmp(argv[4], "socketpair") == 0) {
@@ -55,8 +59,9 @@ int main(int argc, char **argv) {
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR) die("waitpid", errno);
   uint64_t el = now_ns() - t0;
+  getrusage(RUSAGE_SELF, &ru1);
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) die("writer failed", EIO);
-  printf("{\"bytes\":%llu,\"reads\":%llu,\"elapsedNs\":%llu}\n", total, reads,
-         (unsigned long long)el);
+  printf("{\"bytes\":%llu,\"reads\":%llu,\"elapsedNs\":%llu,\"faults\":%ld}\n", total, reads,
+         (unsigned long long)el, ru1.ru_minflt - ru0.ru_minflt);
   return 0;
 }

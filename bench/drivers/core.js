@@ -1,6 +1,7 @@
 // Driver for this project (@core/process, built into dist/). It is loaded lazily so the rest of
 // the suite still runs (and says why core is missing) before `npm run build` has produced dist/.
 import { existsSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { destroyAll, drainCount, expectSuccess, signalName } from './common.js';
 
@@ -9,6 +10,25 @@ let lib;
 
 function exitInfo(status) {
   return { code: status.code ?? null, signal: signalName(status.signal), raw: status };
+}
+
+// Counts a child's stdout through a caller-owned buffer: no allocation per read.
+async function onreadBytes(program, args, size) {
+  let n = 0;
+  const buffer = Buffer.allocUnsafe(size);
+  const callback = (nread) => {
+    n += nread;
+  };
+  const child = lib.spawn({
+    program,
+    args,
+    stdin: 'null',
+    stdout: { onread: { buffer, callback } },
+    stderr: 'null',
+  });
+  const [, status] = await Promise.all([finished(child.stdout), child.exited]);
+  expectSuccess(program, status.code, status.signal);
+  return n;
 }
 
 export default {
@@ -61,6 +81,21 @@ export default {
     const [bytes, status] = await Promise.all([drainCount(child.stdout), child.exited]);
     expectSuccess(program, status.code, status.signal);
     return bytes;
+  },
+
+  /**
+   * Other ways this library reads a child's output, each a row of scenario 4: `run` gets the
+   * writer (program, args) and resolves with the bytes it moved.
+   */
+  pipeVariants: {
+    'onread-64k': {
+      note: 'stdout: { onread } into one 64 KiB buffer',
+      run: (program, args) => onreadBytes(program, args, 64 * 1024),
+    },
+    'onread-1m': {
+      note: 'stdout: { onread } into one 1 MiB buffer',
+      run: (program, args) => onreadBytes(program, args, 1024 * 1024),
+    },
   },
 
   /** The library's own timed wait: rejects (ProcessError, kind 'TimedOut') after `ms`. */

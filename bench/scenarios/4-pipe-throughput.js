@@ -44,7 +44,8 @@ function placements(ctx) {
 }
 
 // Every driver reads through its default transport; drivers that offer other transports
-// (core: stdout 'socketpair', what child_process uses) get a row for each.
+// (core: stdout 'socketpair', what child_process uses) get a row for each, and so does each
+// other way of reading they offer (core: caller-owned buffers).
 function readers(drivers) {
   const out = [];
   for (const driver of drivers) {
@@ -52,8 +53,17 @@ function readers(drivers) {
     for (const transport of driver.pipeTransports ?? []) {
       out.push({ name: `${driver.name}-${transport}`, driver, transport });
     }
+    for (const [variant, spec] of Object.entries(driver.pipeVariants ?? {})) {
+      out.push({ name: `${driver.name}-${variant}`, driver, variant: spec });
+    }
   }
   return out;
+}
+
+// Page faults this process took while a run moved its bytes: a fresh buffer per read faults
+// in (and zero-fills) every page it lands on, which is what this column makes visible.
+function minorFaults() {
+  return process.resourceUsage().minorPageFault;
 }
 
 export async function run(ctx) {
@@ -74,17 +84,22 @@ export async function run(ctx) {
       }
     };
     const writerArgs = [String(bytes), '0', String(writerCpu)];
-    for (const { name, driver: d, transport } of readers(ctx.drivers)) {
+    for (const { name, driver: d, transport, variant } of readers(ctx.drivers)) {
       if (d.pipeNote) notes[name] = d.pipeNote;
       if (transport) notes[name] = `stdout: '${transport}'`;
+      if (variant) notes[name] = variant.note;
       contenders.push({
         name: `${name}/${placement}`,
         run: pinned(async () => {
+          const f0 = minorFaults();
           const t0 = hrNow();
-          const n = await d.pipeBytes(ctx.c.bins.writer, writerArgs, { lines: true, transport });
+          const n = variant
+            ? await variant.run(ctx.c.bins.writer, writerArgs)
+            : await d.pipeBytes(ctx.c.bins.writer, writerArgs, { lines: true, transport });
           const elapsedNs = nsSince(t0);
+          const faults = minorFaults() - f0;
           if (n !== bytes) throw new Error(`received ${n} bytes, expected ${bytes}`);
-          return { bytes: n, elapsedNs };
+          return { bytes: n, elapsedNs, faults };
         }),
       });
     }
@@ -117,6 +132,7 @@ export async function run(ctx) {
       const mibs = s.map((x) => x.bytes / 2 ** 20 / (x.elapsedNs / 1e9));
       row[placement] = median(mibs);
       row[`${placement}Rounds`] = mibs;
+      row[`${placement}FaultsPerGiB`] = median(s.map((x) => x.faults / (x.bytes / 2 ** 30)));
     }
     if (place.list.some(([p]) => row[p] !== undefined)) rows.push(row);
   }
@@ -124,6 +140,7 @@ export async function run(ctx) {
   for (const [placement] of place.list) {
     columns.push({ key: placement, title: `${placement} MiB/s` });
     columns.push({ key: `ratio_${placement}`, title: 'vs cp', kind: 'ratio' });
+    columns.push({ key: `${placement}FaultsPerGiB`, title: 'faults/GiB' });
   }
   columns.push({ key: 'note', title: 'note', kind: 'text' });
   const targets = [
@@ -142,6 +159,22 @@ export async function run(ctx) {
       key: 'unpinned',
     },
   ];
+  targets.push(
+    {
+      text: 'core-onread-64k ≥ 0.8× C 64 KiB pipe (unpinned)',
+      impl: 'core-onread-64k',
+      vs: 'c-pipe-64k',
+      key: 'unpinned',
+      min: 0.8,
+    },
+    {
+      text: 'core-onread-1m ≥ 0.6× C 1 MiB pipe (unpinned)',
+      impl: 'core-onread-1m',
+      vs: 'c-pipe-1m',
+      key: 'unpinned',
+      min: 0.6,
+    },
+  );
   for (const [placement] of place.list.slice(1)) {
     targets.push({
       text: `core vs cp (${placement}) (report)`,

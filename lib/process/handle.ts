@@ -24,6 +24,7 @@ import {
   setNice,
   setScheduler,
 } from '../sched/scheduler.js';
+import { OnreadReader } from './onread.js';
 import type { Containment, PreparedSpawn } from './options.js';
 import { PipeReader } from './pipe-reader.js';
 import { type SignalName, signalNumber } from './signals.js';
@@ -110,6 +111,8 @@ export class ProcessHandle {
       if (signal.aborted) queueMicrotask(this.#onAbort);
       else signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+    // A caller-owned buffer is read from the start: nobody has to touch child.stdout first.
+    for (const i of [1, 2] as const) if (prepared.onread[i] !== null) this.#stream(i);
   }
 
   /** @internal Called by the addon's exit watcher (through spawn()). */
@@ -305,7 +308,7 @@ export class ProcessHandle {
     this.#refed = true;
     this.#native.ref();
     for (const t of this.#timers) t.ref();
-    for (const s of this.#streams) (s as net.Socket | PipeReader | null)?.ref();
+    for (const s of this.#streams) (s as net.Socket | PipeReader | OnreadReader | null)?.ref();
     return this;
   }
 
@@ -314,7 +317,7 @@ export class ProcessHandle {
     this.#refed = false;
     this.#native.unref();
     for (const t of this.#timers) t.unref();
-    for (const s of this.#streams) (s as net.Socket | PipeReader | null)?.unref();
+    for (const s of this.#streams) (s as net.Socket | PipeReader | OnreadReader | null)?.unref();
     return this;
   }
 
@@ -453,8 +456,14 @@ export class ProcessHandle {
     const fd = this.#fds[i] ?? -1;
     if (fd < 0) return null;
     this.#fds[i] = -1;
+    const grow = this.#prepared.pipeSize === undefined;
+    const onread = i === 0 ? null : this.#prepared.onread[i as 1 | 2];
     const stream =
-      i === 0 ? new net.Socket({ fd, readable: false, writable: true }) : new PipeReader(fd);
+      i === 0
+        ? new net.Socket({ fd, readable: false, writable: true })
+        : onread !== null
+          ? new OnreadReader(fd, i === 1 ? 'stdout' : 'stderr', onread, grow)
+          : new PipeReader(fd, grow);
     if (!this.#refed) stream.unref();
     this.#streams[i] = stream;
     return stream;

@@ -12,10 +12,15 @@ export class PipeReader extends Readable {
   #id: number;
   #refed = true;
 
-  constructor(fd: number) {
+  /** `grow` false keeps the pipe at the size the caller chose (pipeSize). */
+  constructor(fd: number, grow = true) {
     // A high-water mark of one full chunk keeps the writer busy without buffering much.
     super({ highWaterMark: 1024 * 1024 });
-    const id = native.readerStart(fd, (chunks, eof, errno) => this.#onData(chunks, eof, errno));
+    const id = native.readerStart(
+      fd,
+      (chunks, eof, errno) => this.#onData(chunks, eof, errno),
+      grow,
+    );
     if (id < 0) {
       const code = errnoName(-id);
       throw new ProcessError('SpawnFailed', `pipe reader for fd ${fd}: ${code}`, {
