@@ -12,6 +12,7 @@
         "native/reader.cc",
         "native/sched.cc",
         "native/spawn_common.cc",
+        "native/splice.cc",
         "native/sys.cc",
         "native/timer.cc"
       ],

@@ -147,6 +147,8 @@ export type { OnreadOptions, OnreadReader, OnreadSpec } from './process/onread.j
 export type { Containment, SpawnOptions, StdioSpec } from './process/options.js';
 export type { OrphanCgroup } from './process/orphans.js';
 export { describeOrphans, reapOrphanCgroups } from './process/orphans.js';
+export type { ChildOutput } from './process/pipe-reader.js';
+export type { PipeDestination, PipeToOptions, PipeToResult } from './process/pipe-to.js';
 export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';

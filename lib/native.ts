@@ -154,6 +154,23 @@ export interface NativeBinding {
   readerResume(id: number): void;
   readerRef(id: number, on: boolean): void;
   readerClose(id: number): void;
+  /** Stops the reader and returns a duplicate of its descriptor for the caller, or -errno. */
+  readerDetach(id: number): number;
+  /**
+   * Moves srcFd's bytes (after `prefix`) to a duplicate of dstFd on a native thread: splice(2),
+   * or read/write where splice does not apply. Takes ownership of srcFd (-1: prefix only).
+   * Returns a job id or -errno; onDone(errno, bytes, syscall, spliced) runs once.
+   */
+  pipeTo(
+    srcFd: number,
+    dstFd: number,
+    prefix: Uint8Array | null,
+    onDone: (errno: number, bytes: number, syscall: string, spliced: boolean) => void,
+    /** 0 auto (read/write for regular files, else splice), 1 splice, 2 read/write. */
+    method?: 0 | 1 | 2,
+  ): number;
+  /** Stops a running pipeTo job (it reports ECANCELED); false when it already finished. */
+  pipeToCancel(id: number): boolean;
   timerCancel(id: number): boolean;
 
   // ---- scheduling (lib/sched). `id` is a pid or a native tid; 0 means the calling thread.

@@ -82,6 +82,9 @@ void TeardownTimers(EnvData* data);
 void InitReaders(Napi::Env env, Napi::Object exports);
 void TeardownReaders(EnvData* data);
 
+// splice.cc: pipeTo, moving a child's output to a descriptor off the JS thread.
+void InitSplice(Napi::Env env, Napi::Object exports);
+
 // sched.cc
 void InitSched(Napi::Env env, Napi::Object exports);
 // Unregisters this environment's thread: after this no setAffinity(tid, ourThread) reaches it.

@@ -317,6 +317,18 @@ Napi::Value ReaderRef(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// readerDetach(id) -> fd | -errno: stops reading and hands the descriptor over (pipeTo
+// moves the rest off the JS thread). The caller owns the returned duplicate; ours closes
+// after the poll handle, as always (pitfall 8).
+Napi::Value ReaderDetach(const Napi::CallbackInfo& info) {
+  Reader* r = Find(info);
+  if (r == nullptr) return Napi::Number::New(info.Env(), -EBADF);
+  int fd = fcntl(r->fd.Get(), F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return Napi::Number::New(info.Env(), -errno);
+  CloseReader(r);
+  return Napi::Number::New(info.Env(), fd);
+}
+
 Napi::Value ReaderClose(const Napi::CallbackInfo& info) {
   Reader* r = Find(info);
   if (r != nullptr) CloseReader(r);
@@ -332,6 +344,7 @@ void InitReaders(Napi::Env env, Napi::Object exports) {
   exports.Set("readerResume", Napi::Function::New<ReaderResume>(env, "readerResume"));
   exports.Set("readerRef", Napi::Function::New<ReaderRef>(env, "readerRef"));
   exports.Set("readerClose", Napi::Function::New<ReaderClose>(env, "readerClose"));
+  exports.Set("readerDetach", Napi::Function::New<ReaderDetach>(env, "readerDetach"));
 }
 
 void TeardownReaders(EnvData* data) { CloseAll(data->readers, CloseReader); }

@@ -1,6 +1,6 @@
 // Driver for this project (@core/process, built into dist/). It is loaded lazily so the rest of
 // the suite still runs (and says why core is missing) before `npm run build` has produced dist/.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { destroyAll, drainCount, expectSuccess, signalName } from './common.js';
@@ -29,6 +29,17 @@ async function onreadBytes(program, args, size) {
   const [, status] = await Promise.all([finished(child.stdout), child.exited]);
   expectSuccess(program, status.code, status.signal);
   return n;
+}
+
+// Moves a child's stdout to a file without JS seeing the bytes; returns the file's size.
+async function pipeToBytes(program, args, file, method) {
+  const child = lib.spawn({ program, args, stdin: 'null', stdout: 'pipe', stderr: 'null' });
+  const [moved, status] = await Promise.all([child.stdout.pipeTo(file, { method }), child.exited]);
+  expectSuccess(program, status.code, status.signal);
+  const size = statSync(file).size;
+  if (size !== moved.bytes)
+    throw new Error(`pipeTo reported ${moved.bytes} bytes, file has ${size}`);
+  return size;
 }
 
 export default {
@@ -95,6 +106,14 @@ export default {
     'onread-1m': {
       note: 'stdout: { onread } into one 1 MiB buffer',
       run: (program, args) => onreadBytes(program, args, 1024 * 1024),
+    },
+    'pipeTo-file': {
+      note: "stdout.pipeTo(file), method 'auto' (read/write off the JS thread)",
+      run: (program, args, { outFile }) => pipeToBytes(program, args, outFile, 'auto'),
+    },
+    'pipeTo-splice': {
+      note: "stdout.pipeTo(file), method 'splice'",
+      run: (program, args, { outFile }) => pipeToBytes(program, args, outFile, 'splice'),
     },
   },
 

@@ -7,6 +7,9 @@
 //   same      the bench process (so the reader) and the writer pinned to one CPU
 //   cross     the bench process on one CPU, the writer pinned to the other
 // BENCH_PIN=0 measures only 'unpinned'.
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runC } from '../lib/c.js';
 import { cpuAffinity, pinSelf } from '../lib/proc.js';
 import { hrNow, nsSince, roundRobin } from '../lib/runner.js';
@@ -18,11 +21,15 @@ export const title = 'child stdout → parent throughput (count and discard)';
 // Pause after the GC between runs so V8's background threads (freeing the previous run's
 // buffers) are not competing with the next run.
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 100);
+// The last field: the C loop also writes every chunk to a file (`cat > file`), the peer of
+// the pipeTo(file) rows.
 const C_VARIANTS = [
   ['c-pipe-64k', '65536', 'pipe', '0', 'C read() 64 KiB buffer, 64 KiB pipe'],
   ['c-pipe-1m', '1048576', 'pipe', '1048576', 'C read() 1 MiB buffer, 1 MiB pipe'],
   ['c-sockpair', '65536', 'socketpair', '0', 'C read() 64 KiB buffer, socketpair'],
+  ['c-cat-file', '65536', 'pipe', '0', 'C read()+write() 64 KiB to a file (cat > file)', true],
 ];
+const OUT_FILE = join(tmpdir(), `core-process-bench-4-${process.pid}.out`);
 
 /** [name, CPU for the bench process (null: unpinned), CPU the writer pins itself to (-1: none)] */
 function placements(ctx) {
@@ -93,9 +100,14 @@ export async function run(ctx) {
         run: pinned(async () => {
           const f0 = minorFaults();
           const t0 = hrNow();
-          const n = variant
-            ? await variant.run(ctx.c.bins.writer, writerArgs)
-            : await d.pipeBytes(ctx.c.bins.writer, writerArgs, { lines: true, transport });
+          let n;
+          try {
+            n = variant
+              ? await variant.run(ctx.c.bins.writer, writerArgs, { outFile: OUT_FILE })
+              : await d.pipeBytes(ctx.c.bins.writer, writerArgs, { lines: true, transport });
+          } finally {
+            rmSync(OUT_FILE, { force: true });
+          }
           const elapsedNs = nsSince(t0);
           const faults = minorFaults() - f0;
           if (n !== bytes) throw new Error(`received ${n} bytes, expected ${bytes}`);
@@ -103,15 +115,20 @@ export async function run(ctx) {
         }),
       });
     }
-    for (const [name, buf, kind, pipeSize, note] of C_VARIANTS) {
+    for (const [name, buf, kind, pipeSize, note, toFile] of C_VARIANTS) {
       notes[name] = note;
       const args = [buf, ctx.c.bins.writer, String(bytes), kind, pipeSize, String(writerCpu)];
+      if (toFile) args.push(OUT_FILE);
       contenders.push({
         name: `${name}/${placement}`,
         run: pinned(async () => {
-          const r = await runC(ctx.c.bins.pipe_reader, args);
-          if (r.bytes !== bytes) throw new Error(`C reader got ${r.bytes} bytes`);
-          return r;
+          try {
+            const r = await runC(ctx.c.bins.pipe_reader, args);
+            if (r.bytes !== bytes) throw new Error(`C reader got ${r.bytes} bytes`);
+            return r;
+          } finally {
+            if (toFile) rmSync(OUT_FILE, { force: true });
+          }
         }),
       });
     }
@@ -173,6 +190,13 @@ export async function run(ctx) {
       vs: 'c-pipe-1m',
       key: 'unpinned',
       min: 0.6,
+    },
+    {
+      text: 'core-pipeTo-file ≥ 0.8× C cat > file (unpinned)',
+      impl: 'core-pipeTo-file',
+      vs: 'c-cat-file',
+      key: 'unpinned',
+      min: 0.8,
     },
   );
   for (const [placement] of place.list.slice(1)) {

@@ -26,7 +26,7 @@ import {
 } from '../sched/scheduler.js';
 import { OnreadReader } from './onread.js';
 import type { Containment, PreparedSpawn } from './options.js';
-import { PipeReader } from './pipe-reader.js';
+import { type ChildOutput, PipeReader } from './pipe-reader.js';
 import { type SignalName, signalNumber } from './signals.js';
 import { decodeStatus, type ExitStatus } from './status.js';
 
@@ -131,13 +131,16 @@ export class ProcessHandle {
   get stdin(): Writable | null {
     return this.#stream(0) as Writable | null;
   }
-  /** The child's stdout as a readable stream when spawned with stdout: 'pipe', else null. */
-  get stdout(): Readable | null {
-    return this.#stream(1) as Readable | null;
+  /**
+   * The child's stdout as a readable stream when spawned with stdout 'pipe', 'socketpair' or
+   * { onread }, else null. `child.stdout.pipeTo(dest)` splices it into a file, socket or fd.
+   */
+  get stdout(): ChildOutput | null {
+    return this.#stream(1) as ChildOutput | null;
   }
-  /** The child's stderr as a readable stream when spawned with stderr: 'pipe', else null. */
-  get stderr(): Readable | null {
-    return this.#stream(2) as Readable | null;
+  /** The child's stderr, as stdout. */
+  get stderr(): ChildOutput | null {
+    return this.#stream(2) as ChildOutput | null;
   }
 
   /** True until the child has been reaped. */

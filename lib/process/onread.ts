@@ -13,6 +13,8 @@
 import { Readable } from 'node:stream';
 import { errnoName, invalid, ProcessError } from '../errors.js';
 import { native } from '../native.js';
+import type { ChildOutput } from './pipe-reader.js';
+import type { PipeToResult } from './pipe-to.js';
 
 /** What `onread` takes: a buffer (or a function returning one) and a per-read callback. */
 export interface OnreadOptions {
@@ -55,7 +57,7 @@ export function checkOnread(field: string, spec: Record<string, unknown>): Onrea
   return o as unknown as OnreadOptions;
 }
 
-export class OnreadReader extends Readable {
+export class OnreadReader extends Readable implements ChildOutput {
   /** Bytes delivered to the callback so far. */
   bytesRead = 0;
   #id: number;
@@ -135,6 +137,17 @@ export class OnreadReader extends Readable {
 
   override _read(): void {
     // Nothing to pull: the addon pushes into the caller's buffer.
+  }
+
+  /** Refused: with onread the bytes already go to the caller's callback. */
+  pipeTo(): Promise<PipeToResult> {
+    return Promise.reject(
+      new ProcessError(
+        'InvalidCommand',
+        `pipeTo: ${this.#field} is read through onread; spawn it with ${this.#field}: 'pipe' to pipe it`,
+        { field: `${this.#field}.onread`, code: 'EINVAL' },
+      ),
+    );
   }
 
   /** Stops reading: the pipe fills and the child blocks in write(). */

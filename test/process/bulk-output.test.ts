@@ -1,17 +1,29 @@
 // Bulk output (issue 18): caller-owned read buffers ({ onread }) and pipeSize, each checked
 // against what the kernel and the child say: a sha256 computed by the child itself, the
 // writer's state and write count in /proc, our own VmRSS and /proc/self/fd, real exit signals.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { ProcessError, type ProcessHandle, spawn } from '../../lib/index.js';
+import { type ChildOutput, ProcessError, type ProcessHandle, spawn } from '../../lib/index.js';
 import {
   eventually,
   fdsOf,
   fdTarget,
   procState,
   procStatusField,
+  tempDir,
   thrown,
   trackChildren,
 } from '../helpers.js';
@@ -307,3 +319,190 @@ describe('pipeSize', () => {
     }
   });
 });
+
+describe('child.stdout.pipeTo(destination) moves the bytes off the JS thread', () => {
+  it('1 GiB into a file: sha256sum of the file equals the one the child computed', async () => {
+    const file = path.join(tempDir(), 'out.bin');
+    try {
+      const child = track(spawn({ ...hashingWriter(GiB), stdout: 'pipe', stderr: 'pipe' }));
+      const [moved, digest, status] = await Promise.all([
+        (child.stdout as ChildOutput).pipeTo(file),
+        text(child.stderr),
+        child.exited,
+      ]);
+      expect(status.code).toBe(0);
+      expect(moved.bytes).toBe(GiB);
+      expect(statSync(file).size).toBe(GiB);
+      const fileDigest = execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0];
+      expect(fileDigest).toBe(digest.split(' ')[0]);
+    } finally {
+      rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('bytes the stream had already read go first, in order', async () => {
+    const file = path.join(tempDir(), 'out.txt');
+    const child = track(
+      spawn({ program: 'sh', args: ['-c', 'echo first; sleep 0.3; echo second'], stdout: 'pipe' }),
+    );
+    const out = child.stdout as ChildOutput;
+    expect(await eventually(() => out.readableLength > 0)).toBe(true);
+    const moved = await out.pipeTo({ file });
+    expect(readFileSync(file, 'utf8')).toBe('first\nsecond\n');
+    expect(moved.bytes).toBe(13);
+    await finished(out); // the stream ends once the transfer is done
+    expect(out.readableEnded).toBe(true);
+  });
+
+  it('where splice refuses (an O_APPEND descriptor) the read/write loop does the work', async () => {
+    const file = path.join(tempDir(), 'log.txt');
+    writeFileSync(file, 'head\n');
+    const fd = openSync(file, 'a');
+    try {
+      const child = track(spawn({ program: 'seq', args: ['3'], stdout: 'pipe' }));
+      const moved = await (child.stdout as ChildOutput).pipeTo(fd, { method: 'splice' });
+      expect(moved).toEqual({ bytes: 6, spliced: false });
+      expect(readFileSync(file, 'utf8')).toBe('head\n1\n2\n3\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('into a socket, with back-pressure: a reader that stops blocks the writer and our RSS stays flat', async () => {
+    const total = 256 * 2 ** 20;
+    const hash = createHash('sha256');
+    let received = 0;
+    let peer: net.Socket | undefined;
+    const server = net.createServer((s) => {
+      peer = s;
+      s.pause();
+      s.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        hash.update(chunk);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    try {
+      const child = track(spawn({ ...hashingWriter(total), stdout: 'pipe', stderr: 'pipe' }));
+      const digest = text(child.stderr);
+      const rssBefore = vmRssKb();
+      const moving = (child.stdout as ChildOutput).pipeTo(socket);
+      expect(await eventually(() => peer !== undefined)).toBe(true);
+      // The peer is not reading: socket buffers and the pipe fill, then `head` (the
+      // writer's first stage) sleeps and its write count stops moving.
+      const head = await eventually(() => headPid(child.pid) !== null, 10_000);
+      expect(head).toBe(true);
+      const headPidNum = headPid(child.pid) as number;
+      let before = -1;
+      expect(
+        await eventually(() => {
+          const now = wchar(headPidNum);
+          const still = now === before;
+          before = now;
+          return still && procState(headPidNum) === 'S';
+        }, 20_000),
+      ).toBe(true);
+      expect(before).toBeLessThan(total / 2);
+      expect(vmRssKb() - rssBefore).toBeLessThan(32 * 1024);
+      peer?.resume();
+      const moved = await moving;
+      socket.end();
+      expect(moved.bytes).toBe(total);
+      expect(moved.spliced).toBe(true);
+      await eventually(() => received === total, 20_000);
+      expect(hash.digest('hex')).toBe((await digest).split(' ')[0]);
+      expect((await child.exited).code).toBe(0);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  }, 120_000);
+
+  it('a destination that fails: typed error naming the syscall, the writer gets SIGPIPE, no fd left', async () => {
+    const server = net.createServer((s) => {
+      // Read a little, then reset the connection under the transfer.
+      s.once('data', () => s.resetAndDestroy());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    await new Promise((r) => socket.once('connect', r));
+    try {
+      const child = track(
+        spawn({ program: 'head', args: ['-c', String(GiB), '/dev/zero'], stdout: 'pipe' }),
+      );
+      const pipe = childStdoutPipe(child);
+      const e = await (child.stdout as ChildOutput).pipeTo(socket).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(ProcessError);
+      expect(['EPIPE', 'ECONNRESET']).toContain((e as ProcessError).code);
+      expect((e as ProcessError).syscall).toBe('splice');
+      expect((await child.exited).signal).toBe('SIGPIPE');
+      expect(ourFdsOn(pipe)).toEqual([]);
+    } finally {
+      socket.destroy();
+      server.close();
+    }
+  }, 60_000);
+
+  it('destroying the stream cancels the transfer: rejected, the writer gets SIGPIPE, no fd left', async () => {
+    {
+      // A destination that never drains: the write end of a pipe nobody reads.
+      const sink = spawn({ program: 'sleep', args: ['30'], stdin: 'pipe', stdout: 'null' });
+      track(sink);
+      const child = track(
+        spawn({ program: 'head', args: ['-c', String(GiB), '/dev/zero'], stdout: 'pipe' }),
+      );
+      const pipe = childStdoutPipe(child);
+      const out = child.stdout as ChildOutput;
+      const moving = out.pipeTo(sink.stdin as unknown as net.Socket);
+      expect(await eventually(() => procState(child.pid) === 'S', 10_000)).toBe(true);
+      out.destroy();
+      const e = await moving.then(
+        () => null,
+        (err: unknown) => err,
+      );
+      expect((e as ProcessError).code).toBe('ECANCELED');
+      expect((await child.exited).signal).toBe('SIGPIPE');
+      expect(await eventually(() => ourFdsOn(pipe).length === 0)).toBe(true);
+    }
+  }, 60_000);
+
+  it('refuses what it cannot write to, and an onread stream', async () => {
+    const child = track(spawn({ program: 'true', stdout: 'pipe' }));
+    for (const bad of [-1, '', { nope: 1 }, null]) {
+      const e = await (child.stdout as ChildOutput)
+        .pipeTo(bad as unknown as number)
+        .catch((err: unknown) => err);
+      expect((e as ProcessError).kind).toBe('InvalidCommand');
+    }
+    const withOnread = track(
+      spawn({
+        program: 'true',
+        stdout: { onread: { buffer: Buffer.alloc(16), callback() {} } },
+      }),
+    );
+    const e = await (withOnread.stdout as ChildOutput).pipeTo('/dev/null').catch((err) => err);
+    expect((e as ProcessError).kind).toBe('InvalidCommand');
+    expect((e as ProcessError).field).toBe('stdout.onread');
+  });
+});
+
+// The pid of `head` under the hashing writer's shell (its child whose comm is 'head').
+function headPid(shPid: number): number | null {
+  try {
+    const kids = readFileSync(`/proc/${shPid}/task/${shPid}/children`, 'utf8').trim().split(/\s+/);
+    for (const k of kids) {
+      if (k && readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'head') return Number(k);
+    }
+  } catch {
+    // gone
+  }
+  return null;
+}
