@@ -149,6 +149,13 @@ export type { OrphanCgroup } from './process/orphans.js';
 export { describeOrphans, reapOrphanCgroups } from './process/orphans.js';
 export type { ChildOutput } from './process/pipe-reader.js';
 export type { PipeDestination, PipeToOptions, PipeToResult } from './process/pipe-to.js';
+export type {
+  PipelineOptions,
+  PipelineRun,
+  PipeMember,
+  PipeMemberResult,
+} from './process/pipeline.js';
+export { pipeline } from './process/pipeline.js';
 export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';

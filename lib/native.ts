@@ -171,6 +171,8 @@ export interface NativeBinding {
   ): number;
   /** Stops a running pipeTo job (it reports ECANCELED); false when it already finished. */
   pipeToCancel(id: number): boolean;
+  /** A CLOEXEC pipe [read, write] (size > 0: F_SETPIPE_SZ), or -errno. JS owns both ends. */
+  makePipe(size?: number): [number, number] | number;
   timerCancel(id: number): boolean;
 
   // ---- scheduling (lib/sched). `id` is a pid or a native tid; 0 means the calling thread.

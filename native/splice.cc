@@ -251,11 +251,45 @@ Napi::Value PipeToCancel(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// makePipe(size) -> [readFd, writeFd] | -errno: a CLOEXEC pipe for pipeline() to connect
+// one child's stdout to the next one's stdin (spawn dup2s the ends into place; the
+// CLOEXEC originals reach no child). size > 0: F_SETPIPE_SZ, as spawn's pipeSize.
+Napi::Value MakePipe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int p[2];
+#if defined(__linux__)
+  if (pipe2(p, O_CLOEXEC) != 0) return Napi::Number::New(env, -errno);
+#else
+  if (pipe(p) != 0) return Napi::Number::New(env, -errno);
+  for (int i = 0; i < 2; i++) {
+    if (fcntl(p[i], F_SETFD, FD_CLOEXEC) != 0) {
+      int e = errno;
+      close(p[0]);
+      close(p[1]);
+      return Napi::Number::New(env, -e);
+    }
+  }
+#endif
+  UniqueFd r(p[0]);
+  UniqueFd w(p[1]);
+  int size = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+#ifdef F_SETPIPE_SZ
+  if (size > 0 && fcntl(r.Get(), F_SETPIPE_SZ, size) < 0) return Napi::Number::New(env, -errno);
+#else
+  if (size > 0) return Napi::Number::New(env, -ENOTSUP);
+#endif
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, r.Release()));
+  out.Set(1u, Napi::Number::New(env, w.Release()));
+  return out;
+}
+
 }  // namespace
 
 void InitSplice(Napi::Env env, Napi::Object exports) {
   exports.Set("pipeTo", Napi::Function::New<PipeTo>(env, "pipeTo"));
   exports.Set("pipeToCancel", Napi::Function::New<PipeToCancel>(env, "pipeToCancel"));
+  exports.Set("makePipe", Napi::Function::New<MakePipe>(env, "makePipe"));
 }
 
 }  // namespace coreproc
