@@ -31,6 +31,24 @@ async function onreadBytes(program, args, size) {
   return n;
 }
 
+// writer | cat through pipeline(): the kernel moves writer -> cat, we count cat's output.
+async function pipelineBytes(program, args) {
+  let n = 0;
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  const r = await lib.pipeline([{ program, args }, { program: 'cat' }], {
+    stderr: 'null',
+    stdout: { onread: { buffer, callback: (nread) => void (n += nread) } },
+  });
+  if (r.code !== 0) throw new Error(`pipeline failed: ${r.code}`);
+  return n;
+}
+
+// The same line built by a shell, read the same way.
+async function shLineBytes(program, args) {
+  const quote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+  return onreadBytes('sh', ['-c', `${[program, ...args].map(quote).join(' ')} | cat`], 64 * 1024);
+}
+
 // Moves a child's stdout to a file without JS seeing the bytes; returns the file's size.
 async function pipeToBytes(program, args, file, method) {
   const child = lib.spawn({ program, args, stdin: 'null', stdout: 'pipe', stderr: 'null' });
@@ -110,6 +128,14 @@ export default {
     'pipeTo-file': {
       note: "stdout.pipeTo(file), method 'auto' (read/write off the JS thread)",
       run: (program, args, { outFile }) => pipeToBytes(program, args, outFile, 'auto'),
+    },
+    'pipeline-cat': {
+      note: 'pipeline([writer, cat]), last stdout { onread } 64 KiB',
+      run: (program, args) => pipelineBytes(program, args),
+    },
+    'sh-c-cat': {
+      note: "the same line as sh -c 'writer | cat', stdout { onread } 64 KiB",
+      run: (program, args) => shLineBytes(program, args),
     },
     'pipeTo-splice': {
       note: "stdout.pipeTo(file), method 'splice'",
