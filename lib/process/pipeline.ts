@@ -289,14 +289,12 @@ export async function pipeline(
       } as SpawnOptions);
       handles.push(handle);
       if (i === 0) pgid = handle.pid;
-      // The children hold their ends now; ours would keep EOF from ever coming.
-      if (typeof stdout === 'object' && 'fd' in stdout) {
-        closeQuietly(stdout.fd);
-        open.delete(stdout.fd);
-      }
-      if (typeof nextStdin === 'object' && 'fd' in nextStdin) {
-        closeQuietly(nextStdin.fd);
-        open.delete(nextStdin.fd);
+      // The children hold their ends now; ours would keep EOF from ever coming. Only the
+      // pipes we made: a caller's { fd } for stdin or stdout stays the caller's.
+      for (const spec of [stdout, nextStdin]) {
+        if (typeof spec === 'object' && 'fd' in spec && open.delete(spec.fd)) {
+          closeQuietly(spec.fd);
+        }
       }
       nextStdin = { fd: readEnd };
     }

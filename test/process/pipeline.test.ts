@@ -3,7 +3,9 @@
 // computes itself, and bash's own PIPESTATUS for the same line.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProcessError, pipeline } from '../../lib/index.js';
 import { eventually, fdsOf, fdTarget, procPids, procState, procStatusField } from '../helpers.js';
@@ -237,6 +239,28 @@ describe('pipeline()', () => {
     expect((e as ProcessError).code).toBe('ENOENT');
     expect(childrenWith('no-such-program').length).toBe(0);
     expect(await eventually(() => fdsOf('self').length <= fdsBefore.length)).toBe(true);
+  });
+
+  it('a caller’s { fd } for stdin and stdout stays open and the caller’s', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'core-process-pl-'));
+    try {
+      writeFileSync(path.join(dir, 'in'), 'b\na\n');
+      const inFd = openSync(path.join(dir, 'in'), 'r');
+      const outFd = openSync(path.join(dir, 'out'), 'w');
+      const r = await pipeline([{ program: 'cat' }, { program: 'sort' }], {
+        stdin: { fd: inFd },
+        stdout: { fd: outFd },
+      });
+      expect(r.code).toBe(0);
+      // Still ours: the kernel still has both open in this process.
+      expect(fdTarget('self', inFd)).toBe(path.join(dir, 'in'));
+      expect(fdTarget('self', outFd)).toBe(path.join(dir, 'out'));
+      closeSync(inFd);
+      closeSync(outFd);
+      expect(readFileSync(path.join(dir, 'out'), 'utf8')).toBe('a\nb\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an empty line and members that set what the line owns', async () => {
