@@ -112,7 +112,14 @@ export class ProcessHandle {
       else signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     // A caller-owned buffer is read from the start: nobody has to touch child.stdout first.
-    for (const i of [1, 2] as const) if (prepared.onread[i] !== null) this.#stream(i);
+    // Should that fail (uv_poll_init: ENOMEM), the caller never gets this handle, so the
+    // child must not outlive the throw: the exit watcher still reaps it.
+    try {
+      for (const i of [1, 2] as const) if (prepared.onread[i] !== null) this.#stream(i);
+    } catch (error) {
+      nativeChild.kill(signalNumber('SIGKILL'));
+      throw error;
+    }
   }
 
   /** @internal Called by the addon's exit watcher (through spawn()). */
