@@ -45,6 +45,7 @@ void OnEnvTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
   TeardownChildren(data);
   TeardownTimers(data);
   TeardownReaders(data);
+  TeardownSplice(data);
   CloseDone(data);
 }
 

@@ -84,6 +84,7 @@ void TeardownReaders(EnvData* data);
 
 // splice.cc: pipeTo, moving a child's output to a descriptor off the JS thread.
 void InitSplice(Napi::Env env, Napi::Object exports);
+void TeardownSplice(EnvData* data);
 
 // sched.cc
 void InitSched(Napi::Env env, Napi::Object exports);

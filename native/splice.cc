@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -39,6 +40,16 @@ namespace {
 
 constexpr size_t kSpliceChunk = 1024 * 1024;
 
+// What the transfer thread and the ThreadSafeFunction's finalizer share. When an environment
+// is torn down (a worker ends) Node finalizes and frees its ThreadSafeFunctions even while a
+// thread still holds one: calling it after that is a use after free (seen: an abort in
+// uv_mutex_lock inside napi_call_threadsafe_function). The finalizer marks the link gone
+// under the mutex, and the thread calls and releases only under that mutex while it is not.
+struct JobLink {
+  std::mutex mu;
+  bool gone = false;
+};
+
 struct PipeJob {
   uint32_t id = 0;
   UniqueFd src;  // -1: only the prefix is left to write (the stream had already ended)
@@ -51,10 +62,21 @@ struct PipeJob {
   const char* syscall = "";
   bool spliced = false;  // at least one splice() moved data: the kernel path was taken
   Napi::ThreadSafeFunction done;
+  std::shared_ptr<JobLink> link = std::make_shared<JobLink>();
 };
 
 std::mutex gJobsMu;
-std::unordered_map<uint32_t, int> gCancelFds;  // id -> eventfd, while the job runs
+struct Running {
+  int cancelFd;
+  EnvData* env;  // whose teardown cancels it
+};
+std::unordered_map<uint32_t, Running> gCancelFds;  // id -> eventfd, while the job runs
+
+// Under gJobsMu. An eventfd write of 8 bytes never blocks here (at most 2^64-2 pending).
+bool Cancel(const Running& job) {
+  uint64_t one = 1;
+  return write(job.cancelFd, &one, sizeof one) == static_cast<ssize_t>(sizeof one);
+}
 std::atomic<uint32_t> gNextJob{1};
 
 // Waits until every fd in `want` (events != 0) is ready, or the cancel fd fires.
@@ -170,11 +192,39 @@ void RunJob(PipeJob* j) {
   j->dst.Reset();
   // Copied first: once BlockingCall has queued the job, the JS thread may delete it.
   Napi::ThreadSafeFunction done = j->done;
+  std::shared_ptr<JobLink> link = j->link;
+  std::lock_guard<std::mutex> guard(link->mu);
+  if (link->gone) {  // the environment is gone, and its ThreadSafeFunction with it
+    delete j;
+    return;
+  }
   napi_status st = done.BlockingCall(j, [](Napi::Env env, Napi::Function fn, PipeJob* job) {
-    fn.Call({Napi::Number::New(env, job->err),
-             Napi::Number::New(env, static_cast<double>(job->bytes)),
-             Napi::String::New(env, job->syscall), Napi::Boolean::New(env, job->spliced)});
-    delete job;
+    std::unique_ptr<PipeJob> owned(job);
+    // Raw calls: this may run while a worker is being torn down, where node-addon-api's
+    // wrappers would turn the refused call into a fatal error (see callback.h). A call
+    // that fails then has nobody left to tell.
+    if (env == nullptr || fn.IsEmpty()) return;
+    napi_value args[4];
+    if (napi_create_int32(env, job->err, &args[0]) != napi_ok ||
+        napi_create_double(env, static_cast<double>(job->bytes), &args[1]) != napi_ok ||
+        napi_create_string_utf8(env, job->syscall, NAPI_AUTO_LENGTH, &args[2]) != napi_ok ||
+        napi_get_boolean(env, job->spliced, &args[3]) != napi_ok) {
+      return;
+    }
+    napi_value global;
+    napi_value result;
+    if (napi_get_global(env, &global) != napi_ok) return;
+    if (napi_call_function(env, global, fn, 4, args, &result) != napi_ok) {
+      bool pending = false;
+      napi_value error;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+          napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+        napi_valuetype type;
+        if (napi_typeof(env, error, &type) == napi_ok && type != napi_undefined) {
+          napi_fatal_exception(env, error);  // a JS error from the handler: uncaughtException
+        }
+      }
+    }
   });
   if (st != napi_ok) delete j;  // the environment is gone: nobody is waiting for the answer
   done.Release();
@@ -216,10 +266,20 @@ Napi::Value PipeTo(const Napi::CallbackInfo& info) {
                      reinterpret_cast<const char*>(pre.Data()) + pre.ElementLength());
   }
   j->id = gNextJob.fetch_add(1);
-  j->done = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "pipeTo", 0, 1);
+  auto* link = new std::shared_ptr<JobLink>(j->link);
+  j->done = Napi::ThreadSafeFunction::New(
+      env, info[3].As<Napi::Function>(), "pipeTo", 0, 1,
+      [](Napi::Env, std::shared_ptr<JobLink>* shared) {
+        {
+          std::lock_guard<std::mutex> lock((*shared)->mu);
+          (*shared)->gone = true;
+        }
+        delete shared;
+      },
+      link);
   {
     std::lock_guard<std::mutex> lock(gJobsMu);
-    gCancelFds.emplace(j->id, j->cancel.Get());
+    gCancelFds.emplace(j->id, Running{j->cancel.Get(), GetEnvData(env)});
   }
   uint32_t id = j->id;
   std::thread(RunJob, j).detach();
@@ -242,9 +302,7 @@ Napi::Value PipeToCancel(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(gJobsMu);
   auto it = gCancelFds.find(id);
   if (it == gCancelFds.end()) return Napi::Boolean::New(env, false);
-  uint64_t one = 1;
-  ssize_t w = write(it->second, &one, sizeof one);  // an eventfd write of 8 bytes never blocks here
-  return Napi::Boolean::New(env, w == static_cast<ssize_t>(sizeof one));
+  return Napi::Boolean::New(env, Cancel(it->second));
 #else
   (void)info;
   return Napi::Boolean::New(env, false);
@@ -285,6 +343,19 @@ Napi::Value MakePipe(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+// A worker that goes away stops its transfers: each closes our end of its child's pipe, so
+// the child gets SIGPIPE instead of writing on with nobody left to ask for the result.
+void TeardownSplice(EnvData* data) {
+#if defined(__linux__)
+  std::lock_guard<std::mutex> lock(gJobsMu);
+  for (const auto& entry : gCancelFds) {
+    if (entry.second.env == data) Cancel(entry.second);
+  }
+#else
+  (void)data;
+#endif
+}
 
 void InitSplice(Napi::Env env, Napi::Object exports) {
   exports.Set("pipeTo", Napi::Function::New<PipeTo>(env, "pipeTo"));

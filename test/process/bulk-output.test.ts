@@ -15,6 +15,7 @@ import {
 import net from 'node:net';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { type ChildOutput, ProcessError, type ProcessHandle, spawn } from '../../lib/index.js';
 import {
@@ -27,6 +28,7 @@ import {
   thrown,
   trackChildren,
 } from '../helpers.js';
+import { childEnv, compiledLib, FIXTURES } from '../subprocess.js';
 
 const track = trackChildren();
 const GiB = 2 ** 30;
@@ -469,6 +471,26 @@ describe('child.stdout.pipeTo(destination) moves the bytes off the JS thread', (
       expect((e as ProcessError).code).toBe('ECANCELED');
       expect((await child.exited).signal).toBe('SIGPIPE');
       expect(await eventually(() => ourFdsOn(pipe).length === 0)).toBe(true);
+    }
+  }, 60_000);
+
+  it('a worker that goes away mid-transfer stops its pipeTo and onread children (SIGPIPE), no crash', async () => {
+    const lib = await compiledLib();
+    const worker = new Worker(path.join(FIXTURES, 'bulk-worker.mjs'), {
+      workerData: { lib },
+      env: childEnv(),
+    });
+    const pids = await new Promise<{ piped: number; read: number }>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('message', resolve);
+    });
+    // Both are moving data (the transfer and the reader run), then the worker is gone.
+    expect(await eventually(() => wchar(pids.piped) > 4 * 2 ** 20, 10_000)).toBe(true);
+    expect(await eventually(() => wchar(pids.read) > 4 * 2 ** 20, 10_000)).toBe(true);
+    await worker.terminate();
+    // Our ends closed: each writer dies of SIGPIPE and the orphan reaper reaps it.
+    for (const pid of [pids.piped, pids.read]) {
+      expect(await eventually(() => procState(pid) === null, 10_000)).toBe(true);
     }
   }, 60_000);
 
