@@ -263,6 +263,38 @@ describe('pipeline()', () => {
     }
   });
 
+  it('scheduling options apply to every member, and a member’s own value wins (seen in /proc)', async () => {
+    const ac = new AbortController();
+    let seen: number[] = [];
+    const running = pipeline(
+      [
+        { program: 'sleep', args: ['30'], nice: 7 },
+        { program: 'cat' },
+        { program: 'cat', affinity: [0] },
+      ],
+      {
+        nice: 3,
+        signal: ac.signal,
+        reject: false,
+        onSpawn: (handles) => {
+          seen = handles.map((h) => h.pid);
+        },
+      },
+    );
+    expect(await eventually(() => seen.length === 3 && procState(seen[2] as number) === 'S')).toBe(
+      true,
+    );
+    // Field 19 of /proc/<pid>/stat is the nice value; Cpus_allowed_list the affinity.
+    const niceOf = (pid: number) => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    expect(seen.map(niceOf)).toEqual([7, 3, 3]);
+    expect(procStatusField(seen[2] as number, 'Cpus_allowed_list')).toBe('0');
+    ac.abort();
+    await running;
+  });
+
   it('refuses an empty line and members that set what the line owns', async () => {
     for (const [members, field] of [
       [[], 'pipeline'],
