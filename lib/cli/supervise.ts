@@ -20,6 +20,8 @@ import {
   supervise,
 } from '../daemon/supervisor.js';
 import { describe } from '../errors.js';
+import { adoptProcess } from '../process/adopt.js';
+import type { ProcessHandle } from '../process/handle.js';
 import { describeOrphans, reapOrphanCgroups } from '../process/orphans.js';
 import type { SignalName } from '../process/signals.js';
 import { integerIn, parseDuration, parseSignal, UsageError } from './parse.js';
@@ -70,9 +72,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 function describeEvent(topic: DaemonTopic, p: Record<string, unknown>): string {
   switch (topic) {
     case 'daemon.started':
-      return `started pid ${p.pid}`;
+      return p.adopted === true ? `adopted pid ${p.pid}` : `started pid ${p.pid}`;
     case 'daemon.exited':
-      return `exited ${p.signal ? `by ${p.signal}` : `with code ${p.code}`} after ${seconds(Number(p.durationMs))}`;
+      return `exited ${p.signal ? `by ${p.signal}` : p.lost === true ? 'with an unknown status (adopted)' : `with code ${p.code}`} after ${seconds(Number(p.durationMs))}`;
     case 'daemon.restarting':
       return `restarting in ${p.delayMs} ms (${p.reason}), attempt ${p.attempt}`;
     case 'daemon.unhealthy':
@@ -125,12 +127,24 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     `${f.code}--${name}.child.pid`,
   );
   const previous = previousChild(childPidFile);
-  if (previous !== null) {
+  let adopted: ProcessHandle | undefined;
+  if (previous !== null && f.adopt === true) {
+    try {
+      adopted = adoptProcess({ ...previous, killGrace: f.stopGrace });
+      process.stderr.write(
+        `[${name}] previous child pid ${previous.pid} is still running: adopting it (--adopt); its exit status will be unknown and its output stays where it went\n`,
+      );
+    } catch (e) {
+      process.stderr.write(`[${name}] cannot adopt pid ${previous.pid}: ${(e as Error).message}\n`);
+    }
+  }
+  if (previous !== null && adopted === undefined) {
     process.stderr.write(
       `[${name}] previous child pid ${previous.pid} is still running: stopping it (--replace)\n`,
     );
     await replacePrevious(previous, f.stopSignal, f.stopGrace);
   }
+  // An adopted child's cgroup is leased to it, so this spares it.
   for (const line of describeOrphans(await reapOrphanCgroups())) process.stderr.write(`${line}\n`);
   const notifier = new SystemdNotifier();
   let childRecord: PidFile | null = null;
@@ -141,7 +155,10 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     } else if (topic === 'daemon.started' && typeof payload.pid === 'number') {
       childRecord = new PidFile(childPidFile);
       try {
-        childRecord.acquire(payload.pid);
+        // The adopted child's record is already there: take it over rather than rewrite it.
+        if (payload.adopted !== true || !childRecord.takeOver(payload.pid)) {
+          childRecord.acquire(payload.pid);
+        }
       } catch (e) {
         childRecord = null;
         process.stderr.write(`[${name}] cannot record the child: ${(e as Error).message}\n`);
@@ -176,6 +193,8 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
       stopSignal: f.stopSignal,
       stopGraceMs: f.stopGrace,
       ...(metrics === null ? {} : { start: metrics.start }),
+      ...(f.adopt === true ? { outlive: true } : {}),
+      ...(adopted === undefined ? {} : { adopt: adopted }),
       onEvent: (topic, payload) => {
         metrics?.observe(topic, payload);
         recordChild(topic, payload);
@@ -305,6 +324,16 @@ export function superviseSubcommand(): Command {
       'write our pid here; refuse to start if another supervisor holds it',
     )
     .option('--no-register', 'do not list this supervisor in the daemon registry')
+    .addOption(
+      new Option(
+        '--adopt',
+        'children outlive a crash of this supervisor; a restarted one adopts the running child instead of starting another (its exit status and output then stay with it)',
+      ).conflicts('replace'),
+    )
+    .option(
+      '--replace',
+      'the default: children die with this supervisor, and a restarted one stops any child still running before starting its own',
+    )
     .addOption(
       new Option('--metrics <addr>', 'serve Prometheus metrics at http://ADDR/metrics').argParser(
         parseMetricsAddr,
