@@ -6,7 +6,6 @@
  */
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { logUpdateStderr } from 'log-update';
 import { SystemdNotifier } from '../daemon/notify.js';
 import { PidFile } from '../daemon/pidfile.js';
 import { previousChild, replacePrevious } from '../daemon/previous.js';
@@ -108,6 +107,12 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
   const options = spawnOptionsFrom(argv, f);
   const name = f.name ?? (argv[0] as string).split('/').pop() ?? 'daemon';
   const tty = process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
+  // The live status line needs a terminal; elsewhere (systemd, a restart after a crash) its
+  // module is not worth loading.
+  const statusLineWriter = tty ? (await import('log-update')).logUpdateStderr : null;
+  const logUpdateStderr = Object.assign((line: string) => statusLineWriter?.(line), {
+    done: () => statusLineWriter?.done(),
+  });
   let since = performance.now();
   const health = healthOf(f); // a bad --health is a usage error before anything is held
   // Listening before anything is held: a taken port or a signal meanwhile leaves nothing behind.
