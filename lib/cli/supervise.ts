@@ -136,6 +136,9 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
   if (previous !== null && f.adopt === true) {
     try {
       adopted = adoptProcess({ ...previous, killGrace: f.stopGrace });
+      // Its predecessor may have died between recording it and leasing its tree: lease it
+      // now, before the reaping below, which spares only leased trees.
+      adopted.leaseTree();
       process.stderr.write(
         `[${name}] previous child pid ${previous.pid} is still running: adopting it (--adopt); its exit status will be unknown and its output stays where it went\n`,
       );

@@ -303,7 +303,6 @@ export class Supervisor {
       this.#afterExit(null);
       return;
     }
-    if (this.#o.outlive === true) child.leaseTree();
     this.#watch(child);
   }
 
@@ -317,6 +316,10 @@ export class Supervisor {
       restarts: this.#restarts,
       ...(child.spawnMethod === 'adopted' ? { adopted: true } : {}),
     });
+    // Leased only now, after 'daemon.started' let the caller record the child (the CLI's child
+    // PID file): a crash in between leaves an unleased tree, which the next start reaps, rather
+    // than a leased one nobody knows to adopt, which would run beside the next copy.
+    if (this.#o.outlive === true) child.leaseTree();
     void child.exited.then((status) => {
       if (this.#child !== child) return;
       this.#lastExit = { code: status.code, signal: status.signal, durationMs: status.durationMs };
