@@ -118,7 +118,7 @@ export class ProcessHandle {
     // Should that fail (uv_poll_init: ENOMEM), the caller never gets this handle, so the
     // child must not outlive the throw: the exit watcher still reaps it.
     try {
-      for (const i of [1, 2] as const) if (prepared.onread[i] !== null) this.#stream(i);
+      for (const i of [1, 2] as const) if (prepared.onread?.[i]) this.#stream(i);
     } catch (error) {
       nativeChild.kill(signalNumber('SIGKILL'));
       throw error;
@@ -483,7 +483,7 @@ export class ProcessHandle {
     if (fd < 0) return null;
     this.#fds[i] = -1;
     const grow = this.#prepared.pipeSize === undefined;
-    const onread = i === 0 ? null : this.#prepared.onread[i as 1 | 2];
+    const onread = i === 0 ? null : (this.#prepared.onread?.[i as 1 | 2] ?? null);
     const stream =
       i === 0
         ? new net.Socket({ fd, readable: false, writable: true })

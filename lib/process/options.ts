@@ -113,10 +113,13 @@ export interface PreparedSpawn {
   containment: Containment;
   /** The child's fresh cgroup, for containment 'cgroup'. */
   cgroup: ChildCgroup | null;
-  /** Caller-owned read buffers per stream ({ onread }), null where the stream has none. */
-  onread: [null, OnreadOptions | null, OnreadOptions | null];
+  /**
+   * Caller-owned read buffers per stream ({ onread }), null where the stream has none.
+   * Optional: a handle made for an adopted process (adopt.ts) has no streams of ours.
+   */
+  onread?: [null, OnreadOptions | null, OnreadOptions | null];
   /** The caller's pipeSize: the readers leave the pipes at that size. */
-  pipeSize: number | undefined;
+  pipeSize?: number | undefined;
 }
 
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
