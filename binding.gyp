@@ -13,6 +13,7 @@
         "native/realtime.cc",
         "native/sched.cc",
         "native/spawn_common.cc",
+        "native/splice.cc",
         "native/sys.cc",
         "native/timer.cc"
       ],

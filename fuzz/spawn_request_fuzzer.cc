@@ -89,7 +89,8 @@ const char* const kKeys[] = {
     "file",      "searchPath", "argv",        "env",      "cwd",         "stdio",
     "pgid",      "setsid",     "forceClone",  "cgroupFd", "deathSignal", "affinity",
     "scheduler", "nice",       "rlimits",     "uid",      "gid",         "inheritScheduling",
-    "policy",    "priority",   "resetOnFork", "fd",       "append",      "unknownKey"};
+    "policy",    "priority",   "resetOnFork", "fd",       "append",      "pipeSize",
+    "unknownKey"};
 constexpr size_t kKeyCount = sizeof kKeys / sizeof kKeys[0];
 
 enum Kind : uint8_t { kUndefined, kNull, kBool, kNumber, kString, kArray, kObject };
@@ -324,6 +325,8 @@ void CheckAccepted(const FuzzValue& r, const SpawnRequest& q) {
   SameNumber(r.Get("cgroupFd"), q.cgroupFd, -1);
   CHECK(q.deathSignal >= 0 && q.deathSignal <= coreproc::kMaxSignal);
   SameNumber(r.Get("deathSignal"), q.deathSignal, 0);
+  CHECK(q.pipeSize >= 0 && q.pipeSize <= coreproc::kMaxInt32);
+  SameNumber(r.Get("pipeSize"), q.pipeSize, 0);
 
   CHECK(q.hasAffinity == !q.affinity.empty());
   for (int cpu : q.affinity) CHECK(cpu >= 0 && cpu <= coreproc::kMaxCpu);

@@ -139,13 +139,25 @@ export {
   NoOp,
   validate,
 } from './events/index.js';
+export type { AdoptOptions } from './process/adopt.js';
+export { adoptProcess } from './process/adopt.js';
 export type { Backend } from './process/backend.js';
 export { backend } from './process/backend.js';
 export type { WaitOptions } from './process/handle.js';
 export { ProcessHandle } from './process/handle.js';
+export type { OnreadOptions, OnreadReader, OnreadSpec } from './process/onread.js';
 export type { Containment, SpawnOptions, StdioSpec } from './process/options.js';
 export type { OrphanCgroup } from './process/orphans.js';
 export { describeOrphans, reapOrphanCgroups } from './process/orphans.js';
+export type { ChildOutput } from './process/pipe-reader.js';
+export type { PipeDestination, PipeToOptions, PipeToResult } from './process/pipe-to.js';
+export type {
+  PipelineOptions,
+  PipelineRun,
+  PipeMember,
+  PipeMemberResult,
+} from './process/pipeline.js';
+export { pipeline } from './process/pipeline.js';
 export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
 export type { SignalName } from './process/signals.js';

@@ -54,6 +54,8 @@ export interface NativeSpawnRequest {
   cgroupFd?: number;
   /** PR_SET_PDEATHSIG in the child: this signal when the spawning thread dies. */
   deathSignal?: number;
+  /** F_SETPIPE_SZ on every 'pipe' stream before the child runs. */
+  pipeSize?: number;
 }
 
 export type NativePolicy = 'other' | 'batch' | 'idle' | 'fifo' | 'rr';
@@ -115,7 +117,8 @@ export interface NativeChild {
   readonly pid: number;
   /** Our end of each piped stream, -1 elsewhere. JS owns these descriptors. */
   readonly fds: [number, number, number];
-  readonly spawnMethod: 'posix_spawn' | 'clone';
+  /** 'adopted': not spawned by us, watched through a pidfd (see adopt). */
+  readonly spawnMethod: 'posix_spawn' | 'clone' | 'adopted';
   /** 1 delivered, 0 the child is gone, or -errno. */
   kill(signal: number): number;
   killGroup(signal: number, pgid: number): number;
@@ -130,6 +133,12 @@ export interface NativeBinding {
     request: NativeSpawnRequest,
     onExit: (status: NativeStatus) => void,
   ): NativeChild | NativeSpawnError;
+  /** Watches a live process that is not our child through a pidfd: its status arrives lost. */
+  adopt(pid: number, onExit: (status: NativeStatus) => void): NativeChild | number;
+  /** setxattr(2): 0 or -errno (-ENOTSUP off Linux). */
+  setXattr(path: string, name: string, value: string): number;
+  /** getxattr(2): the value, or -errno. */
+  getXattr(path: string, name: string): string | number;
   backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
   getpgid(pid?: number): number;
   /** PR_SET_CHILD_SUBREAPER for this process: 0 or -errno. */
@@ -142,11 +151,45 @@ export interface NativeBinding {
   threadSignalMask(block: boolean, signals: number[]): number;
   timerStart(ms: number, callback: () => void): number;
   /** Takes ownership of fd; onData gets the chunks of one wake-up, EOF, and an errno. */
-  readerStart(fd: number, onData: (chunks: Buffer[], eof: boolean, errno: number) => void): number;
+  /** grow (default true): enlarge the pipe to 1 MiB once the writer proves a bulk writer. */
+  readerStart(
+    fd: number,
+    onData: (chunks: Buffer[], eof: boolean, errno: number) => void,
+    grow?: boolean,
+  ): number;
+  /**
+   * Takes ownership of fd; every read lands in `buffer` and calls onRead(n): n > 0 bytes,
+   * 0 EOF, -errno. onRead answers false to pause, a Uint8Array to read into from now on.
+   */
+  readerStartInto(
+    fd: number,
+    buffer: Uint8Array,
+    onRead: (n: number) => boolean | Uint8Array,
+    grow?: boolean,
+  ): number;
   readerPause(id: number): void;
   readerResume(id: number): void;
   readerRef(id: number, on: boolean): void;
   readerClose(id: number): void;
+  /** Stops the reader and returns a duplicate of its descriptor for the caller, or -errno. */
+  readerDetach(id: number): number;
+  /**
+   * Moves srcFd's bytes (after `prefix`) to a duplicate of dstFd on a native thread: splice(2),
+   * or read/write where splice does not apply. Takes ownership of srcFd (-1: prefix only).
+   * Returns a job id or -errno; onDone(errno, bytes, syscall, spliced) runs once.
+   */
+  pipeTo(
+    srcFd: number,
+    dstFd: number,
+    prefix: Uint8Array | null,
+    onDone: (errno: number, bytes: number, syscall: string, spliced: boolean) => void,
+    /** 0 auto (read/write for regular files, else splice), 1 splice, 2 read/write. */
+    method?: 0 | 1 | 2,
+  ): number;
+  /** Stops a running pipeTo job (it reports ECANCELED); false when it already finished. */
+  pipeToCancel(id: number): boolean;
+  /** A CLOEXEC pipe [read, write] (size > 0: F_SETPIPE_SZ), or -errno. JS owns both ends. */
+  makePipe(size?: number): [number, number] | number;
   timerCancel(id: number): boolean;
 
   // ---- scheduling (lib/sched). `id` is a pid or a native tid; 0 means the calling thread.

@@ -202,8 +202,8 @@ const char* Sched(const V& r, SpawnRequest* req) {
 }  // namespace decode_detail
 
 // request: { file, searchPath, argv, env?, cwd?, stdio: [3], pgid, setsid, forceClone,
-// cgroupFd?, deathSignal?, ...Sched above } into a default-constructed *out. Returns nullptr,
-// or the TypeError message after "native spawn: ", which names the failing field. Fields
+// cgroupFd?, deathSignal?, pipeSize?, ...Sched above } into a default-constructed *out. Returns
+// nullptr, or the TypeError message after "native spawn: ", which names the failing field. Fields
 // the addon owns (wantPidfd, the forced clone path) are left to the caller.
 template <class V>
 const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
@@ -252,6 +252,9 @@ const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
   }
   if (!decode_detail::OptionalInt(r.Get("deathSignal"), 0, kMaxSignal, &out->deathSignal)) {
     return "bad deathSignal";
+  }
+  if (!decode_detail::OptionalInt(r.Get("pipeSize"), 0, kMaxInt32, &out->pipeSize)) {
+    return "bad pipeSize";
   }
   return decode_detail::Sched(r, out);
 }

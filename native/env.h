@@ -30,6 +30,9 @@ struct Child {
   bool orphaned = false;
   bool refed = true;
   bool groupLeader = false;
+  // Adopted, not spawned by us (adopt()): never reaped here, even when it happens to be our
+  // child (node:child_process's), whose status belongs to whoever spawned it.
+  bool foreign = false;
   int64_t startNs = 0;
   ExitInfo info;
   Napi::FunctionReference onExit;
@@ -81,6 +84,10 @@ void TeardownTimers(EnvData* data);
 // reader.cc
 void InitReaders(Napi::Env env, Napi::Object exports);
 void TeardownReaders(EnvData* data);
+
+// splice.cc: pipeTo, moving a child's output to a descriptor off the JS thread.
+void InitSplice(Napi::Env env, Napi::Object exports);
+void TeardownSplice(EnvData* data);
 
 // sched.cc
 void InitSched(Napi::Env env, Napi::Object exports);

@@ -68,6 +68,9 @@ struct SpawnRequest {
   // sends it when the spawning thread dies (0: none; PR_SET_PDEATHSIG).
   int cgroupFd = -1;
   int deathSignal = 0;
+
+  // F_SETPIPE_SZ for every 'pipe' stream before the child exists (0: the kernel's default).
+  int pipeSize = 0;
 };
 
 // Which step failed, so callers can tell a missing cwd from a missing program.

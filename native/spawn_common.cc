@@ -107,6 +107,21 @@ static int SocketpairCloexec(int p[2]) {
 #endif
 }
 
+// The caller's pipeSize, set before the child can write a byte. Above
+// /proc/sys/fs/pipe-max-size the kernel wants CAP_SYS_RESOURCE (EPERM), and a user over its
+// pipe-user-pages-hard budget gets EPERM too: the path names the limit to look at.
+static bool SetPipeSize(int fd, int size, SpawnError* error) {
+#ifdef F_SETPIPE_SZ
+  if (fcntl(fd, F_SETPIPE_SZ, size) >= 0) return true;
+  *error = {errno, "fcntl(F_SETPIPE_SZ)", "pipe-size", "/proc/sys/fs/pipe-max-size"};
+#else
+  (void)fd;
+  (void)size;
+  *error = {ENOTSUP, "fcntl(F_SETPIPE_SZ)", "pipe-size", ""};
+#endif
+  return false;
+}
+
 static int EnsureHigh(int fd, UniqueFd* owned) {
   if (fd >= 3) return fd;
   int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -150,6 +165,7 @@ bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
         plan->owned[i].Reset(childEnd);
         plan->parentEnds[i].Reset(ourEnd);
         src = childEnd;
+        if (isPipe && req.pipeSize > 0 && !SetPipeSize(ourEnd, req.pipeSize, error)) return false;
         break;
       }
       case StdioKind::Fd:

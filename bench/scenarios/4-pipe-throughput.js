@@ -7,6 +7,9 @@
 //   same      the bench process (so the reader) and the writer pinned to one CPU
 //   cross     the bench process on one CPU, the writer pinned to the other
 // BENCH_PIN=0 measures only 'unpinned'.
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runC } from '../lib/c.js';
 import { cpuAffinity, pinSelf } from '../lib/proc.js';
 import { hrNow, nsSince, roundRobin } from '../lib/runner.js';
@@ -18,11 +21,15 @@ export const title = 'child stdout → parent throughput (count and discard)';
 // Pause after the GC between runs so V8's background threads (freeing the previous run's
 // buffers) are not competing with the next run.
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 100);
+// The last field: the C loop also writes every chunk to a file (`cat > file`), the peer of
+// the pipeTo(file) rows.
 const C_VARIANTS = [
   ['c-pipe-64k', '65536', 'pipe', '0', 'C read() 64 KiB buffer, 64 KiB pipe'],
   ['c-pipe-1m', '1048576', 'pipe', '1048576', 'C read() 1 MiB buffer, 1 MiB pipe'],
   ['c-sockpair', '65536', 'socketpair', '0', 'C read() 64 KiB buffer, socketpair'],
+  ['c-cat-file', '65536', 'pipe', '0', 'C read()+write() 64 KiB to a file (cat > file)', true],
 ];
+const OUT_FILE = join(tmpdir(), `core-process-bench-4-${process.pid}.out`);
 
 /** [name, CPU for the bench process (null: unpinned), CPU the writer pins itself to (-1: none)] */
 function placements(ctx) {
@@ -44,7 +51,8 @@ function placements(ctx) {
 }
 
 // Every driver reads through its default transport; drivers that offer other transports
-// (core: stdout 'socketpair', what child_process uses) get a row for each.
+// (core: stdout 'socketpair', what child_process uses) get a row for each, and so does each
+// other way of reading they offer (core: caller-owned buffers).
 function readers(drivers) {
   const out = [];
   for (const driver of drivers) {
@@ -52,12 +60,22 @@ function readers(drivers) {
     for (const transport of driver.pipeTransports ?? []) {
       out.push({ name: `${driver.name}-${transport}`, driver, transport });
     }
+    for (const [variant, spec] of Object.entries(driver.pipeVariants ?? {})) {
+      out.push({ name: `${driver.name}-${variant}`, driver, variant: spec });
+    }
   }
   return out;
 }
 
+// Page faults this process took while a run moved its bytes: a fresh buffer per read faults
+// in (and zero-fills) every page it lands on, which is what this column makes visible.
+function minorFaults() {
+  return process.resourceUsage().minorPageFault;
+}
+
 export async function run(ctx) {
-  const rounds = ctx.quick ? 1 : 2;
+  // BENCH_ROUNDS: more rounds, for a median that means something on a busy machine.
+  const rounds = Number(process.env.BENCH_ROUNDS) || (ctx.quick ? 1 : 2);
   const bytes = ctx.quick ? 128 * 2 ** 20 : 2 ** 30;
   if (!ctx.c.ok) throw new Error('needs the C writer, and there is no C compiler');
   const place = placements(ctx);
@@ -74,29 +92,44 @@ export async function run(ctx) {
       }
     };
     const writerArgs = [String(bytes), '0', String(writerCpu)];
-    for (const { name, driver: d, transport } of readers(ctx.drivers)) {
+    for (const { name, driver: d, transport, variant } of readers(ctx.drivers)) {
       if (d.pipeNote) notes[name] = d.pipeNote;
       if (transport) notes[name] = `stdout: '${transport}'`;
+      if (variant) notes[name] = variant.note;
       contenders.push({
         name: `${name}/${placement}`,
         run: pinned(async () => {
+          const f0 = minorFaults();
           const t0 = hrNow();
-          const n = await d.pipeBytes(ctx.c.bins.writer, writerArgs, { lines: true, transport });
+          let n;
+          try {
+            n = variant
+              ? await variant.run(ctx.c.bins.writer, writerArgs, { outFile: OUT_FILE })
+              : await d.pipeBytes(ctx.c.bins.writer, writerArgs, { lines: true, transport });
+          } finally {
+            rmSync(OUT_FILE, { force: true });
+          }
           const elapsedNs = nsSince(t0);
+          const faults = minorFaults() - f0;
           if (n !== bytes) throw new Error(`received ${n} bytes, expected ${bytes}`);
-          return { bytes: n, elapsedNs };
+          return { bytes: n, elapsedNs, faults };
         }),
       });
     }
-    for (const [name, buf, kind, pipeSize, note] of C_VARIANTS) {
+    for (const [name, buf, kind, pipeSize, note, toFile] of C_VARIANTS) {
       notes[name] = note;
       const args = [buf, ctx.c.bins.writer, String(bytes), kind, pipeSize, String(writerCpu)];
+      if (toFile) args.push(OUT_FILE);
       contenders.push({
         name: `${name}/${placement}`,
         run: pinned(async () => {
-          const r = await runC(ctx.c.bins.pipe_reader, args);
-          if (r.bytes !== bytes) throw new Error(`C reader got ${r.bytes} bytes`);
-          return r;
+          try {
+            const r = await runC(ctx.c.bins.pipe_reader, args);
+            if (r.bytes !== bytes) throw new Error(`C reader got ${r.bytes} bytes`);
+            return r;
+          } finally {
+            if (toFile) rmSync(OUT_FILE, { force: true });
+          }
         }),
       });
     }
@@ -117,6 +150,7 @@ export async function run(ctx) {
       const mibs = s.map((x) => x.bytes / 2 ** 20 / (x.elapsedNs / 1e9));
       row[placement] = median(mibs);
       row[`${placement}Rounds`] = mibs;
+      row[`${placement}FaultsPerGiB`] = median(s.map((x) => x.faults / (x.bytes / 2 ** 30)));
     }
     if (place.list.some(([p]) => row[p] !== undefined)) rows.push(row);
   }
@@ -124,6 +158,7 @@ export async function run(ctx) {
   for (const [placement] of place.list) {
     columns.push({ key: placement, title: `${placement} MiB/s` });
     columns.push({ key: `ratio_${placement}`, title: 'vs cp', kind: 'ratio' });
+    columns.push({ key: `${placement}FaultsPerGiB`, title: 'faults/GiB' });
   }
   columns.push({ key: 'note', title: 'note', kind: 'text' });
   const targets = [
@@ -142,6 +177,36 @@ export async function run(ctx) {
       key: 'unpinned',
     },
   ];
+  targets.push(
+    {
+      text: 'core-onread-64k ≥ 0.8× C 64 KiB pipe (unpinned)',
+      impl: 'core-onread-64k',
+      vs: 'c-pipe-64k',
+      key: 'unpinned',
+      min: 0.8,
+    },
+    {
+      text: 'core-onread-1m ≥ 0.6× C 1 MiB pipe (unpinned)',
+      impl: 'core-onread-1m',
+      vs: 'c-pipe-1m',
+      key: 'unpinned',
+      min: 0.6,
+    },
+    {
+      text: "core-pipeline-cat ≥ 0.9× sh -c 'writer | cat' (unpinned)",
+      impl: 'core-pipeline-cat',
+      vs: 'core-sh-c-cat',
+      key: 'unpinned',
+      min: 0.9,
+    },
+    {
+      text: 'core-pipeTo-file ≥ 0.8× C cat > file (unpinned)',
+      impl: 'core-pipeTo-file',
+      vs: 'c-cat-file',
+      key: 'unpinned',
+      min: 0.8,
+    },
+  );
   for (const [placement] of place.list.slice(1)) {
     targets.push({
       text: `core vs cp (${placement}) (report)`,

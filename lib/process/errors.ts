@@ -66,6 +66,9 @@ export function spawnError(program: string, e: NativeSpawnError): ProcessError {
         : `spawn ${program}: found in PATH but not executable: ${why} (${code})`;
   } else if (e.stage === 'exec') {
     message = `spawn ${program}: cannot execute ${describe(e.path ?? program)}: ${why} (${code})`;
+  } else if (e.stage === 'pipe-size') {
+    // EPERM: above pipe-max-size without CAP_SYS_RESOURCE, or over pipe-user-pages-hard.
+    message = `spawn ${program}: cannot set pipeSize: ${why} (${code}); see ${e.path ?? '/proc/sys/fs/pipe-max-size'}`;
   } else if (e.stage === 'stdio' && e.path) {
     message = `spawn ${program}: cannot open stdio file ${describe(e.path)}: ${why} (${code})`;
   } else {

@@ -24,8 +24,9 @@ import {
   setNice,
   setScheduler,
 } from '../sched/scheduler.js';
+import { OnreadReader } from './onread.js';
 import type { Containment, PreparedSpawn } from './options.js';
-import { PipeReader } from './pipe-reader.js';
+import { type ChildOutput, PipeReader } from './pipe-reader.js';
 import { type SignalName, signalNumber } from './signals.js';
 import { decodeStatus, type ExitStatus } from './status.js';
 
@@ -66,8 +67,11 @@ export class ProcessHandle {
   /** The child's process id. */
   readonly pid: number;
 
-  /** Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK). */
-  readonly spawnMethod: 'posix_spawn' | 'clone';
+  /**
+   * Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK); 'adopted' for a
+   * process another process started and we took over (see adoptProcess).
+   */
+  readonly spawnMethod: 'posix_spawn' | 'clone' | 'adopted';
   readonly command: string;
   readonly args: readonly string[];
   /** Settles once with the exit status; never rejects. */
@@ -110,6 +114,15 @@ export class ProcessHandle {
       if (signal.aborted) queueMicrotask(this.#onAbort);
       else signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+    // A caller-owned buffer is read from the start: nobody has to touch child.stdout first.
+    // Should that fail (uv_poll_init: ENOMEM), the caller never gets this handle, so the
+    // child must not outlive the throw: the exit watcher still reaps it.
+    try {
+      for (const i of [1, 2] as const) if (prepared.onread?.[i]) this.#stream(i);
+    } catch (error) {
+      nativeChild.kill(signalNumber('SIGKILL'));
+      throw error;
+    }
   }
 
   /** @internal Called by the addon's exit watcher (through spawn()). */
@@ -128,13 +141,16 @@ export class ProcessHandle {
   get stdin(): Writable | null {
     return this.#stream(0) as Writable | null;
   }
-  /** The child's stdout as a readable stream when spawned with stdout: 'pipe', else null. */
-  get stdout(): Readable | null {
-    return this.#stream(1) as Readable | null;
+  /**
+   * The child's stdout as a readable stream when spawned with stdout 'pipe', 'socketpair' or
+   * { onread }, else null. `child.stdout.pipeTo(dest)` splices it into a file, socket or fd.
+   */
+  get stdout(): ChildOutput | null {
+    return this.#stream(1) as ChildOutput | null;
   }
-  /** The child's stderr as a readable stream when spawned with stderr: 'pipe', else null. */
-  get stderr(): Readable | null {
-    return this.#stream(2) as Readable | null;
+  /** The child's stderr, as stdout. */
+  get stderr(): ChildOutput | null {
+    return this.#stream(2) as ChildOutput | null;
   }
 
   /** True until the child has been reaped. */
@@ -270,6 +286,19 @@ export class ProcessHandle {
   }
 
   /**
+   * Hands the child's containment cgroup to the child itself: if this process then dies
+   * (SIGKILL included), the next `reapOrphanCgroups` spares the tree while the child lives,
+   * and cleans it once the child is gone. For children meant to outlive us, to be adopted
+   * (a supervisor started with `--adopt`). False without a cgroup, or when the rename failed.
+   * @example
+   * const child = spawn({ program: 'server', containment: 'cgroup', dieWithParent: false });
+   * child.leaseTree(); // true
+   */
+  leaseTree(): boolean {
+    return this.#prepared.cgroup?.leaseTo(this.pid) ?? false;
+  }
+
+  /**
    * True while any process of the tree (cgroup, or process group) is alive. Zombies do not
    * count: they have left the cgroup, and for a group they are skipped (an init that never
    * reaps, as in some containers, would otherwise keep a group "alive" forever).
@@ -305,7 +334,7 @@ export class ProcessHandle {
     this.#refed = true;
     this.#native.ref();
     for (const t of this.#timers) t.ref();
-    for (const s of this.#streams) (s as net.Socket | PipeReader | null)?.ref();
+    for (const s of this.#streams) (s as net.Socket | PipeReader | OnreadReader | null)?.ref();
     return this;
   }
 
@@ -314,7 +343,7 @@ export class ProcessHandle {
     this.#refed = false;
     this.#native.unref();
     for (const t of this.#timers) t.unref();
-    for (const s of this.#streams) (s as net.Socket | PipeReader | null)?.unref();
+    for (const s of this.#streams) (s as net.Socket | PipeReader | OnreadReader | null)?.unref();
     return this;
   }
 
@@ -453,8 +482,14 @@ export class ProcessHandle {
     const fd = this.#fds[i] ?? -1;
     if (fd < 0) return null;
     this.#fds[i] = -1;
+    const grow = this.#prepared.pipeSize === undefined;
+    const onread = i === 0 ? null : (this.#prepared.onread?.[i as 1 | 2] ?? null);
     const stream =
-      i === 0 ? new net.Socket({ fd, readable: false, writable: true }) : new PipeReader(fd);
+      i === 0
+        ? new net.Socket({ fd, readable: false, writable: true })
+        : onread !== null
+          ? new OnreadReader(fd, i === 1 ? 'stdout' : 'stderr', onread, grow)
+          : new PipeReader(fd, grow);
     if (!this.#refed) stream.unref();
     this.#streams[i] = stream;
     return stream;

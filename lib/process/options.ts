@@ -9,6 +9,8 @@ import { checkCpus } from '../sched/cpus.js';
 import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
 import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
 import { type ChildCgroup, createChildCgroup } from './cgroup.js';
+import { checkOnread, type OnreadOptions, type OnreadSpec } from './onread.js';
+import { checkPipeSize } from './pipe-size.js';
 import { type SignalName, signalNumber } from './signals.js';
 
 /**
@@ -18,7 +20,9 @@ import { type SignalName, signalNumber } from './signals.js';
  *   bulk output here, but the child gets ECONNRESET instead of SIGPIPE if we stop reading
  *   early, and cannot open /dev/stdout;
  * - `{ file, append? }`: a file opened for the child (created 0666 & ~umask for output,
- *   truncated unless `append`); `{ fd }`: one of our open descriptors.
+ *   truncated unless `append`); `{ fd }`: one of our open descriptors;
+ * - `{ onread: { buffer, callback } }` (stdout, stderr): a pipe read straight into the
+ *   caller's buffer, callback(nread, buffer) per read; returning false pauses (see onread.ts).
  */
 export type StdioSpec =
   | 'inherit'
@@ -26,7 +30,8 @@ export type StdioSpec =
   | 'pipe'
   | 'socketpair'
   | { file: string; append?: boolean }
-  | { fd: number };
+  | { fd: number }
+  | OnreadSpec;
 
 export interface SpawnOptions {
   /** The program: looked up in the child's PATH when it has no '/'. */
@@ -85,6 +90,12 @@ export interface SpawnOptions {
    * is when that worker ends.
    */
   dieWithParent?: boolean;
+  /**
+   * Bytes of capacity for every 'pipe' stream (F_SETPIPE_SZ, before the child runs; the
+   * kernel rounds up to a power of two pages). Above /proc/sys/fs/pipe-max-size it needs
+   * CAP_SYS_RESOURCE. Unset: 64 KiB, grown to 1 MiB once the child proves a bulk writer.
+   */
+  pipeSize?: number;
 }
 
 export type Containment = 'none' | 'group' | 'cgroup';
@@ -102,6 +113,13 @@ export interface PreparedSpawn {
   containment: Containment;
   /** The child's fresh cgroup, for containment 'cgroup'. */
   cgroup: ChildCgroup | null;
+  /**
+   * Caller-owned read buffers per stream ({ onread }), null where the stream has none.
+   * Optional: a handle made for an adopted process (adopt.ts) has no streams of ours.
+   */
+  onread?: [null, OnreadOptions | null, OnreadOptions | null];
+  /** The caller's pipeSize: the readers leave the pipes at that size. */
+  pipeSize?: number | undefined;
 }
 
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
@@ -154,6 +172,10 @@ function stdioFor(field: string, spec: unknown): NativeStdio {
       }
       return { fd: o.fd as number };
     }
+    if ('onread' in o) {
+      checkOnread(field, o);
+      return 2; // a plain pipe; the handle reads it into the caller's buffer
+    }
     if ('file' in o) {
       const file = checkString(`${field}.file`, o.file);
       return { file: path.resolve(file), append: o.append === true };
@@ -162,7 +184,7 @@ function stdioFor(field: string, spec: unknown): NativeStdio {
   throw invalid(
     field,
     spec,
-    "is not a stdio spec: use 'inherit', 'null', 'pipe', 'socketpair', { file, append? } or { fd }",
+    "is not a stdio spec: use 'inherit', 'null', 'pipe', 'socketpair', { file, append? }, { fd } or { onread }",
   );
 }
 
@@ -294,6 +316,11 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     throw invalid('dieWithParent', dieWithParent, 'must be a boolean');
   }
 
+  const pipeSize = checkPipeSize(options.pipeSize);
+  const onreadOf = (s: 'stdout' | 'stderr') => {
+    const spec = options[s];
+    return spec !== null && typeof spec === 'object' && 'onread' in spec ? spec.onread : null;
+  };
   const { env, searchPath } = buildEnv(options);
   const sched = schedulingRequest(options);
   const request: NativeSpawnRequest = {
@@ -309,6 +336,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (env !== undefined) request.env = env;
   if (cwd !== undefined) request.cwd = cwd;
   if (dieWithParent === true) request.deathSignal = signalNumber('SIGKILL');
+  if (pipeSize !== undefined) request.pipeSize = pipeSize;
   // Last, after every check: the only step here with a side effect (a new directory).
   let cgroup: ChildCgroup | null = null;
   if (containment === 'cgroup') {
@@ -326,5 +354,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     ownGroup: setsid || pgid === 0,
     containment: cgroup !== null ? 'cgroup' : containment === undefined ? 'none' : 'group',
     cgroup,
+    onread: [null, onreadOf('stdout'), onreadOf('stderr')],
+    pipeSize,
   };
 }

@@ -3,19 +3,55 @@
  * reader (native/reader.cc), which drains the pipe in chunks of up to 1 MiB per wake-up
  * instead of net.Socket's 64 KiB. Back-pressure: when push() says the buffer is full the
  * native poll stops, and _read() starts it again.
+ *
+ * pipeTo(destination) hands the rest of the pipe to the addon, which splices it into a file,
+ * socket or descriptor on its own thread: after the bytes already buffered here, nothing more
+ * enters JS.
  */
 import { Readable } from 'node:stream';
 import { errnoName, ProcessError } from '../errors.js';
 import { native } from '../native.js';
+import {
+  checkPipeToOptions,
+  type PipeDestination,
+  type PipeToOptions,
+  type PipeToResult,
+  resolveTarget,
+  startPipeTo,
+} from './pipe-to.js';
 
-export class PipeReader extends Readable {
+/** What child.stdout / child.stderr are: a Readable that can also hand itself to a descriptor. */
+export interface ChildOutput extends Readable {
+  /**
+   * Moves everything the child writes from now on (after what this stream has buffered) to
+   * `destination` in the kernel (splice(2)), off the JS thread. The stream ends when it is
+   * done; resolves with the bytes written, rejects a ProcessError naming the failed syscall.
+   * @example
+   * const child = spawn({ program: 'tar', args: ['-c', 'dir'], stdout: 'pipe' });
+   * const { bytes } = await child.stdout!.pipeTo('/tmp/dir.tar');
+   */
+  pipeTo(destination: PipeDestination, options?: PipeToOptions): Promise<PipeToResult>;
+  ref(): this;
+  unref(): this;
+  readonly refed: boolean;
+}
+
+export class PipeReader extends Readable implements ChildOutput {
   #id: number;
   #refed = true;
+  #eof = false;
+  #piping = false;
+  #job: number | null = null;
 
-  constructor(fd: number) {
+  /** `grow` false keeps the pipe at the size the caller chose (pipeSize). */
+  constructor(fd: number, grow = true) {
     // A high-water mark of one full chunk keeps the writer busy without buffering much.
     super({ highWaterMark: 1024 * 1024 });
-    const id = native.readerStart(fd, (chunks, eof, errno) => this.#onData(chunks, eof, errno));
+    const id = native.readerStart(
+      fd,
+      (chunks, eof, errno) => this.#onData(chunks, eof, errno),
+      grow,
+    );
     if (id < 0) {
       const code = errnoName(-id);
       throw new ProcessError('SpawnFailed', `pipe reader for fd ${fd}: ${code}`, {
@@ -42,6 +78,7 @@ export class PipeReader extends Readable {
       return;
     }
     if (eof) {
+      this.#eof = true;
       this.push(null);
       native.readerClose(this.#id);
       return;
@@ -50,12 +87,53 @@ export class PipeReader extends Readable {
   }
 
   override _read(): void {
-    native.readerResume(this.#id);
+    if (!this.#piping) native.readerResume(this.#id);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Cancelling closes the pipe's read end on the native side: the writer gets SIGPIPE.
+    if (this.#job !== null) native.pipeToCancel(this.#job);
     native.readerClose(this.#id);
     callback(error);
+  }
+
+  async pipeTo(destination: PipeDestination, options: PipeToOptions = {}): Promise<PipeToResult> {
+    if (this.#piping || this.destroyed) {
+      throw new ProcessError(
+        'InvalidCommand',
+        `pipeTo: this stream is ${this.destroyed ? 'destroyed' : 'already piped'}`,
+        { field: 'pipeTo', code: 'EINVAL' },
+      );
+    }
+    const method = checkPipeToOptions(options);
+    const target = resolveTarget(destination);
+    this.#piping = true;
+    let src = -1;
+    if (!this.#eof) {
+      src = native.readerDetach(this.#id);
+      if (src < 0) {
+        const code = errnoName(-src);
+        throw new ProcessError('SpawnFailed', `pipeTo: cannot take over the pipe: ${code}`, {
+          code,
+          errno: -src,
+          syscall: 'fcntl',
+        });
+      }
+    }
+    // What was read before the hand-over goes first, so the destination sees every byte in order.
+    const held: Buffer[] = [];
+    for (let chunk = this.read(); chunk !== null; chunk = this.read()) held.push(chunk as Buffer);
+    const prefix = held.length > 0 ? Buffer.concat(held) : null;
+    try {
+      return await startPipeTo(src, target, prefix, method, (id) => {
+        this.#job = id;
+      });
+    } finally {
+      this.#job = null;
+      if (!this.readableEnded && !this.destroyed) this.push(null);
+      // Nobody may be reading: 'end' only comes to a flowing stream, and we want 'close'.
+      this.resume();
+    }
   }
 
   /** Lets the process exit while this pipe is open (like net.Socket#unref). */
