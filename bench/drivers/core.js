@@ -37,7 +37,14 @@ async function pipelineBytes(program, args) {
   const buffer = Buffer.allocUnsafe(64 * 1024);
   const r = await lib.pipeline([{ program, args }, { program: 'cat' }], {
     stderr: 'null',
-    stdout: { onread: { buffer, callback: (nread) => void (n += nread) } },
+    stdout: {
+      onread: {
+        buffer,
+        callback: (nread) => {
+          n += nread;
+        },
+      },
+    },
   });
   if (r.code !== 0) throw new Error(`pipeline failed: ${r.code}`);
   return n;
