@@ -9,6 +9,7 @@ import { checkCpus } from '../sched/cpus.js';
 import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
 import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
 import { type ChildCgroup, createChildCgroup } from './cgroup.js';
+import { checkKnownKeys } from './keys.js';
 import { type SignalName, signalNumber } from './signals.js';
 
 /**
@@ -88,6 +89,39 @@ export interface SpawnOptions {
 }
 
 export type Containment = 'none' | 'group' | 'cgroup';
+
+// Every key of SpawnOptions, as a record so the compiler fails here when one is added to the
+// interface and not to the list (an unlisted key would be refused as unknown).
+const SPAWN_KEY_RECORD: Record<keyof SpawnOptions, true> = {
+  program: true,
+  args: true,
+  argv0: true,
+  cwd: true,
+  env: true,
+  clearEnv: true,
+  stdin: true,
+  stdout: true,
+  stderr: true,
+  processGroup: true,
+  newSession: true,
+  timeout: true,
+  killSignal: true,
+  killGrace: true,
+  signal: true,
+  forceClone: true,
+  affinity: true,
+  scheduler: true,
+  nice: true,
+  rlimits: true,
+  uid: true,
+  gid: true,
+  inheritScheduling: true,
+  containment: true,
+  dieWithParent: true,
+};
+
+/** The option names spawn() accepts; any other key is an InvalidCommand naming it. */
+export const SPAWN_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(SPAWN_KEY_RECORD));
 
 /** The validated request plus what the handle needs to know about it. */
 export interface PreparedSpawn {
@@ -227,6 +261,8 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (options === null || typeof options !== 'object') {
     throw invalid('options', options, 'must be an object with at least { program }');
   }
+  // First: a typo'd option (a security one above all) must never be silently ignored.
+  checkKnownKeys(options, SPAWN_OPTION_KEYS, 'spawn option');
   const program = checkString('program', options.program);
   const rawArgs: unknown = options.args ?? [];
   if (!Array.isArray(rawArgs)) throw invalid('args', rawArgs, 'must be an array of strings');
