@@ -10,6 +10,7 @@
         "native/decode.cc",
         "native/orphans.cc",
         "native/reader.cc",
+        "native/sandbox_binding.cc",
         "native/sched.cc",
         "native/spawn_common.cc",
         "native/sys.cc",
@@ -36,7 +37,12 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/spawn_linux.cc", "native/child_linux.cc", "native/sched_linux.cc"],
+          "sources": [
+            "native/spawn_linux.cc",
+            "native/child_linux.cc",
+            "native/sched_linux.cc",
+            "native/sandbox_linux.cc"
+          ],
           "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"],
           "libraries": ["-ldl"]
         }],

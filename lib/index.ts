@@ -148,6 +148,12 @@ export type { OrphanCgroup } from './process/orphans.js';
 export { describeOrphans, reapOrphanCgroups } from './process/orphans.js';
 export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
+export {
+  DEFAULT_SYSCALL_DENY,
+  LANDLOCK_MIN_ABI,
+  type SandboxOptions,
+  type SyscallDenyList,
+} from './process/sandbox.js';
 export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
 export type { ExitStatus, ResourceUsage } from './process/status.js';

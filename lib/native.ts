@@ -44,6 +44,16 @@ export interface NativeSpawnRequest {
   cgroupFd?: number;
   /** PR_SET_PDEATHSIG in the child: this signal when the spawning thread dies. */
   deathSignal?: number;
+  /** What the child may do after exec; any value implies no_new_privs (lib/process/sandbox.ts). */
+  sandbox?: NativeSandbox;
+}
+
+/** The sandbox as the addon builds it: syscall numbers already resolved for this arch. */
+export interface NativeSandbox {
+  seccomp?: { deny: number[]; ttyIoctls: boolean; namespaceClone: boolean };
+  landlock?: { write: string[]; read?: string[] };
+  /** 0 host, 1 none, 2 loopback. */
+  network?: 0 | 1 | 2;
 }
 
 export type NativePolicy = 'other' | 'batch' | 'idle' | 'fifo' | 'rr';
@@ -122,6 +132,10 @@ export interface NativeBinding {
   ): NativeChild | NativeSpawnError;
   backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
   getpgid(pid?: number): number;
+  /** Landlock ABI (or -errno) and the seccomp filter architecture ('' when unavailable). */
+  sandboxInfo(): { landlockAbi: number; seccompArch: string };
+  /** The native number of a syscall name, -1 when this architecture has none. */
+  syscallNumber(name: string): number;
   /** PR_SET_CHILD_SUBREAPER for this process: 0 or -errno. */
   setChildSubreaper(on: boolean): number;
   /** waitpid(pid, WNOHANG): 1 reaped, 0 still running, -errno. */

@@ -7,14 +7,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446
+#endif
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -54,6 +61,11 @@ const char* ChildStageName(int stage) {
     case kStageSetuid: return "setuid";
     case kStageCgroup: return "cgroup";
     case kStageDeathSignal: return "deathsignal";
+    case kStageUserns: return "userns";
+    case kStageLoopback: return "loopback";
+    case kStageNoNewPrivs: return "nonewprivs";
+    case kStageLandlock: return "landlock";
+    case kStageSeccomp: return "seccomp";
     default: return "unknown";
   }
 }
@@ -76,6 +88,11 @@ const char* ChildStageSyscall(int stage) {
     case kStageSetuid: return "setuid";
     case kStageCgroup: return "write";
     case kStageDeathSignal: return "prctl";
+    case kStageUserns: return "write";
+    case kStageLoopback: return "ioctl";
+    case kStageNoNewPrivs: return "prctl";
+    case kStageLandlock: return "landlock_restrict_self";
+    case kStageSeccomp: return "seccomp";
     default: return "unknown";
   }
 }
@@ -207,6 +224,55 @@ CORE_CHILD_CODE void ArmDeathSignal(const ChildPlan* plan) {
   }
 }
 
+// Writes all of `text` to a /proc/self file in one write (the id map files take one write).
+CORE_CHILD_CODE int WriteProcSelf(const char* file, const char* text) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = 0;
+  while (text[len] != '\0') len++;
+  ssize_t n;
+  do {
+    n = write(fd, text, len);
+  } while (n < 0 && errno == EINTR);
+  int err = n < 0 ? errno : (static_cast<size_t>(n) == len ? 0 : EIO);
+  close(fd);
+  return err;
+}
+
+// Namespaces (made by clone) get their content; then the restrictions that cannot be undone:
+// no_new_privs, then Landlock (which requires it, or CAP_SYS_ADMIN). Seccomp waits until
+// the very end (InstallSeccomp) so no setup step of ours runs under the filter.
+CORE_CHILD_CODE void ApplySandbox(const ChildPlan* plan) {
+  if (plan->userns) {
+    // An unprivileged writer may set gid_map only after giving up setgroups.
+    int err = WriteProcSelf("/proc/self/setgroups", "deny");
+    if (err == 0) err = WriteProcSelf("/proc/self/uid_map", plan->uidMap);
+    if (err == 0) err = WriteProcSelf("/proc/self/gid_map", plan->gidMap);
+    if (err != 0) Report(plan, kStageUserns, err);
+  }
+  if (plan->loIfreq != nullptr) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) Report(plan, kStageLoopback, errno);
+    int rc = ioctl(s, SIOCSIFFLAGS, plan->loIfreq);
+    int err = errno;
+    close(s);
+    if (rc != 0) Report(plan, kStageLoopback, err);
+  }
+  if (plan->noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    Report(plan, kStageNoNewPrivs, errno);
+  }
+  if (plan->landlockFd >= 0 && syscall(SYS_landlock_restrict_self, plan->landlockFd, 0) != 0) {
+    Report(plan, kStageLandlock, errno);
+  }
+}
+
+CORE_CHILD_CODE void InstallSeccomp(const ChildPlan* plan) {
+  if (plan->seccompProg == nullptr) return;
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan->seccompProg) != 0) {
+    Report(plan, kStageSeccomp, errno);
+  }
+}
+
 }  // namespace
 
 CORE_CHILD_CODE int ChildMain(void* arg) {
@@ -238,6 +304,7 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
   if (!MarkAllCloexec()) Report(plan, kStageCloseFds, errno);
 
   ApplySchedulingAndIds(plan);
+  ApplySandbox(plan);
 
   // After the ids change, so the program's cwd is one its own user may enter.
   if (plan->cwd != nullptr && chdir(plan->cwd) != 0) Report(plan, kStageChdir, errno);
@@ -247,6 +314,10 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, sizeof(unsigned long)) != 0) {
     Report(plan, kStageSignals, errno);
   }
+
+  // Last before exec: nothing of ours runs under the filter but execve itself, and the
+  // report pipe's write stays allowed by every filter we build.
+  InstallSeccomp(plan);
 
   execve(plan->path, plan->argv, plan->envp);
   Report(plan, kStageExec, errno);

@@ -25,6 +25,12 @@ enum ChildStage : int {
   kStageSetuid = 14,
   kStageCgroup = 15,
   kStageDeathSignal = 16,
+  // Sandbox stages (issue 16) start at 40, leaving room for other child steps below.
+  kStageUserns = 40,
+  kStageLoopback = 41,
+  kStageNoNewPrivs = 42,
+  kStageLandlock = 43,
+  kStageSeccomp = 44,
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -72,6 +78,17 @@ struct ChildPlan {
   bool setGroups;  // replace supplementary groups with {gid} (or none) when dropping root
   bool setUid;
   unsigned int uid;
+
+  // Sandbox, built by PrepareSandbox (sandbox_linux.cc) before clone. The namespaces come
+  // from the clone flags; the child writes its own single-line id maps (the vfork parent is
+  // suspended until exec, so it cannot), brings lo up, then restricts itself.
+  bool userns;
+  const char* uidMap;  // "<uid> <uid> 1"
+  const char* gidMap;
+  const void* loIfreq;  // struct ifreq for SIOCSIFFLAGS on lo; nullptr: leave it down
+  bool noNewPrivs;
+  int landlockFd;           // -1: none
+  const void* seccompProg;  // struct sock_fprog; nullptr: none. Installed last before exec
 };
 
 // The child shares our memory, and with it AddressSanitizer's shadow: instrumented frames

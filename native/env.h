@@ -80,6 +80,7 @@ void TeardownTimers(EnvData* data);
 
 // reader.cc
 void InitReaders(Napi::Env env, Napi::Object exports);
+void InitSandbox(Napi::Env env, Napi::Object exports);
 void TeardownReaders(EnvData* data);
 
 // sched.cc

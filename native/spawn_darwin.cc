@@ -27,6 +27,7 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
                             : req.deathSignal != 0 ? "deathsignal"
                             : req.hasGid           ? "setgid"
                             : req.hasUid           ? "setuid"
+                            : req.sandbox.any      ? "sandbox"
                                                    : nullptr;
   if (unsupported != nullptr) {
     *error = {ENOTSUP, unsupported, unsupported, ""};

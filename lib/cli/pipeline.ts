@@ -50,6 +50,7 @@ const SPEC_KEYS = new Set(
     inheritScheduling: 1,
     containment: 1,
     dieWithParent: 1,
+    sandbox: 1,
   } satisfies Record<keyof PipelineSpec, 1>),
 );
 const TOP_KEYS = new Set(Object.keys(pipelineInputSchema.shape));

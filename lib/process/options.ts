@@ -10,6 +10,7 @@ import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
 import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
 import { type ChildCgroup, createChildCgroup } from './cgroup.js';
 import { checkKnownKeys } from './keys.js';
+import { prepareSandbox, type SandboxOptions } from './sandbox.js';
 import { type SignalName, signalNumber } from './signals.js';
 
 /**
@@ -86,6 +87,12 @@ export interface SpawnOptions {
    * is when that worker ends.
    */
   dieWithParent?: boolean;
+  /**
+   * What the child may do after exec: no_new_privs, a network namespace, Landlock write and
+   * read roots, a seccomp deny list. Implies a new session. Refused (never downgraded) with a
+   * typed error naming what this kernel lacks. See docs/sandbox.md.
+   */
+  sandbox?: SandboxOptions;
 }
 
 export type Containment = 'none' | 'group' | 'cgroup';
@@ -118,6 +125,7 @@ const SPAWN_KEY_RECORD: Record<keyof SpawnOptions, true> = {
   inheritScheduling: true,
   containment: true,
   dieWithParent: true,
+  sandbox: true,
 };
 
 /** The option names spawn() accepts; any other key is an InvalidCommand naming it. */
@@ -295,7 +303,10 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
       throw invalid(key, options[key], 'must be a boolean');
     }
   }
-  const setsid = options.newSession === true;
+  // Before anything that could depend on it: a sandbox implies a session of its own (a
+  // child sharing our terminal's session could push input into it with TIOCSTI).
+  const sandbox = prepareSandbox(options.sandbox);
+  const setsid = options.newSession === true || sandbox !== undefined;
   if (setsid && pgid > 0) {
     throw invalid(
       'processGroup',
@@ -345,6 +356,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (env !== undefined) request.env = env;
   if (cwd !== undefined) request.cwd = cwd;
   if (dieWithParent === true) request.deathSignal = signalNumber('SIGKILL');
+  if (sandbox !== undefined) request.sandbox = sandbox;
   // Last, after every check: the only step here with a side effect (a new directory).
   let cgroup: ChildCgroup | null = null;
   if (containment === 'cgroup') {
