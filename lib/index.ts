@@ -156,7 +156,7 @@ export {
 } from './process/sandbox.js';
 export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
-export type { ExitStatus, ResourceUsage } from './process/status.js';
+export type { ExitStatus, LimitsHit, ResourceUsage } from './process/status.js';
 export { enableSubreaper, subreaperStats } from './process/subreaper.js';
 export type { Result } from './result.js';
 export type { PipelineErrorKind } from './runner/errors.js';

@@ -42,6 +42,8 @@ export interface NativeSpawnRequest {
   inheritScheduling: boolean;
   /** O_DIRECTORY fd of a cgroup v2 directory the child joins before anything else. */
   cgroupFd?: number;
+  /** O_DIRECTORY fds of resource-limit cgroups (v1 hierarchies) the child joins first too. */
+  limitCgroupFds?: number[];
   /** PR_SET_PDEATHSIG in the child: this signal when the spawning thread dies. */
   deathSignal?: number;
   /** What the child may do after exec; any value implies no_new_privs (lib/process/sandbox.ts). */

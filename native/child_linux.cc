@@ -66,6 +66,7 @@ const char* ChildStageName(int stage) {
     case kStageNoNewPrivs: return "nonewprivs";
     case kStageLandlock: return "landlock";
     case kStageSeccomp: return "seccomp";
+    case kStageLimitCgroup: return "limits";
     default: return "unknown";
   }
 }
@@ -93,6 +94,7 @@ const char* ChildStageSyscall(int stage) {
     case kStageNoNewPrivs: return "prctl";
     case kStageLandlock: return "landlock_restrict_self";
     case kStageSeccomp: return "seccomp";
+    case kStageLimitCgroup: return "limits";
     default: return "unknown";
   }
 }
@@ -199,16 +201,16 @@ CORE_CHILD_CODE void ApplySchedulingAndIds(const ChildPlan* plan) {
 
 // Joins the cgroup before anything else happens in the child, so every process it will ever
 // fork starts inside too. Writing "0" to cgroup.procs moves the writer itself.
-CORE_CHILD_CODE void JoinCgroup(const ChildPlan* plan) {
-  int fd = openat(plan->cgroupFd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) Report(plan, kStageCgroup, errno);
+CORE_CHILD_CODE void JoinCgroup(const ChildPlan* plan, int dirFd, int stage) {
+  int fd = openat(dirFd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) Report(plan, stage, errno);
   ssize_t n;
   do {
     n = write(fd, "0", 1);
   } while (n < 0 && errno == EINTR);
   int err = errno;
   close(fd);
-  if (n != 1) Report(plan, kStageCgroup, n < 0 ? err : EIO);
+  if (n != 1) Report(plan, stage, n < 0 ? err : EIO);
 }
 
 // PR_SET_PDEATHSIG fires when the thread that cloned us exits. If the parent is already gone
@@ -277,7 +279,10 @@ CORE_CHILD_CODE void InstallSeccomp(const ChildPlan* plan) {
 
 CORE_CHILD_CODE int ChildMain(void* arg) {
   const ChildPlan* plan = static_cast<const ChildPlan*>(arg);
-  if (plan->cgroupFd >= 0) JoinCgroup(plan);
+  if (plan->cgroupFd >= 0) JoinCgroup(plan, plan->cgroupFd, kStageCgroup);
+  for (int i = 0; i < plan->limitCgroupCount; i++) {
+    JoinCgroup(plan, plan->limitCgroupFds[i], kStageLimitCgroup);
+  }
   ResetSignalDispositions();
   if (plan->deathSignal != 0) ArmDeathSignal(plan);
 

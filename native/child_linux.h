@@ -31,6 +31,7 @@ enum ChildStage : int {
   kStageNoNewPrivs = 42,
   kStageLandlock = 43,
   kStageSeccomp = 44,
+  kStageLimitCgroup = 45,
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -89,6 +90,10 @@ struct ChildPlan {
   bool noNewPrivs;
   int landlockFd;           // -1: none
   const void* seccompProg;  // struct sock_fprog; nullptr: none. Installed last before exec
+
+  // Resource-limit cgroups (one per v1 controller hierarchy), joined first like cgroupFd.
+  const int* limitCgroupFds;
+  int limitCgroupCount;
 };
 
 // The child shares our memory, and with it AddressSanitizer's shadow: instrumented frames

@@ -285,6 +285,15 @@ const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
   }
   const char* bad = decode_detail::Sandbox(r.Get("sandbox"), &out->sandbox);
   if (bad != nullptr) return bad;
+  V limitFds = r.Get("limitCgroupFds");
+  if (!limitFds.IsUndefined()) {
+    if (!limitFds.IsArray() || limitFds.Length() > 8) return "bad limitCgroupFds";
+    for (uint32_t i = 0; i < limitFds.Length(); i++) {
+      int64_t fd;
+      if (!decode_detail::IntIn(limitFds.At(i), 0, kMaxInt32, &fd)) return "bad limitCgroupFds";
+      out->limitCgroupFds.push_back(static_cast<int>(fd));
+    }
+  }
   return decode_detail::Sched(r, out);
 }
 

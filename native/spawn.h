@@ -82,6 +82,9 @@ struct SpawnRequest {
   int deathSignal = 0;
 
   SandboxSpec sandbox;
+  // Resource-limit cgroups (v1 controllers, or v2 ones apart from the containment cgroup):
+  // O_DIRECTORY fds the child joins, like cgroupFd, before anything else (issue 16).
+  std::vector<int> limitCgroupFds;
 };
 
 // Which step failed, so callers can tell a missing cwd from a missing program.

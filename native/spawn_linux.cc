@@ -250,6 +250,8 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.noNewPrivs = sandbox.noNewPrivs;
   cp.landlockFd = sandbox.landlock.Valid() ? sandbox.landlock.Get() : -1;
   cp.seccompProg = sandbox.filter.empty() ? nullptr : &sandbox.prog;
+  cp.limitCgroupFds = req.limitCgroupFds.data();
+  cp.limitCgroupCount = static_cast<int>(req.limitCgroupFds.size());
 
   // A private stack: the child must not scribble on the frames we return through.
   const size_t stackSize = 64 * 1024;
@@ -322,7 +324,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 bool NeedsClonePath(const SpawnRequest& req, const SchedPlan& sched) {
   return req.forceClone || !sched.mask.empty() || sched.nice || !sched.rlimits.empty() ||
          req.hasUid || req.hasGid || req.cgroupFd >= 0 || req.deathSignal != 0 || req.sandbox.any ||
-         !PosixSpawnCanSchedule(sched);
+         !req.limitCgroupFds.empty() || !PosixSpawnCanSchedule(sched);
 }
 #endif
 

@@ -33,7 +33,8 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The known name nearest to `key`, or undefined when none is close enough to be a typo
- * (more than a third of the longer name would have to change). Case is ignored.
+ * (more than a third of the longer name would have to change, and no known name starts with
+ * it). Case is ignored.
  *
  * @example
  * nearestKey('limts', ['limits', 'nice']); // 'limits'
@@ -49,9 +50,12 @@ export function nearestKey(key: string, known: Iterable<string>): string | undef
     }
   }
   if (best === undefined) return undefined;
-  return bestDistance <= Math.max(2, Math.ceil(Math.max(key.length, best.length) / 3))
-    ? best
-    : undefined;
+  if (bestDistance <= Math.max(2, Math.ceil(Math.max(key.length, best.length) / 3))) return best;
+  // A shortened name (memory for memoryBytes) is a typo too, though many edits away.
+  const lower = key.toLowerCase();
+  if (lower.length < 3) return undefined;
+  for (const k of known) if (k.toLowerCase().startsWith(lower)) return k;
+  return undefined;
 }
 
 /**

@@ -10,6 +10,7 @@ import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
 import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
 import { type ChildCgroup, createChildCgroup } from './cgroup.js';
 import { checkKnownKeys } from './keys.js';
+import { checkLimits, createLimitCgroups, type LimitCgroups, type Limits } from './limits.js';
 import { prepareSandbox, type SandboxOptions } from './sandbox.js';
 import { type SignalName, signalNumber } from './signals.js';
 
@@ -93,6 +94,12 @@ export interface SpawnOptions {
    * typed error naming what this kernel lacks. See docs/sandbox.md.
    */
   sandbox?: SandboxOptions;
+  /**
+   * Memory, process-count and CPU limits for the whole tree, through cgroups (v2 where the
+   * controller is enabled, v1 otherwise), joined by the child before exec. Imply containment
+   * 'cgroup'. The exit status then carries `oomKilled` and `limitsHit`.
+   */
+  limits?: Limits;
 }
 
 export type Containment = 'none' | 'group' | 'cgroup';
@@ -126,6 +133,7 @@ const SPAWN_KEY_RECORD: Record<keyof SpawnOptions, true> = {
   containment: true,
   dieWithParent: true,
   sandbox: true,
+  limits: true,
 };
 
 /** The option names spawn() accepts; any other key is an InvalidCommand naming it. */
@@ -144,6 +152,8 @@ export interface PreparedSpawn {
   containment: Containment;
   /** The child's fresh cgroup, for containment 'cgroup'. */
   cgroup: ChildCgroup | null;
+  /** The cgroups carrying `limits`, read at exit and removed after it. */
+  limits: LimitCgroups | null;
 }
 
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
@@ -323,9 +333,17 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     throw invalid('signal', options.signal, 'must be an AbortSignal');
   }
 
-  const asked = options.containment;
+  const limits = checkLimits(options.limits);
+  let asked = options.containment;
   if (asked !== undefined && asked !== 'none' && asked !== 'group' && asked !== 'cgroup') {
     throw invalid('containment', asked, "must be 'none', 'group' or 'cgroup'");
+  }
+  if (limits !== undefined) {
+    // A limit on a tree that can leave its cgroup would be no limit: limits imply containment.
+    if (asked === 'none' || asked === 'group') {
+      throw invalid('containment', asked, "cannot be weaker than 'cgroup' together with limits");
+    }
+    asked = 'cgroup';
   }
   const containment = asked === 'none' ? undefined : asked;
   if (containment !== undefined && pgid > 0) {
@@ -364,6 +382,17 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     if (cgroup === null) warnNoCgroup();
     else request.cgroupFd = cgroup.fd;
   }
+  let limitGroups: LimitCgroups | null = null;
+  if (limits !== undefined) {
+    try {
+      limitGroups = createLimitCgroups(limits, cgroup);
+    } catch (e) {
+      cgroup?.remove();
+      throw e;
+    }
+    const fds = limitGroups.fds;
+    if (fds.length > 0) request.limitCgroupFds = fds;
+  }
   return {
     request,
     command: program,
@@ -374,5 +403,6 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     ownGroup: setsid || pgid === 0,
     containment: cgroup !== null ? 'cgroup' : containment === undefined ? 'none' : 'group',
     cgroup,
+    limits: limitGroups,
   };
 }

@@ -22,8 +22,10 @@ export function spawn(options: SpawnOptions): ProcessHandle {
   const result = native.spawn(prepared.request, (status) => handle?._onExit(status));
   // The child has joined its cgroup (or failed) by now: our directory fd is done.
   prepared.cgroup?.releaseFd();
+  prepared.limits?.releaseFds();
   if (isSpawnError(result)) {
     prepared.cgroup?.remove();
+    prepared.limits?.remove();
     if (
       isSandboxStage(result.stage) ||
       (prepared.request.sandbox?.network !== undefined && result.syscall === 'clone')

@@ -316,7 +316,8 @@ describeRoot('sandbox as an unprivileged user (uid 65534)', () => {
       'sandbox-unprivileged.mjs',
       [lib, probe, suid, String(hostPort)],
       childEnv(),
-      { asUser: 65534, timeoutMs: 30_000 },
+      // --no-warnings: containment falls back to 'group' for this user, with a warning.
+      { asUser: 65534, timeoutMs: 30_000, nodeFlags: ['--no-warnings'] },
     );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -332,6 +333,13 @@ describeRoot('sandbox as an unprivileged user (uid 65534)', () => {
   it('seccomp and Landlock work without privileges', () => {
     expect(report.seccomp).toMatchObject({ unshare: 'EPERM', 'clone-newuser': 'EPERM' });
     expect(report.landlock).toMatchObject({ 'write:/tmp/core-process-nobody-denied': 'EACCES' });
+  });
+
+  it('limits without a writable cgroup are PermissionDenied naming the controller, nothing started', () => {
+    expect(report.limits).toMatchObject({ ok: false, kind: 'PermissionDenied', field: 'limits' });
+    expect((report.limits as Record<string, string>).message).toMatch(
+      /pids controller, v1\): not writable by uid 65534/,
+    );
   });
 
   it("network 'loopback' goes through a user namespace mapping only uid 65534 (never 0)", () => {
