@@ -11,6 +11,7 @@ import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/schedule
 import { type ChildCgroup, createChildCgroup } from './cgroup.js';
 import { checkKnownKeys } from './keys.js';
 import { checkLimits, createLimitCgroups, type LimitCgroups, type Limits } from './limits.js';
+import { SPAWN_OPTION_KEYS } from './option-keys.js';
 import { prepareSandbox, type SandboxOptions } from './sandbox.js';
 import { type SignalName, signalNumber } from './signals.js';
 
@@ -104,40 +105,7 @@ export interface SpawnOptions {
 
 export type Containment = 'none' | 'group' | 'cgroup';
 
-// Every key of SpawnOptions, as a record so the compiler fails here when one is added to the
-// interface and not to the list (an unlisted key would be refused as unknown).
-const SPAWN_KEY_RECORD: Record<keyof SpawnOptions, true> = {
-  program: true,
-  args: true,
-  argv0: true,
-  cwd: true,
-  env: true,
-  clearEnv: true,
-  stdin: true,
-  stdout: true,
-  stderr: true,
-  processGroup: true,
-  newSession: true,
-  timeout: true,
-  killSignal: true,
-  killGrace: true,
-  signal: true,
-  forceClone: true,
-  affinity: true,
-  scheduler: true,
-  nice: true,
-  rlimits: true,
-  uid: true,
-  gid: true,
-  inheritScheduling: true,
-  containment: true,
-  dieWithParent: true,
-  sandbox: true,
-  limits: true,
-};
-
-/** The option names spawn() accepts; any other key is an InvalidCommand naming it. */
-export const SPAWN_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(SPAWN_KEY_RECORD));
+export { SPAWN_OPTION_KEYS } from './option-keys.js';
 
 /** The validated request plus what the handle needs to know about it. */
 export interface PreparedSpawn {
