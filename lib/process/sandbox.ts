@@ -97,6 +97,15 @@ const NETWORK = { host: 0, none: 1, loopback: 2 } as const;
 /** Landlock ABI 3 added TRUNCATE: below it truncate(2) outside the write roots would work. */
 export const LANDLOCK_MIN_ABI = 3;
 
+// What the kernel offers does not change while we run; the default list resolves the same
+// every time. Both are asked once, not on every spawn.
+let info: { landlockAbi: number; seccompArch: string } | undefined;
+const kernel = () => {
+  info ??= native.sandboxInfo();
+  return info;
+};
+let defaultDeny: number[] | undefined;
+
 function unsupported(field: string, why: string): ProcessError {
   return new ProcessError('Unsupported', `sandbox.${field}: ${why}`, {
     field: `sandbox.${field}`,
@@ -115,7 +124,7 @@ function paths(field: string, value: unknown): string[] {
 }
 
 function resolveSyscalls(value: unknown): NonNullable<NativeSandbox['seccomp']> {
-  const arch = native.sandboxInfo().seccompArch;
+  const arch = kernel().seccompArch;
   if (arch === '') {
     throw unsupported(
       'syscalls',
@@ -124,10 +133,10 @@ function resolveSyscalls(value: unknown): NonNullable<NativeSandbox['seccomp']> 
   }
   if (value === 'default') {
     // A default name this architecture lacks cannot be called here at all.
-    const deny = DEFAULT_SYSCALL_DENY.syscalls
+    defaultDeny ??= DEFAULT_SYSCALL_DENY.syscalls
       .map((n) => native.syscallNumber(n))
       .filter((nr) => nr >= 0);
-    return { deny, ttyIoctls: true, namespaceClone: true };
+    return { deny: defaultDeny, ttyIoctls: true, namespaceClone: true };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalid('sandbox.syscalls', value, "must be 'default' or { deny: [names] }");
@@ -205,7 +214,7 @@ export function prepareSandbox(value: unknown): NativeSandbox | undefined {
       write: paths('sandbox.filesystem.write', f.write ?? []),
     };
     if (f.read !== undefined) landlock.read = paths('sandbox.filesystem.read', f.read);
-    const abi = native.sandboxInfo().landlockAbi;
+    const abi = kernel().landlockAbi;
     if (abi < LANDLOCK_MIN_ABI) {
       throw unsupported(
         'filesystem',
