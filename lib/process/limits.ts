@@ -110,6 +110,26 @@ function v1Dir(controller: Controller): string | null {
   return null;
 }
 
+/**
+ * Our own directories on the v1 hierarchies limit cgroups are made in (memory, pids, cpu),
+ * for the orphan reaper; [] on a pure v2 host.
+ *
+ * @example
+ * limitHierarchies(); // ['/sys/fs/cgroup/memory/app', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu']
+ */
+export function limitHierarchies(): string[] {
+  const dirs = new Set<string>();
+  for (const c of ['memory', 'pids', 'cpu'] as const) {
+    try {
+      const d = v1Dir(c);
+      if (d !== null) dirs.add(d);
+    } catch {
+      // no /proc: nothing to reap either
+    }
+  }
+  return [...dirs];
+}
+
 function controllersOf(v2: ChildCgroup | null): Set<string> {
   if (v2 === null) return new Set();
   try {

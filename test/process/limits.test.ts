@@ -1,11 +1,20 @@
 // Resource limits at spawn, each shown by the process that hits it: a fork bomb stopped at
 // `pids`, a memory hog killed by the OOM killer, a spinner throttled by the CPU quota. The
 // cgroups are read from /proc/<pid>/cgroup and the cgroup files themselves, from outside.
-import { existsSync, readFileSync } from 'node:fs';
+import cp from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ProcessError, spawn } from '../../lib/index.js';
-import { eventually } from '../helpers.js';
+import { ProcessError, reapOrphanCgroups, spawn } from '../../lib/index.js';
+import { limitHierarchies } from '../../lib/process/limits.js';
+import { eventually, procState } from '../helpers.js';
 import { asRoot } from '../optional.js';
 
 const { describeRoot } = asRoot('creating v1/v2 cgroups for limits');
@@ -120,6 +129,38 @@ describeRoot('limits', () => {
     // 10% of the run plus one period of slack; unthrottled it would be close to 100%.
     expect(cpuMs).toBeLessThan(status.durationMs * 0.1 + 150);
     expect(await eventually(() => !existsSync(cpuDir), 15_000)).toBe(true);
+  });
+
+  it('a spawn that fails after its limit cgroups were made removes them (nothing leaks)', () => {
+    const pidsBase = limitHierarchies().find((d) => d.includes('/pids')) as string;
+    const mine = () =>
+      readdirSync(pidsBase).filter((n) => n.startsWith(`core-process.${process.pid}.`));
+    const before = mine();
+    const e = refusal(() => spawn({ program: 'no-such-program-here', limits: { pids: 4 } }));
+    expect(e.kind).toBe('NotFound');
+    expect(mine()).toEqual(before);
+  });
+
+  it('the orphan reaper empties and removes a v1 limit cgroup whose owner is gone', async () => {
+    const pidsBase = limitHierarchies().find((d) => d.includes('/pids')) as string;
+    const parent = path.join(pidsBase, `orphans-test.${process.pid}.${Date.now()}`);
+    mkdirSync(parent);
+    const gone = cp.spawnSync('true').pid as number;
+    const dir = path.join(parent, `core-process.${gone}.12345.1`);
+    mkdirSync(dir);
+    const sleeper = cp.spawn('sleep', ['300'], { stdio: 'ignore', detached: true });
+    try {
+      writeFileSync(path.join(dir, 'cgroup.procs'), String(sleeper.pid));
+      const orphans = await reapOrphanCgroups({ dir: parent });
+      expect(orphans).toEqual([
+        { path: dir, ownerPid: gone, killed: [{ pid: sleeper.pid, comm: 'sleep' }], removed: true },
+      ]);
+      expect(await eventually(() => procState(sleeper.pid as number) !== 'S')).toBe(true);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      sleeper.kill('SIGKILL');
+      rmdirSync(parent);
+    }
   });
 
   it("limits with containment 'none' are refused (a limit the tree could leave is no limit)", () => {
