@@ -222,6 +222,19 @@ suite('sandbox.filesystem (Landlock)', () => {
     expect(r.out[`read:${probe}`]).toBe('0');
   });
 
+  it('a child-side failure after the ruleset, filter and namespace were built (a bad cwd) leaves no descriptor open', () => {
+    const fds = fdsOf('self').length;
+    const e = refusal(() =>
+      spawn({
+        program: probe,
+        cwd: '/no/such/cwd',
+        sandbox: { filesystem: { write: [dir] }, syscalls: 'default', network: 'none' },
+      }),
+    );
+    expect(e.stage).toBe('chdir');
+    expect(fdsOf('self').length).toBe(fds);
+  });
+
   it('a missing write root is NotFound naming the path, with no descriptor left open', () => {
     const fds = fdsOf('self').length;
     const e = refusal(() =>
