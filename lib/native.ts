@@ -56,6 +56,8 @@ export interface NativeSandbox {
   landlock?: { write: string[]; read?: string[] };
   /** 0 host, 1 none, 2 loopback. */
   network?: 0 | 1 | 2;
+  /** A mount namespace with a fresh tmpfs on /tmp. */
+  privateTmp?: boolean;
 }
 
 export type NativePolicy = 'other' | 'batch' | 'idle' | 'fifo' | 'rr';

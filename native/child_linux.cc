@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #ifndef SYS_landlock_restrict_self
+#define SYS_landlock_add_rule 445
 #define SYS_landlock_restrict_self 446
 #endif
 
@@ -67,6 +69,7 @@ const char* ChildStageName(int stage) {
     case kStageLandlock: return "landlock";
     case kStageSeccomp: return "seccomp";
     case kStageLimitCgroup: return "limits";
+    case kStagePrivateTmp: return "privatetmp";
     default: return "unknown";
   }
 }
@@ -95,6 +98,7 @@ const char* ChildStageSyscall(int stage) {
     case kStageLandlock: return "landlock_restrict_self";
     case kStageSeccomp: return "seccomp";
     case kStageLimitCgroup: return "limits";
+    case kStagePrivateTmp: return "privatetmp";
     default: return "unknown";
   }
 }
@@ -251,6 +255,26 @@ CORE_CHILD_CODE void ApplySandbox(const ChildPlan* plan) {
     if (err == 0) err = WriteProcSelf("/proc/self/uid_map", plan->uidMap);
     if (err == 0) err = WriteProcSelf("/proc/self/gid_map", plan->gidMap);
     if (err != 0) Report(plan, kStageUserns, err);
+  }
+  if (plan->privateTmp) {
+    // Private first: with shared propagation (systemd's default) the tmpfs would appear on
+    // the host's /tmp too.
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+      Report(plan, kStagePrivateTmp, errno);
+    }
+    if (plan->tmpRule != nullptr) {
+      // The parent's rules name the inode under the tmpfs; this one names the tmpfs itself.
+      int fd = open("/tmp", O_PATH | O_CLOEXEC);
+      if (fd < 0) Report(plan, kStagePrivateTmp, errno);
+      alignas(8) unsigned char rule[12];
+      for (int i = 0; i < 12; i++) rule[i] = plan->tmpRule[i];
+      for (int i = 0; i < 4; i++) rule[8 + i] = reinterpret_cast<unsigned char*>(&fd)[i];
+      long rc = syscall(SYS_landlock_add_rule, plan->landlockFd, 1, rule, 0);
+      int err = errno;
+      close(fd);
+      if (rc != 0) Report(plan, kStageLandlock, err);
+    }
   }
   if (plan->loIfreq != nullptr) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

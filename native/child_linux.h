@@ -32,6 +32,7 @@ enum ChildStage : int {
   kStageLandlock = 43,
   kStageSeccomp = 44,
   kStageLimitCgroup = 45,
+  kStagePrivateTmp = 46,
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -90,6 +91,8 @@ struct ChildPlan {
   bool noNewPrivs;
   int landlockFd;           // -1: none
   const void* seccompProg;  // struct sock_fprog; nullptr: none. Installed last before exec
+  bool privateTmp;  // make our mounts private, then a fresh tmpfs on /tmp (CLONE_NEWNS given)
+  const unsigned char* tmpRule;  // 12-byte landlock_path_beneath_attr for it; nullptr: none
 
   // Resource-limit cgroups (one per v1 controller hierarchy), joined first like cgroupFd.
   const int* limitCgroupFds;

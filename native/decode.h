@@ -188,7 +188,7 @@ const char* Sched(const V& r, SpawnRequest* req) {
 }
 
 // { noNewPrivs, seccomp?: { deny: number[], ttyIoctls, namespaceClone },
-//   landlock?: { write: string[], read?: string[] }, network?: 0 | 1 | 2 }.
+//   landlock?: { write: string[], read?: string[] }, network?: 0 | 1 | 2, privateTmp? }.
 template <class V>
 const char* Sandbox(const V& v, SandboxSpec* s) {
   if (v.IsUndefined()) return nullptr;
@@ -226,6 +226,7 @@ const char* Sandbox(const V& v, SandboxSpec* s) {
     s->landlock = true;
   }
   if (!OptionalInt(v.Get("network"), 0, 2, &s->network)) return "bad sandbox.network";
+  s->privateTmp = v.Get("privateTmp").Truthy();
   return nullptr;
 }
 

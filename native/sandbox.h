@@ -37,6 +37,10 @@ struct SandboxPlan {
   char gidMap[32] = {};
   bool loopback = false;
   struct ifreq lo {};
+  bool privateTmp = false;
+  // With privateTmp and Landlock: the rule the child adds for its fresh /tmp (a rule made
+  // here would name our /tmp, not the tmpfs mounted over it). Kernel layout, 12 packed bytes.
+  unsigned char tmpRule[12] = {};
 };
 
 // Builds the plan for req.sandbox.

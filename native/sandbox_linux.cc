@@ -215,22 +215,33 @@ bool PrepareSandbox(const SpawnRequest& req, SandboxPlan* plan, SpawnError* erro
   plan->noNewPrivs = true;  // implied by every sandbox option
   if (s.landlock && !PrepareLandlock(s, plan, error)) return false;
   if (s.seccomp && !PrepareSeccomp(s, plan, error)) return false;
-  if (s.network != 0) {
-    plan->cloneFlags = CLONE_NEWNET;
-    // The namespaces are made by clone, while the child still has our credentials: root
-    // needs nothing more (and a later uid switch happens inside them). Anyone else gets them
-    // through a user namespace of its own that maps only its own ids, never uid 0.
-    if (geteuid() != 0) {
-      plan->cloneFlags |= CLONE_NEWUSER;
-      plan->userns = true;
-      snprintf(plan->uidMap, sizeof plan->uidMap, "%u %u 1", geteuid(), geteuid());
-      snprintf(plan->gidMap, sizeof plan->gidMap, "%u %u 1", getegid(), getegid());
+  if (s.privateTmp) {
+    plan->privateTmp = true;
+    plan->cloneFlags |= CLONE_NEWNS;
+    if (plan->landlock.Valid()) {
+      LandlockPathBeneathAttr attr{};
+      attr.allowedAccess = HandledFs(LandlockAbi());
+      attr.parentFd = -1;  // the child opens its /tmp and fills this in
+      static_assert(sizeof attr == sizeof plan->tmpRule, "path_beneath layout");
+      memcpy(plan->tmpRule, &attr, sizeof attr);
     }
+  }
+  if (s.network != 0) {
+    plan->cloneFlags |= CLONE_NEWNET;
     if (s.network == 2) {
       plan->loopback = true;
       memcpy(plan->lo.ifr_name, "lo", 3);
       plan->lo.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
     }
+  }
+  // The namespaces are made by clone, while the child still has our credentials: root
+  // needs nothing more (and a later uid switch happens inside them). Anyone else gets them
+  // through a user namespace of its own that maps only its own ids, never uid 0.
+  if (plan->cloneFlags != 0 && geteuid() != 0) {
+    plan->cloneFlags |= CLONE_NEWUSER;
+    plan->userns = true;
+    snprintf(plan->uidMap, sizeof plan->uidMap, "%u %u 1", geteuid(), geteuid());
+    snprintf(plan->gidMap, sizeof plan->gidMap, "%u %u 1", getegid(), getegid());
   }
   return true;
 }

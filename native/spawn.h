@@ -35,7 +35,8 @@ struct SandboxSpec {
   std::vector<std::string> writePaths;
   bool readAll = true;  // false: only readPaths (plus writePaths) may be read
   std::vector<std::string> readPaths;
-  int network = 0;  // 0 host, 1 none (empty net namespace), 2 loopback (lo up inside)
+  int network = 0;          // 0 host, 1 none (empty net namespace), 2 loopback (lo up inside)
+  bool privateTmp = false;  // a mount namespace with a fresh tmpfs on /tmp
 };
 
 struct SpawnRequest {

@@ -250,6 +250,8 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.noNewPrivs = sandbox.noNewPrivs;
   cp.landlockFd = sandbox.landlock.Valid() ? sandbox.landlock.Get() : -1;
   cp.seccompProg = sandbox.filter.empty() ? nullptr : &sandbox.prog;
+  cp.privateTmp = sandbox.privateTmp;
+  cp.tmpRule = sandbox.privateTmp && sandbox.landlock.Valid() ? sandbox.tmpRule : nullptr;
   cp.limitCgroupFds = req.limitCgroupFds.data();
   cp.limitCgroupCount = static_cast<int>(req.limitCgroupFds.size());
 

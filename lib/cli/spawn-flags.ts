@@ -35,6 +35,7 @@ export interface SpawnFlags {
   sandboxNet?: 'none' | 'loopback' | 'host';
   sandboxWrite?: string[];
   sandboxRead?: string[];
+  privateTmp?: boolean;
   seccomp?: string;
   /** false with --no-new-privs (commander names a --no- flag after what it negates). */
   newPrivs?: boolean;
@@ -101,6 +102,7 @@ export function addSpawnFlags(cmd: Command): Command {
         .argParser(collectList)
         .default(undefined),
     )
+    .option('--private-tmp', 'a private, empty /tmp (tmpfs in a mount namespace)')
     .option('--seccomp <list>', "seccomp deny list: 'default' or comma-separated syscall names")
     .option('--no-new-privs', 'no_new_privs only (implied by every other sandbox flag)')
     .addOption(
@@ -122,6 +124,7 @@ function sandboxOf(f: SpawnFlags): SandboxOptions | undefined {
   const s: SandboxOptions = {};
   if (f.newPrivs === false) s.noNewPrivileges = true;
   if (f.sandboxNet !== undefined) s.network = f.sandboxNet;
+  if (f.privateTmp) s.privateTmp = true;
   if (f.sandboxWrite !== undefined || f.sandboxRead !== undefined) {
     s.filesystem = { write: f.sandboxWrite ?? [] };
     if (f.sandboxRead !== undefined) s.filesystem.read = f.sandboxRead;

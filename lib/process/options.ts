@@ -244,7 +244,7 @@ function schedulingRequest(options: SpawnOptions): SchedulingRequest {
 }
 
 export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
-  if (options === null || typeof options !== 'object') {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalid('options', options, 'must be an object with at least { program }');
   }
   // First: a typo'd option (a security one above all) must never be silently ignored.

@@ -106,9 +106,10 @@ export async function run(
   args: readonly string[] = [],
   options: RunOptions = {},
 ): Promise<RunResult<string | Buffer>> {
-  if (options !== null && typeof options === 'object') {
-    checkKnownKeys(options, RUN_OPTION_KEYS, 'run option');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid('options', options, 'must be an object of run options');
   }
+  checkKnownKeys(options, RUN_OPTION_KEYS, 'run option');
   const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
   if (typeof maxBuffer !== 'number' || !(maxBuffer > 0)) {
     throw invalid('maxBuffer', maxBuffer, 'must be a number of bytes > 0');

@@ -31,7 +31,11 @@ export interface SandboxOptions {
   syscalls?: 'default' | SyscallDenyList;
   /** setsid(): implied (TIOCSTI defence); false is refused. */
   newSession?: boolean;
-  /** Not built yet: refused as Unsupported rather than ignored. */
+  /**
+   * A mount namespace of its own with a fresh, empty tmpfs on /tmp, gone with the child;
+   * writable even under `filesystem` write roots. A program or cwd under our /tmp is hidden
+   * by it (ENOENT at exec or chdir).
+   */
   privateTmp?: boolean;
   /** Not built yet (pid 1 of a new namespace needs an init): refused as Unsupported. */
   pidNamespace?: boolean;
@@ -190,13 +194,11 @@ export function prepareSandbox(value: unknown): NativeSandbox | undefined {
   if (process.platform !== 'linux') {
     throw unsupported('', `a sandbox needs Linux (this: ${process.platform})`);
   }
-  if (o.privateTmp === true) {
-    throw unsupported('privateTmp', 'not implemented yet (a mount namespace with a fresh tmpfs)');
-  }
   if (o.pidNamespace === true) {
     throw unsupported('pidNamespace', 'not implemented yet (pid 1 there needs an init)');
   }
   const out: NativeSandbox = {};
+  if (o.privateTmp === true) out.privateTmp = true;
   if (o.network !== undefined) {
     if (typeof o.network !== 'string' || !Object.hasOwn(NETWORK, o.network)) {
       throw invalid('sandbox.network', o.network, "must be 'none', 'loopback' or 'host'");
@@ -230,6 +232,7 @@ export function prepareSandbox(value: unknown): NativeSandbox | undefined {
 }
 
 const SANDBOX_STAGES: Record<string, string> = {
+  privatetmp: 'cannot mount the private /tmp',
   userns: 'cannot map the child’s own ids in its user namespace',
   loopback: 'cannot bring lo up in the child’s network namespace',
   nonewprivs: 'cannot set no_new_privs',

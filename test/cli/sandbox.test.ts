@@ -66,6 +66,21 @@ suite('core-process run --sandbox-*', () => {
     expect(fs.existsSync(path.join(dir, 'g'))).toBe(false);
   });
 
+  it('--private-tmp gives the child an empty /tmp of its own', async ({ onTestFinished }) => {
+    const r = await cli(onTestFinished).run([
+      'run',
+      '--quiet',
+      '--private-tmp',
+      '--',
+      'sh',
+      '-c',
+      'ls -A /tmp | wc -l',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('0');
+    expect(fs.readdirSync('/tmp').length).toBeGreaterThan(0); // ours is not empty: the probe's dir
+  });
+
   it('--seccomp with an unknown name fails before starting, naming it', async ({
     onTestFinished,
   }) => {

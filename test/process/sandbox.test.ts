@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessError, type RunOptions, run, spawn } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { DEFAULT_SYSCALL_DENY } from '../../lib/process/sandbox.js';
@@ -280,11 +280,62 @@ suite('sandbox.network', () => {
   });
 });
 
-suite('sandbox refusals', () => {
-  it('privateTmp and pidNamespace are Unsupported (not built yet), never ignored', () => {
-    expect(refusal(() => spawn({ program: probe, sandbox: { privateTmp: true } })).kind).toBe(
-      'Unsupported',
+describe('sandbox.privateTmp', () => {
+  function tmpMounts(pid: number | 'self'): string[] {
+    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .split('\n')
+      .filter((l) => l.split(' ')[4] === '/tmp');
+  }
+
+  it('the child gets an empty tmpfs on /tmp of its own: its writes stay there, ours are not seen, and our mount table is unchanged', async () => {
+    const ours = tempDir('core-process-visible-');
+    const before = tmpMounts('self');
+    const name = `core-process-private-${process.pid}-${Date.now()}`;
+    const r = await run(
+      'sh',
+      [
+        '-c',
+        `ls -A /tmp; echo x > /tmp/${name} && cat /tmp/${name}; test -e ${ours} || echo hidden`,
+      ],
+      { sandbox: { privateTmp: true }, reject: false },
     );
+    expect(r.stdout).toBe('x\nhidden\n');
+    expect(r.status.code).toBe(0);
+    expect(existsSync(path.join('/tmp', name))).toBe(false);
+    expect(tmpMounts('self')).toEqual(before);
+    rmSync(ours, { recursive: true, force: true });
+  });
+
+  it('its mountinfo shows a tmpfs on /tmp while it runs', async () => {
+    const c = spawn({ program: 'sleep', args: ['5'], sandbox: { privateTmp: true } });
+    try {
+      const mine = tmpMounts(c.pid);
+      expect(mine.some((l) => / - tmpfs tmpfs /.test(l))).toBe(true);
+    } finally {
+      c.kill('SIGKILL');
+      await c.exited;
+    }
+  });
+
+  it('with Landlock write roots, the private /tmp stays writable and everything else outside them does not', async () => {
+    const r = await run(
+      'sh',
+      [
+        '-c',
+        'echo a > /tmp/a && echo tmp-ok; echo b > /var/tmp/core-process-never 2>/dev/null || echo var-denied',
+      ],
+      {
+        sandbox: { privateTmp: true, filesystem: { write: [] }, syscalls: 'default' },
+        reject: false,
+      },
+    );
+    expect(r.stdout).toBe('tmp-ok\nvar-denied\n');
+    expect(existsSync('/var/tmp/core-process-never')).toBe(false);
+  });
+});
+
+suite('sandbox refusals', () => {
+  it('pidNamespace is Unsupported (not built yet), never ignored', () => {
     expect(refusal(() => spawn({ program: probe, sandbox: { pidNamespace: true } })).kind).toBe(
       'Unsupported',
     );
@@ -353,6 +404,10 @@ describeRoot('sandbox as an unprivileged user (uid 65534)', () => {
     expect((report.limits as Record<string, string>).message).toMatch(
       /pids controller, v1\): not writable by uid 65534/,
     );
+  });
+
+  it('privateTmp works without root, through the same user namespace', () => {
+    expect(report.privateTmp).toEqual({ stdout: '0\nx\n', code: '0', stderr: '' });
   });
 
   it("network 'loopback' goes through a user namespace mapping only uid 65534 (never 0)", () => {
