@@ -12,10 +12,11 @@ import { verifyPolicy } from '../../lib/service/policy.js';
 import { type ProcessServiceOptions, processService } from '../../lib/service/service.js';
 import { testCore, until } from '../core/helpers.js';
 import { tempDir } from '../helpers.js';
-import { needsTool } from '../optional.js';
+import { asRoot, needsTool } from '../optional.js';
 import { FIXTURES } from '../subprocess.js';
 
 const suite = needsTool('gcc', existsSync('/usr/bin/gcc'), 'apt-get install gcc');
+const { itRoot } = asRoot('limits create cgroups');
 
 let dir: string;
 let probe: string;
@@ -171,6 +172,28 @@ suite('sandbox through the process service', () => {
     });
     expect(!r.ok && r.error.kind).toBe('PermissionDenied');
   });
+
+  itRoot(
+    'process.start takes limits: the child runs in a pids cgroup with that limit',
+    async () => {
+      const core = await service();
+      const r = await core
+        .action('process.start')
+        .run({ command: 'sleep', args: ['30'], limits: { pids: 8 } });
+      expect(r.ok).toBe(true);
+      if (!r.ok) return;
+      const snap = await core.action('process.get').run({ id: (r.value as { id: string }).id });
+      const pid = snap.ok ? (snap.value as { pid: number }).pid : 0;
+      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.split(':')[1]?.split(',').includes('pids'));
+      const dir = line?.split(':')[2] ?? '';
+      expect(path.basename(dir)).toMatch(/^core-process\./);
+      expect(readFileSync(path.join('/sys/fs/cgroup/pids', dir, 'pids.max'), 'utf8').trim()).toBe(
+        '8',
+      );
+    },
+  );
 
   it('verifyPolicy reports a sandbox this machine cannot give', () => {
     const report = verifyPolicy({
