@@ -189,9 +189,11 @@ suite('sandbox through the process service', () => {
         .find((l) => l.split(':')[1]?.split(',').includes('pids'));
       const dir = line?.split(':')[2] ?? '';
       expect(path.basename(dir)).toMatch(/^core-process\./);
-      expect(readFileSync(path.join('/sys/fs/cgroup/pids', dir, 'pids.max'), 'utf8').trim()).toBe(
-        '8',
-      );
+      const mount = readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' '))
+        .find((f) => f[2] === 'cgroup' && f[3]?.split(',').includes('pids'))?.[1] as string;
+      expect(readFileSync(path.join(mount, dir, 'pids.max'), 'utf8').trim()).toBe('8');
     },
   );
 
