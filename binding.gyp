@@ -11,6 +11,7 @@
         "native/orphans.cc",
         "native/reader.cc",
         "native/realtime.cc",
+        "native/sandbox_binding.cc",
         "native/sched.cc",
         "native/spawn_common.cc",
         "native/splice.cc",
@@ -38,8 +39,13 @@
       ],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/spawn_linux.cc", "native/child_linux.cc", "native/sched_linux.cc",
-                      "native/realtime_linux.cc"],
+          "sources": [
+            "native/spawn_linux.cc",
+            "native/child_linux.cc",
+            "native/sched_linux.cc",
+            "native/sandbox_linux.cc",
+            "native/realtime_linux.cc"
+          ],
           "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"],
           "libraries": ["-ldl"]
         }],

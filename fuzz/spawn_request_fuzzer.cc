@@ -86,11 +86,14 @@ const Word kWords[31] = {WORD(""),
 #undef WORD
 
 const char* const kKeys[] = {
-    "file",      "searchPath", "argv",        "env",      "cwd",         "stdio",
-    "pgid",      "setsid",     "forceClone",  "cgroupFd", "deathSignal", "affinity",
-    "scheduler", "nice",       "rlimits",     "uid",      "gid",         "inheritScheduling",
-    "policy",    "priority",   "resetOnFork", "fd",       "append",      "pipeSize",
-    "unknownKey"};
+    "file", "searchPath", "argv", "env", "cwd", "stdio", "pgid", "setsid", "forceClone", "cgroupFd",
+    "deathSignal", "affinity", "scheduler", "nice", "rlimits", "uid", "gid", "inheritScheduling",
+    "policy", "priority", "resetOnFork", "fd", "append", "unknownKey",
+    // sandbox and limits (issue 16), appended so the earlier keys keep their bytes' meaning
+    "sandbox", "seccomp", "deny", "ttyIoctls", "namespaceClone", "landlock", "write", "read",
+    "network", "limitCgroupFds",
+    // bulk output (issue 18)
+    "pipeSize"};
 constexpr size_t kKeyCount = sizeof kKeys / sizeof kKeys[0];
 
 enum Kind : uint8_t { kUndefined, kNull, kBool, kNumber, kString, kArray, kObject };
@@ -348,6 +351,20 @@ void CheckAccepted(const FuzzValue& r, const SpawnRequest& q) {
   CHECK(q.hasGid ? q.gid <= coreproc::kMaxId : q.gid == 0);
   if (q.hasUid) SameNumber(r.Get("uid"), q.uid, 0);
   if (q.hasGid) SameNumber(r.Get("gid"), q.gid, 0);
+
+  const coreproc::SandboxSpec& sb = q.sandbox;
+  CHECK(sb.any == !r.Get("sandbox").IsUndefined());
+  CHECK(sb.noNewPrivs == sb.any);
+  CHECK(sb.network >= 0 && sb.network <= 2);
+  CHECK(sb.seccomp || (sb.denySyscalls.empty() && !sb.denyTtyIoctls && !sb.denyNamespaceClone));
+  CHECK(sb.denySyscalls.size() <= 4096);
+  for (int nr : sb.denySyscalls) CHECK(nr >= 0 && nr <= 4095);
+  CHECK(sb.landlock || (sb.writePaths.empty() && sb.readPaths.empty() && sb.readAll));
+  CHECK(sb.readAll || sb.landlock);
+  for (const std::string& p : sb.writePaths) CHECK(p.find('\0') == std::string::npos);
+  for (const std::string& p : sb.readPaths) CHECK(p.find('\0') == std::string::npos);
+  CHECK(q.limitCgroupFds.size() <= 8);
+  for (int fd : q.limitCgroupFds) CHECK(fd >= 0 && fd <= coreproc::kMaxInt32);
 }
 
 void CheckChildReport(const uint8_t* data, size_t size) {

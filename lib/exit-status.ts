@@ -33,4 +33,16 @@ export interface ExitStatus {
    * first: it has exited, but its code is unknown (both code and signal are null).
    */
   lost?: boolean;
+  /** With `limits.memoryBytes`: true when the kernel's OOM killer killed in the child's cgroup. */
+  oomKilled?: boolean;
+  /** With `limits`: the cgroup's own counters, read when the child was reaped. */
+  limitsHit?: LimitsHit;
+}
+
+/** How often the cgroup limits bit: forks refused at `pids`, time held back by the CPU quota. */
+export interface LimitsHit {
+  /** fork/clone calls refused because `limits.pids` was reached (pids.events `max`). */
+  pids: number;
+  /** Microseconds the tree was throttled by `limits.cpu` (cpu.stat). */
+  cpuThrottledUs: number;
 }

@@ -160,9 +160,15 @@ export type {
 export { pipeline } from './process/pipeline.js';
 export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
+export {
+  DEFAULT_SYSCALL_DENY,
+  LANDLOCK_MIN_ABI,
+  type SandboxOptions,
+  type SyscallDenyList,
+} from './process/sandbox.js';
 export type { SignalName } from './process/signals.js';
 export { spawn } from './process/spawn.js';
-export type { ExitStatus, ResourceUsage } from './process/status.js';
+export type { ExitStatus, LimitsHit, ResourceUsage } from './process/status.js';
 export { enableSubreaper, subreaperStats } from './process/subreaper.js';
 export type { Result } from './result.js';
 export type { PipelineErrorKind } from './runner/errors.js';

@@ -52,10 +52,24 @@ export interface NativeSpawnRequest {
   inheritScheduling: boolean;
   /** O_DIRECTORY fd of a cgroup v2 directory the child joins before anything else. */
   cgroupFd?: number;
+  /** O_DIRECTORY fds of resource-limit cgroups (v1 hierarchies) the child joins first too. */
+  limitCgroupFds?: number[];
   /** PR_SET_PDEATHSIG in the child: this signal when the spawning thread dies. */
   deathSignal?: number;
   /** F_SETPIPE_SZ on every 'pipe' stream before the child runs. */
   pipeSize?: number;
+  /** What the child may do after exec; any value implies no_new_privs (lib/process/sandbox.ts). */
+  sandbox?: NativeSandbox;
+}
+
+/** The sandbox as the addon builds it: syscall numbers already resolved for this arch. */
+export interface NativeSandbox {
+  seccomp?: { deny: number[]; ttyIoctls: boolean; namespaceClone: boolean };
+  landlock?: { write: string[]; read?: string[] };
+  /** 0 host, 1 none, 2 loopback. */
+  network?: 0 | 1 | 2;
+  /** A mount namespace with a fresh tmpfs on /tmp. */
+  privateTmp?: boolean;
 }
 
 export type NativePolicy = 'other' | 'batch' | 'idle' | 'fifo' | 'rr';
@@ -141,6 +155,10 @@ export interface NativeBinding {
   getXattr(path: string, name: string): string | number;
   backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
   getpgid(pid?: number): number;
+  /** Landlock ABI (or -errno) and the seccomp filter architecture ('' when unavailable). */
+  sandboxInfo(): { landlockAbi: number; seccompArch: string };
+  /** The native number of a syscall name, -1 when this architecture has none. */
+  syscallNumber(name: string): number;
   /** PR_SET_CHILD_SUBREAPER for this process: 0 or -errno. */
   setChildSubreaper(on: boolean): number;
   /** waitpid(pid, WNOHANG): 1 reaped, 0 still running, -errno. */

@@ -317,6 +317,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRealtime(env, exports);
   InitReaders(env, exports);
   InitSplice(env, exports);
+  InitSandbox(env, exports);
   return exports;
 }
 

@@ -7,14 +7,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_add_rule 445
+#define SYS_landlock_restrict_self 446
+#endif
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -55,6 +64,13 @@ const char* ChildStageName(int stage) {
     case kStageCgroup: return "cgroup";
     case kStageDeathSignal: return "deathsignal";
     case kStageDeadline: return "scheduler";
+    case kStageUserns: return "userns";
+    case kStageLoopback: return "loopback";
+    case kStageNoNewPrivs: return "nonewprivs";
+    case kStageLandlock: return "landlock";
+    case kStageSeccomp: return "seccomp";
+    case kStageLimitCgroup: return "limits";
+    case kStagePrivateTmp: return "privatetmp";
     default: return "unknown";
   }
 }
@@ -78,6 +94,13 @@ const char* ChildStageSyscall(int stage) {
     case kStageCgroup: return "write";
     case kStageDeathSignal: return "prctl";
     case kStageDeadline: return "sched_setattr";
+    case kStageUserns: return "write";
+    case kStageLoopback: return "ioctl";
+    case kStageNoNewPrivs: return "prctl";
+    case kStageLandlock: return "landlock_restrict_self";
+    case kStageSeccomp: return "seccomp";
+    case kStageLimitCgroup: return "limits";
+    case kStagePrivateTmp: return "privatetmp";
     default: return "unknown";
   }
 }
@@ -191,16 +214,16 @@ CORE_CHILD_CODE void ApplySchedulingAndIds(const ChildPlan* plan) {
 
 // Joins the cgroup before anything else happens in the child, so every process it will ever
 // fork starts inside too. Writing "0" to cgroup.procs moves the writer itself.
-CORE_CHILD_CODE void JoinCgroup(const ChildPlan* plan) {
-  int fd = openat(plan->cgroupFd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-  if (fd < 0) Report(plan, kStageCgroup, errno);
+CORE_CHILD_CODE void JoinCgroup(const ChildPlan* plan, int dirFd, int stage) {
+  int fd = openat(dirFd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) Report(plan, stage, errno);
   ssize_t n;
   do {
     n = write(fd, "0", 1);
   } while (n < 0 && errno == EINTR);
   int err = errno;
   close(fd);
-  if (n != 1) Report(plan, kStageCgroup, n < 0 ? err : EIO);
+  if (n != 1) Report(plan, stage, n < 0 ? err : EIO);
 }
 
 // PR_SET_PDEATHSIG fires when the thread that cloned us exits. If the parent is already gone
@@ -216,11 +239,83 @@ CORE_CHILD_CODE void ArmDeathSignal(const ChildPlan* plan) {
   }
 }
 
+// Writes all of `text` to a /proc/self file in one write (the id map files take one write).
+CORE_CHILD_CODE int WriteProcSelf(const char* file, const char* text) {
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t len = 0;
+  while (text[len] != '\0') len++;
+  ssize_t n;
+  do {
+    n = write(fd, text, len);
+  } while (n < 0 && errno == EINTR);
+  int err = n < 0 ? errno : (static_cast<size_t>(n) == len ? 0 : EIO);
+  close(fd);
+  return err;
+}
+
+// Namespaces (made by clone) get their content; then the restrictions that cannot be undone:
+// no_new_privs, then Landlock (which requires it, or CAP_SYS_ADMIN). Seccomp waits until
+// the very end (InstallSeccomp) so no setup step of ours runs under the filter.
+CORE_CHILD_CODE void ApplySandbox(const ChildPlan* plan) {
+  if (plan->userns) {
+    // An unprivileged writer may set gid_map only after giving up setgroups.
+    int err = WriteProcSelf("/proc/self/setgroups", "deny");
+    if (err == 0) err = WriteProcSelf("/proc/self/uid_map", plan->uidMap);
+    if (err == 0) err = WriteProcSelf("/proc/self/gid_map", plan->gidMap);
+    if (err != 0) Report(plan, kStageUserns, err);
+  }
+  if (plan->privateTmp) {
+    // Private first: with shared propagation (systemd's default) the tmpfs would appear on
+    // the host's /tmp too.
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+      Report(plan, kStagePrivateTmp, errno);
+    }
+    if (plan->tmpRule != nullptr) {
+      // The parent's rules name the inode under the tmpfs; this one names the tmpfs itself.
+      int fd = open("/tmp", O_PATH | O_CLOEXEC);
+      if (fd < 0) Report(plan, kStagePrivateTmp, errno);
+      alignas(8) unsigned char rule[12];
+      for (int i = 0; i < 12; i++) rule[i] = plan->tmpRule[i];
+      for (int i = 0; i < 4; i++) rule[8 + i] = reinterpret_cast<unsigned char*>(&fd)[i];
+      long rc = syscall(SYS_landlock_add_rule, plan->landlockFd, 1, rule, 0);
+      int err = errno;
+      close(fd);
+      if (rc != 0) Report(plan, kStageLandlock, err);
+    }
+  }
+  if (plan->loIfreq != nullptr) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) Report(plan, kStageLoopback, errno);
+    int rc = ioctl(s, SIOCSIFFLAGS, plan->loIfreq);
+    int err = errno;
+    close(s);
+    if (rc != 0) Report(plan, kStageLoopback, err);
+  }
+  if (plan->noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    Report(plan, kStageNoNewPrivs, errno);
+  }
+  if (plan->landlockFd >= 0 && syscall(SYS_landlock_restrict_self, plan->landlockFd, 0) != 0) {
+    Report(plan, kStageLandlock, errno);
+  }
+}
+
+CORE_CHILD_CODE void InstallSeccomp(const ChildPlan* plan) {
+  if (plan->seccompProg == nullptr) return;
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, plan->seccompProg) != 0) {
+    Report(plan, kStageSeccomp, errno);
+  }
+}
+
 }  // namespace
 
 CORE_CHILD_CODE int ChildMain(void* arg) {
   const ChildPlan* plan = static_cast<const ChildPlan*>(arg);
-  if (plan->cgroupFd >= 0) JoinCgroup(plan);
+  if (plan->cgroupFd >= 0) JoinCgroup(plan, plan->cgroupFd, kStageCgroup);
+  for (int i = 0; i < plan->limitCgroupCount; i++) {
+    JoinCgroup(plan, plan->limitCgroupFds[i], kStageLimitCgroup);
+  }
   ResetSignalDispositions();
   if (plan->deathSignal != 0) ArmDeathSignal(plan);
 
@@ -247,6 +342,7 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
   if (!MarkAllCloexec()) Report(plan, kStageCloseFds, errno);
 
   ApplySchedulingAndIds(plan);
+  ApplySandbox(plan);
 
   // After the ids change, so the program's cwd is one its own user may enter.
   if (plan->cwd != nullptr && chdir(plan->cwd) != 0) Report(plan, kStageChdir, errno);
@@ -256,6 +352,10 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, sizeof(unsigned long)) != 0) {
     Report(plan, kStageSignals, errno);
   }
+
+  // Last before exec: nothing of ours runs under the filter but execve itself, and the
+  // report pipe's write stays allowed by every filter we build.
+  InstallSeccomp(plan);
 
   execve(plan->path, plan->argv, plan->envp);
   Report(plan, kStageExec, errno);

@@ -26,6 +26,14 @@ enum ChildStage : int {
   kStageCgroup = 15,
   kStageDeathSignal = 16,
   kStageDeadline = 17,  // sched_setattr(SCHED_DEADLINE); reported as stage "scheduler"
+  // Sandbox stages (issue 16) start at 40, leaving room for other child steps below.
+  kStageUserns = 40,
+  kStageLoopback = 41,
+  kStageNoNewPrivs = 42,
+  kStageLandlock = 43,
+  kStageSeccomp = 44,
+  kStageLimitCgroup = 45,
+  kStagePrivateTmp = 46,
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -76,6 +84,23 @@ struct ChildPlan {
   // Non-null: the struct sched_attr (realtime.h KernelSchedAttr) for sched_setattr, used
   // instead of sched_setscheduler when setScheduler is set (policy 'deadline').
   const void* schedAttr;
+
+  // Sandbox, built by PrepareSandbox (sandbox_linux.cc) before clone. The namespaces come
+  // from the clone flags; the child writes its own single-line id maps (the vfork parent is
+  // suspended until exec, so it cannot), brings lo up, then restricts itself.
+  bool userns;
+  const char* uidMap;  // "<uid> <uid> 1"
+  const char* gidMap;
+  const void* loIfreq;  // struct ifreq for SIOCSIFFLAGS on lo; nullptr: leave it down
+  bool noNewPrivs;
+  int landlockFd;           // -1: none
+  const void* seccompProg;  // struct sock_fprog; nullptr: none. Installed last before exec
+  bool privateTmp;  // make our mounts private, then a fresh tmpfs on /tmp (CLONE_NEWNS given)
+  const unsigned char* tmpRule;  // 12-byte landlock_path_beneath_attr for it; nullptr: none
+
+  // Resource-limit cgroups (one per v1 controller hierarchy), joined first like cgroupFd.
+  const int* limitCgroupFds;
+  int limitCgroupCount;
 };
 
 // The child shares our memory, and with it AddressSanitizer's shadow: instrumented frames

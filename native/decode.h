@@ -199,6 +199,49 @@ const char* Sched(const V& r, SpawnRequest* req) {
   return nullptr;
 }
 
+// { noNewPrivs, seccomp?: { deny: number[], ttyIoctls, namespaceClone },
+//   landlock?: { write: string[], read?: string[] }, network?: 0 | 1 | 2, privateTmp? }.
+template <class V>
+const char* Sandbox(const V& v, SandboxSpec* s) {
+  if (v.IsUndefined()) return nullptr;
+  if (!v.IsObject()) return "bad sandbox";
+  s->any = true;
+  s->noNewPrivs = true;
+  V seccomp = v.Get("seccomp");
+  if (!seccomp.IsUndefined()) {
+    if (!seccomp.IsObject()) return "bad sandbox.seccomp";
+    V deny = seccomp.Get("deny");
+    if (!deny.IsArray()) return "bad sandbox.seccomp.deny";
+    uint32_t n = deny.Length();
+    if (n > 4096) return "bad sandbox.seccomp.deny";
+    s->denySyscalls.reserve(n < kMaxReserve ? n : kMaxReserve);
+    for (uint32_t i = 0; i < n; i++) {
+      int64_t nr;
+      if (!IntIn(deny.At(i), 0, 4095, &nr)) return "bad sandbox.seccomp.deny";
+      s->denySyscalls.push_back(static_cast<int>(nr));
+    }
+    s->denyTtyIoctls = seccomp.Get("ttyIoctls").Truthy();
+    s->denyNamespaceClone = seccomp.Get("namespaceClone").Truthy();
+    s->seccomp = true;
+  }
+  V landlock = v.Get("landlock");
+  if (!landlock.IsUndefined()) {
+    if (!landlock.IsObject()) return "bad sandbox.landlock";
+    if (StringArray(landlock.Get("write"), &s->writePaths) != StrResult::Ok) {
+      return "bad sandbox.landlock.write";
+    }
+    V read = landlock.Get("read");
+    if (!read.IsUndefined()) {
+      if (StringArray(read, &s->readPaths) != StrResult::Ok) return "bad sandbox.landlock.read";
+      s->readAll = false;
+    }
+    s->landlock = true;
+  }
+  if (!OptionalInt(v.Get("network"), 0, 2, &s->network)) return "bad sandbox.network";
+  s->privateTmp = v.Get("privateTmp").Truthy();
+  return nullptr;
+}
+
 }  // namespace decode_detail
 
 // request: { file, searchPath, argv, env?, cwd?, stdio: [3], pgid, setsid, forceClone,
@@ -255,6 +298,17 @@ const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
   }
   if (!decode_detail::OptionalInt(r.Get("pipeSize"), 0, kMaxInt32, &out->pipeSize)) {
     return "bad pipeSize";
+  }
+  const char* bad = decode_detail::Sandbox(r.Get("sandbox"), &out->sandbox);
+  if (bad != nullptr) return bad;
+  V limitFds = r.Get("limitCgroupFds");
+  if (!limitFds.IsUndefined()) {
+    if (!limitFds.IsArray() || limitFds.Length() > 8) return "bad limitCgroupFds";
+    for (uint32_t i = 0; i < limitFds.Length(); i++) {
+      int64_t fd;
+      if (!decode_detail::IntIn(limitFds.At(i), 0, kMaxInt32, &fd)) return "bad limitCgroupFds";
+      out->limitCgroupFds.push_back(static_cast<int>(fd));
+    }
   }
   return decode_detail::Sched(r, out);
 }

@@ -83,6 +83,7 @@ void TeardownTimers(EnvData* data);
 
 // reader.cc
 void InitReaders(Napi::Env env, Napi::Object exports);
+void InitSandbox(Napi::Env env, Napi::Object exports);
 void TeardownReaders(EnvData* data);
 
 // splice.cc: pipeTo, moving a child's output to a descriptor off the JS thread.

@@ -22,6 +22,23 @@ struct StdioSpec {
   bool append = false;
 };
 
+// What the child may do after exec (issue 16). lib/process validated it and resolved syscall
+// names for this architecture; native code builds the kernel objects before clone.
+struct SandboxSpec {
+  bool any = false;         // any field below set: the clone path, and Unsupported on macOS
+  bool noNewPrivs = false;  // PR_SET_NO_NEW_PRIVS (implied by every other field)
+  bool seccomp = false;
+  std::vector<int> denySyscalls;    // native numbers; each returns EPERM
+  bool denyTtyIoctls = false;       // ioctl TIOCSTI/TIOCLINUX, compared on the low 32 bits
+  bool denyNamespaceClone = false;  // clone with CLONE_NEW* flags: EPERM; clone3: ENOSYS
+  bool landlock = false;
+  std::vector<std::string> writePaths;
+  bool readAll = true;  // false: only readPaths (plus writePaths) may be read
+  std::vector<std::string> readPaths;
+  int network = 0;          // 0 host, 1 none (empty net namespace), 2 loopback (lo up inside)
+  bool privateTmp = false;  // a mount namespace with a fresh tmpfs on /tmp
+};
+
 struct SpawnRequest {
   std::string file;  // as the caller wrote it; searched in searchPath when it has no '/'
   std::string searchPath;
@@ -71,6 +88,10 @@ struct SpawnRequest {
 
   // F_SETPIPE_SZ for every 'pipe' stream before the child exists (0: the kernel's default).
   int pipeSize = 0;
+  SandboxSpec sandbox;
+  // Resource-limit cgroups (v1 controllers, or v2 ones apart from the containment cgroup):
+  // O_DIRECTORY fds the child joins, like cgroupFd, before anything else (issue 16).
+  std::vector<int> limitCgroupFds;
 };
 
 // Which step failed, so callers can tell a missing cwd from a missing program.

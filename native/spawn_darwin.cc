@@ -18,16 +18,18 @@ namespace coreproc {
 bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
   // No clone path here (see the top of this file), and XNU documents no spawn scheduler
   // attributes: every child-side setting answers Unsupported, naming the first one asked.
-  const char* unsupported = req.forceClone         ? "clone"
-                            : req.hasAffinity      ? "affinity"
-                            : req.hasScheduler     ? "scheduler"
-                            : req.hasNice          ? "nice"
-                            : !req.rlimits.empty() ? "rlimit"
-                            : req.cgroupFd >= 0    ? "cgroup"
-                            : req.deathSignal != 0 ? "deathsignal"
-                            : req.hasGid           ? "setgid"
-                            : req.hasUid           ? "setuid"
-                                                   : nullptr;
+  const char* unsupported = req.forceClone                ? "clone"
+                            : req.hasAffinity             ? "affinity"
+                            : req.hasScheduler            ? "scheduler"
+                            : req.hasNice                 ? "nice"
+                            : !req.rlimits.empty()        ? "rlimit"
+                            : req.cgroupFd >= 0           ? "cgroup"
+                            : req.deathSignal != 0        ? "deathsignal"
+                            : req.hasGid                  ? "setgid"
+                            : req.hasUid                  ? "setuid"
+                            : req.sandbox.any             ? "sandbox"
+                            : !req.limitCgroupFds.empty() ? "limits"
+                                                          : nullptr;
   if (unsupported != nullptr) {
     *error = {ENOTSUP, unsupported, unsupported, ""};
     return false;

@@ -30,6 +30,7 @@
 #include "child_linux.h"
 #include "decode.h"
 #include "realtime.h"
+#include "sandbox.h"
 #include "sched.h"
 #include "spawn.h"
 #include "sys.h"
@@ -223,6 +224,9 @@ bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& plan,
                 const SchedPlan& sched, char* const* argv, char* const* envp, SpawnResult* out,
                 SpawnError* error) {
+  SandboxPlan sandbox;
+  if (!PrepareSandbox(req, &sandbox, error)) return false;
+
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     *error = {errno, "pipe2", "spawn", ""};
@@ -264,6 +268,17 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.uid = req.uid;
   // Dropping root must not keep root's supplementary groups.
   cp.setGroups = (req.hasUid || req.hasGid) && geteuid() == 0;
+  cp.userns = sandbox.userns;
+  cp.uidMap = sandbox.uidMap;
+  cp.gidMap = sandbox.gidMap;
+  cp.loIfreq = sandbox.loopback ? &sandbox.lo : nullptr;
+  cp.noNewPrivs = sandbox.noNewPrivs;
+  cp.landlockFd = sandbox.landlock.Valid() ? sandbox.landlock.Get() : -1;
+  cp.seccompProg = sandbox.filter.empty() ? nullptr : &sandbox.prog;
+  cp.privateTmp = sandbox.privateTmp;
+  cp.tmpRule = sandbox.privateTmp && sandbox.landlock.Valid() ? sandbox.tmpRule : nullptr;
+  cp.limitCgroupFds = req.limitCgroupFds.data();
+  cp.limitCgroupCount = static_cast<int>(req.limitCgroupFds.size());
 
   // A private stack: the child must not scribble on the frames we return through.
   const size_t stackSize = 64 * 1024;
@@ -281,7 +296,8 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
     AllSignalsBlocked blocked;
     out->startNs = MonotonicNs();
     bool wantPidfd = req.wantPidfd;
-    int flags = CLONE_VM | CLONE_VFORK | SIGCHLD | (wantPidfd ? CLONE_PIDFD : 0);
+    int flags =
+        CLONE_VM | CLONE_VFORK | SIGCHLD | (wantPidfd ? CLONE_PIDFD : 0) | sandbox.cloneFlags;
     pid = clone(ChildMain, top, flags, &cp, &pidfd);
     if (pid < 0 && wantPidfd && errno == EINVAL) {  // CLONE_PIDFD predates pidfd_open by
       pidfd = -1;                                   // one release; be safe on odd kernels
@@ -334,8 +350,8 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 // The explicit predicate: posix_spawn whenever its attributes express the whole request.
 bool NeedsClonePath(const SpawnRequest& req, const SchedPlan& sched) {
   return req.forceClone || !sched.mask.empty() || sched.nice || !sched.rlimits.empty() ||
-         req.hasUid || req.hasGid || req.cgroupFd >= 0 || req.deathSignal != 0 ||
-         !PosixSpawnCanSchedule(sched);
+         req.hasUid || req.hasGid || req.cgroupFd >= 0 || req.deathSignal != 0 || req.sandbox.any ||
+         !req.limitCgroupFds.empty() || !PosixSpawnCanSchedule(sched);
 }
 #endif
 

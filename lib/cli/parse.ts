@@ -160,3 +160,44 @@ export function parseSignal(value: string): SignalName {
   }
   return name;
 }
+
+/**
+ * A size in bytes: a plain number, or one with K, M, G or T (powers of 1024, optional B/iB).
+ *
+ * @example
+ * parseSize('256M'); // 268435456
+ */
+export function parseSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`"${value}" is not a size such as 512K, 256M or 2G.`);
+  const shift = { '': 0, K: 10, M: 20, G: 30, T: 40 }[(m[2] ?? '').toUpperCase()] ?? 0;
+  const bytes = Math.round(Number(m[1]) * 2 ** shift);
+  if (!Number.isSafeInteger(bytes)) throw new InvalidArgumentError(`"${value}" is too large.`);
+  return bytes;
+}
+
+/**
+ * A CPU limit: a percentage of one CPU (`50%`, `150%`) or `quotaUs/periodUs` (`20000/100000`).
+ *
+ * @example
+ * parseCpuLimit('50%'); // { percent: 50 }
+ */
+export function parseCpuLimit(
+  value: string,
+): { percent: number } | { quotaUs: number; periodUs: number } {
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(value.trim());
+  if (pct) return { percent: Number(pct[1]) };
+  const q = /^(\d+)\/(\d+)$/.exec(value.trim());
+  if (q) return { quotaUs: Number(q[1]), periodUs: Number(q[2]) };
+  throw new InvalidArgumentError(`"${value}" is not a CPU limit such as 50% or 20000/100000.`);
+}
+
+/**
+ * Repeatable string flags (--sandbox-write A --sandbox-write B).
+ *
+ * @example
+ * collectList('/tmp/a', ['/tmp/b']); // ['/tmp/b', '/tmp/a']
+ */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -51,6 +51,8 @@ const SPEC_KEYS = new Set(
     containment: 1,
     dieWithParent: 1,
     pipeSize: 1,
+    sandbox: 1,
+    limits: 1,
   } satisfies Record<keyof PipelineSpec, 1>),
 );
 const TOP_KEYS = new Set(Object.keys(pipelineInputSchema.shape));

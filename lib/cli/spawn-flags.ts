@@ -4,10 +4,21 @@
  * SpawnOptions.
  */
 import { type Command, Option } from 'commander';
+import type { Limits } from '../process/limits.js';
 import type { SpawnOptions } from '../process/options.js';
+import type { SandboxOptions } from '../process/sandbox.js';
 import type { Rlimits } from '../sched/rlimits.js';
 import type { SchedulerSpec } from '../sched/scheduler.js';
-import { collectEnv, collectRlimit, integerIn, parseCpuList, parseDeadline } from './parse.js';
+import {
+  collectEnv,
+  collectList,
+  collectRlimit,
+  integerIn,
+  parseCpuLimit,
+  parseCpuList,
+  parseDeadline,
+  parseSize,
+} from './parse.js';
 
 export interface SpawnFlags {
   cpus?: number[];
@@ -24,6 +35,16 @@ export interface SpawnFlags {
   cwd?: string;
   env?: Record<string, string>;
   clearEnv?: boolean;
+  sandboxNet?: 'none' | 'loopback' | 'host';
+  sandboxWrite?: string[];
+  sandboxRead?: string[];
+  privateTmp?: boolean;
+  seccomp?: string;
+  /** false with --no-new-privs (commander names a --no- flag after what it negates). */
+  newPrivs?: boolean;
+  memory?: number;
+  pids?: number;
+  cpu?: Limits['cpu'];
 }
 
 const POLICIES = ['fifo', 'rr', 'batch', 'idle', 'deadline'];
@@ -72,7 +93,73 @@ export function addSpawnFlags(cmd: Command): Command {
     .option('--session', 'run in a new session (setsid)')
     .option('--cwd <dir>', 'working directory')
     .addOption(new Option('--env <KEY=VALUE>', 'set a variable, repeatable').argParser(collectEnv))
-    .option('--clear-env', 'start from an empty environment (env -i)');
+    .option('--clear-env', 'start from an empty environment (env -i)')
+    .addOption(
+      new Option(
+        '--sandbox-net <mode>',
+        'network namespace: none, loopback (lo only) or host',
+      ).choices(['none', 'loopback', 'host']),
+    )
+    .addOption(
+      new Option('--sandbox-write <dir>', 'Landlock: may write only under this, repeatable')
+        .argParser(collectList)
+        .default(undefined),
+    )
+    .addOption(
+      new Option(
+        '--sandbox-read <dir>',
+        'Landlock: may read only under this (and write dirs), repeatable',
+      )
+        .argParser(collectList)
+        .default(undefined),
+    )
+    .option('--private-tmp', 'a private, empty /tmp (tmpfs in a mount namespace)')
+    .option('--seccomp <list>', "seccomp deny list: 'default' or comma-separated syscall names")
+    .option('--no-new-privs', 'no_new_privs only (implied by every other sandbox flag)')
+    .addOption(
+      new Option('--memory <size>', 'memory limit for the tree (256M, 2G)').argParser(parseSize),
+    )
+    .addOption(
+      new Option('--pids <n>', 'most processes and threads in the tree').argParser(
+        integerIn(1, 4_194_304),
+      ),
+    )
+    .addOption(
+      new Option('--cpu <limit>', 'CPU limit: 50% of one CPU, or quotaUs/periodUs').argParser(
+        parseCpuLimit,
+      ),
+    );
+}
+
+function sandboxOf(f: SpawnFlags): SandboxOptions | undefined {
+  const s: SandboxOptions = {};
+  if (f.newPrivs === false) s.noNewPrivileges = true;
+  if (f.sandboxNet !== undefined) s.network = f.sandboxNet;
+  if (f.privateTmp) s.privateTmp = true;
+  if (f.sandboxWrite !== undefined || f.sandboxRead !== undefined) {
+    s.filesystem = { write: f.sandboxWrite ?? [] };
+    if (f.sandboxRead !== undefined) s.filesystem.read = f.sandboxRead;
+  }
+  if (f.seccomp !== undefined) {
+    s.syscalls =
+      f.seccomp === 'default'
+        ? 'default'
+        : {
+            deny: f.seccomp
+              .split(',')
+              .map((n) => n.trim())
+              .filter((n) => n !== ''),
+          };
+  }
+  return Object.keys(s).length === 0 ? undefined : s;
+}
+
+function limitsOf(f: SpawnFlags): Limits | undefined {
+  const l: Limits = {};
+  if (f.memory !== undefined) l.memoryBytes = f.memory;
+  if (f.pids !== undefined) l.pids = f.pids;
+  if (f.cpu !== undefined) l.cpu = f.cpu;
+  return Object.keys(l).length === 0 ? undefined : l;
 }
 
 function schedulerOf(f: SpawnFlags): SchedulerSpec | undefined {
@@ -103,5 +190,9 @@ export function spawnOptionsFrom(argv: readonly string[], f: SpawnFlags): SpawnO
   if (f.cwd !== undefined) out.cwd = f.cwd;
   if (f.env !== undefined) out.env = f.env;
   if (f.clearEnv) out.clearEnv = true;
+  const sandbox = sandboxOf(f);
+  if (sandbox !== undefined) out.sandbox = sandbox;
+  const limits = limitsOf(f);
+  if (limits !== undefined) out.limits = limits;
   return out;
 }

@@ -33,6 +33,10 @@ export interface RunSummary {
     nice: number | null;
     rlimits: Record<string, unknown> | null;
   };
+  /** With --memory: the OOM killer killed in the child's cgroup. */
+  oomKilled?: boolean;
+  /** With --memory/--pids/--cpu: forks refused at --pids, microseconds throttled by --cpu. */
+  limitsHit?: { pids: number; cpuThrottledUs: number };
 }
 
 /**
@@ -47,7 +51,7 @@ export function summarize(
   launcherPeakKb: number,
 ): RunSummary {
   const r = status.rusage;
-  return {
+  const summary: RunSummary = {
     command: options.program,
     args: [...(options.args ?? [])],
     pid: status.pid,
@@ -71,6 +75,9 @@ export function summarize(
       rlimits: options.rlimits ? { ...options.rlimits } : null,
     },
   };
+  if (status.oomKilled !== undefined) summary.oomKilled = status.oomKilled;
+  if (status.limitsHit !== undefined) summary.limitsHit = { ...status.limitsHit };
+  return summary;
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(3)}s`;

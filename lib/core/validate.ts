@@ -35,6 +35,8 @@ const IDENTITY_TYPES = new Set([
   'nullable',
   'any',
   'unknown',
+  // A strict object's catchall: it only rejects (additionalProperties: false), never rewrites.
+  'never',
 ]);
 const IDENTITY_CHECKS = new Set([
   'min_length',
@@ -110,7 +112,12 @@ function zodCheck(schema: z.ZodType, input: unknown): Validation {
   const parsed = schema.safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0];
-  const field = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+  // An unknown key is named itself, not the object holding it.
+  const at =
+    issue?.code === 'unrecognized_keys' && issue.keys[0] !== undefined
+      ? [...issue.path, issue.keys[0]]
+      : (issue?.path ?? []);
+  const field = at.length > 0 ? at.map(String).join('.') : '(root)';
   return {
     ok: false,
     field,

@@ -90,6 +90,7 @@ export function adoptProcess(options: AdoptOptions): ProcessHandle {
       ownGroup: leader,
       containment: cgroup !== null ? 'cgroup' : leader ? 'group' : 'none',
       cgroup,
+      limits: null,
     },
     undefined,
   );

@@ -242,6 +242,18 @@ export function childCgroupName(pid: number, startTime: string, n: number): stri
 }
 
 /**
+ * The next fresh child cgroup name of this process (see childCgroupName), for any hierarchy:
+ * the v1 limit cgroups use the same scheme, so the orphan reaper recognises them too.
+ *
+ * @example
+ * nextChildCgroupName(); // 'core-process.4242.1234567.2'
+ */
+export function nextChildCgroupName(): string {
+  ownStart ??= processStartTime(process.pid) ?? '0';
+  return childCgroupName(process.pid, ownStart, ++counter);
+}
+
+/**
  * Makes a fresh cgroup for one child, or null when no writable cgroup v2 is available.
  *
  * @example
@@ -250,8 +262,7 @@ export function childCgroupName(pid: number, startTime: string, n: number): stri
 export function createChildCgroup(): ChildCgroup | null {
   const dir = cgroupBase();
   if (dir === null) return null;
-  ownStart ??= processStartTime(process.pid) ?? '0';
-  const name = path.join(dir, childCgroupName(process.pid, ownStart, ++counter));
+  const name = path.join(dir, nextChildCgroupName());
   try {
     mkdirSync(name);
     return new ChildCgroup(name, openSync(name, constants.O_RDONLY | constants.O_DIRECTORY));

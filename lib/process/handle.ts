@@ -457,6 +457,8 @@ export class ProcessHandle {
 
   #settle(status: ExitStatus): ExitStatus {
     if (this.#status !== null) return this.#status;
+    // Read before anything can remove the cgroups: the counters go with the directories.
+    this.#prepared.limits?.annotate(status);
     this.#status = status;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
@@ -468,6 +470,7 @@ export class ProcessHandle {
     this.#streams[0]?.destroy();
     // The directory goes when its last member does (descendants may outlive the child).
     this.#prepared.cgroup?.removeWhenEmpty();
+    this.#prepared.limits?.removeWhenEmpty();
     this.#resolve(status);
     for (const waiter of this.#waiters) waiter(status);
     this.#waiters.clear();

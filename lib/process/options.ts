@@ -9,8 +9,12 @@ import { checkCpus } from '../sched/cpus.js';
 import { checkRlimits, type Rlimits } from '../sched/rlimits.js';
 import { checkNice, checkScheduler, type SchedulerSpec } from '../sched/scheduler.js';
 import { type ChildCgroup, createChildCgroup } from './cgroup.js';
+import { checkKnownKeys } from './keys.js';
+import { checkLimits, createLimitCgroups, type LimitCgroups, type Limits } from './limits.js';
 import { checkOnread, type OnreadOptions, type OnreadSpec } from './onread.js';
+import { SPAWN_OPTION_KEYS } from './option-keys.js';
 import { checkPipeSize } from './pipe-size.js';
+import { prepareSandbox, type SandboxOptions } from './sandbox.js';
 import { type SignalName, signalNumber } from './signals.js';
 
 /**
@@ -96,9 +100,23 @@ export interface SpawnOptions {
    * CAP_SYS_RESOURCE. Unset: 64 KiB, grown to 1 MiB once the child proves a bulk writer.
    */
   pipeSize?: number;
+  /**
+   * What the child may do after exec: no_new_privs, a network namespace, Landlock write and
+   * read roots, a seccomp deny list. Implies a new session. Refused (never downgraded) with a
+   * typed error naming what this kernel lacks. See docs/sandbox.md.
+   */
+  sandbox?: SandboxOptions;
+  /**
+   * Memory, process-count and CPU limits for the whole tree, through cgroups (v2 where the
+   * controller is enabled, v1 otherwise), joined by the child before exec. Imply containment
+   * 'cgroup'. The exit status then carries `oomKilled` and `limitsHit`.
+   */
+  limits?: Limits;
 }
 
 export type Containment = 'none' | 'group' | 'cgroup';
+
+export { SPAWN_OPTION_KEYS } from './option-keys.js';
 
 /** The validated request plus what the handle needs to know about it. */
 export interface PreparedSpawn {
@@ -120,6 +138,8 @@ export interface PreparedSpawn {
   onread?: [null, OnreadOptions | null, OnreadOptions | null];
   /** The caller's pipeSize: the readers leave the pipes at that size. */
   pipeSize?: number | undefined;
+  /** The cgroups carrying `limits`, read at exit and removed after it. */
+  limits: LimitCgroups | null;
 }
 
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
@@ -246,9 +266,11 @@ function schedulingRequest(options: SpawnOptions): SchedulingRequest {
 }
 
 export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
-  if (options === null || typeof options !== 'object') {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalid('options', options, 'must be an object with at least { program }');
   }
+  // First: a typo'd option (a security one above all) must never be silently ignored.
+  checkKnownKeys(options, SPAWN_OPTION_KEYS, 'spawn option');
   const program = checkString('program', options.program);
   const rawArgs: unknown = options.args ?? [];
   if (!Array.isArray(rawArgs)) throw invalid('args', rawArgs, 'must be an array of strings');
@@ -281,7 +303,10 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
       throw invalid(key, options[key], 'must be a boolean');
     }
   }
-  const setsid = options.newSession === true;
+  // Before anything that could depend on it: a sandbox implies a session of its own (a
+  // child sharing our terminal's session could push input into it with TIOCSTI).
+  const sandbox = prepareSandbox(options.sandbox);
+  const setsid = options.newSession === true || sandbox !== undefined;
   if (setsid && pgid > 0) {
     throw invalid(
       'processGroup',
@@ -298,9 +323,17 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     throw invalid('signal', options.signal, 'must be an AbortSignal');
   }
 
-  const asked = options.containment;
+  const limits = checkLimits(options.limits);
+  let asked = options.containment;
   if (asked !== undefined && asked !== 'none' && asked !== 'group' && asked !== 'cgroup') {
     throw invalid('containment', asked, "must be 'none', 'group' or 'cgroup'");
+  }
+  if (limits !== undefined) {
+    // A limit on a tree that can leave its cgroup would be no limit: limits imply containment.
+    if (asked === 'none' || asked === 'group') {
+      throw invalid('containment', asked, "cannot be weaker than 'cgroup' together with limits");
+    }
+    asked = 'cgroup';
   }
   const containment = asked === 'none' ? undefined : asked;
   if (containment !== undefined && pgid > 0) {
@@ -337,12 +370,24 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (cwd !== undefined) request.cwd = cwd;
   if (dieWithParent === true) request.deathSignal = signalNumber('SIGKILL');
   if (pipeSize !== undefined) request.pipeSize = pipeSize;
+  if (sandbox !== undefined) request.sandbox = sandbox;
   // Last, after every check: the only step here with a side effect (a new directory).
   let cgroup: ChildCgroup | null = null;
   if (containment === 'cgroup') {
     cgroup = createChildCgroup();
     if (cgroup === null) warnNoCgroup();
     else request.cgroupFd = cgroup.fd;
+  }
+  let limitGroups: LimitCgroups | null = null;
+  if (limits !== undefined) {
+    try {
+      limitGroups = createLimitCgroups(limits, cgroup);
+    } catch (e) {
+      cgroup?.remove();
+      throw e;
+    }
+    const fds = limitGroups.fds;
+    if (fds.length > 0) request.limitCgroupFds = fds;
   }
   return {
     request,
@@ -356,5 +401,6 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     cgroup,
     onread: [null, onreadOf('stdout'), onreadOf('stderr')],
     pipeSize,
+    limits: limitGroups,
   };
 }

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cgroupBase, leaseHolder } from './cgroup.js';
+import { limitHierarchies } from './limits.js';
 import { liveStartTime } from './proc.js';
 
 /**
@@ -77,7 +78,9 @@ function membersOf(dir: string): number[] {
 }
 
 function populated(dir: string): boolean {
-  return /^populated 1$/m.test(read(path.join(dir, 'cgroup.events')));
+  const events = read(path.join(dir, 'cgroup.events'));
+  // cgroup v1 (the limit cgroups on a hybrid host) has no cgroup.events: ask for members.
+  return events === '' ? membersOf(dir).length > 0 : /^populated 1$/m.test(events);
 }
 
 /** SIGKILL to the whole subtree: cgroup.kill (5.14+), else frozen and killed one by one. */
@@ -120,7 +123,9 @@ function removeTree(dir: string): boolean {
  * still in them (the whole subtree, escaped process groups and sessions included), and removes
  * them. A live owner's cgroups are never touched: the owner is told apart from a later process
  * with its pid by the start time in the name. Nor is a cgroup leased to a live child (see
- * ChildCgroup.leaseTo). [] when no writable cgroup v2 exists.
+ * ChildCgroup.leaseTo), or a v1 limits cgroup holding such a child. Also looks at the v1
+ * hierarchies that carry `limits` on a hybrid host (memory, pids, cpu). [] when there is
+ * nothing to look at.
  *
  * @example
  * for (const o of await reapOrphanCgroups()) {
@@ -128,21 +133,32 @@ function removeTree(dir: string): boolean {
  * }
  */
 export async function reapOrphanCgroups(options: { dir?: string } = {}): Promise<OrphanCgroup[]> {
-  const base = options.dir ?? cgroupBase();
-  if (base === null) return [];
+  // By default: our cgroup v2 directory, and the v1 hierarchies that carry `limits`.
+  const v2 = options.dir ?? cgroupBase();
+  const bases = options.dir !== undefined ? [options.dir] : [v2, ...limitHierarchies()];
   const orphans: OrphanCgroup[] = [];
-  for (const dir of subdirs(base)) {
-    const m = NAME.exec(path.basename(dir));
-    if (m === null || !ownerGone(Number(m[1]), m[2])) continue;
-    // Leased to a child meant to outlive its spawner (a supervisor's, to be adopted): its
-    // tree lives while that child does, and is reaped once it is gone.
-    if (leaseHolder(dir) !== null) continue;
-    const killed = membersOf(dir).map((pid) => ({
-      pid,
-      comm: read(`/proc/${pid}/comm`).trim() || '?',
-    }));
-    if (killed.length > 0) killAll(dir);
-    orphans.push({ path: dir, ownerPid: Number(m[1]), killed, removed: false });
+  // Children meant to outlive their spawner (a supervisor's, to be adopted) hold a lease on
+  // their v2 cgroup; their trees live while they do, v1 limits cgroups included (cgroup v1
+  // has no user xattrs to carry a lease of its own).
+  const holders = new Set<number>();
+  for (const dir of v2 === null ? [] : subdirs(v2)) {
+    const holder = leaseHolder(dir);
+    if (holder !== null) holders.add(holder);
+  }
+  for (const base of bases) {
+    if (base === null) continue;
+    for (const dir of subdirs(base)) {
+      const m = NAME.exec(path.basename(dir));
+      if (m === null || !ownerGone(Number(m[1]), m[2])) continue;
+      const members = membersOf(dir);
+      if (leaseHolder(dir) !== null || members.some((pid) => holders.has(pid))) continue;
+      const killed = members.map((pid) => ({
+        pid,
+        comm: read(`/proc/${pid}/comm`).trim() || '?',
+      }));
+      if (killed.length > 0) killAll(dir);
+      orphans.push({ path: dir, ownerPid: Number(m[1]), killed, removed: false });
+    }
   }
   const end = Date.now() + EMPTY_WAIT_MS;
   for (const o of orphans) {

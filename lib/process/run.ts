@@ -5,7 +5,8 @@
 import type { Readable } from 'node:stream';
 import { invalid, ProcessError } from '../errors.js';
 import type { ProcessHandle } from './handle.js';
-import type { SpawnOptions, StdioSpec } from './options.js';
+import { checkKnownKeys } from './keys.js';
+import { SPAWN_OPTION_KEYS, type SpawnOptions, type StdioSpec } from './options.js';
 import { spawn } from './spawn.js';
 import { describeStatus, type ExitStatus } from './status.js';
 
@@ -35,6 +36,19 @@ export interface RunResult<T extends string | Buffer = string> {
 }
 
 const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
+
+const RUN_ONLY_KEYS: Record<Exclude<keyof RunOptions, keyof SpawnOptions>, true> = {
+  input: true,
+  maxBuffer: true,
+  encoding: true,
+  all: true,
+  reject: true,
+};
+// program and args are run()'s own parameters, not options.
+const RUN_OPTION_KEYS: ReadonlySet<string> = new Set([
+  ...[...SPAWN_OPTION_KEYS].filter((k) => k !== 'program' && k !== 'args'),
+  ...Object.keys(RUN_ONLY_KEYS),
+]);
 
 interface Collector {
   chunks: Buffer[];
@@ -92,6 +106,10 @@ export async function run(
   args: readonly string[] = [],
   options: RunOptions = {},
 ): Promise<RunResult<string | Buffer>> {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid('options', options, 'must be an object of run options');
+  }
+  checkKnownKeys(options, RUN_OPTION_KEYS, 'run option');
   const maxBuffer = options.maxBuffer ?? DEFAULT_MAX_BUFFER;
   if (typeof maxBuffer !== 'number' || !(maxBuffer > 0)) {
     throw invalid('maxBuffer', maxBuffer, 'must be a number of bytes > 0');

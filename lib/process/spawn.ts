@@ -5,6 +5,7 @@ import { isChildSetupStage, spawnSetupFailure } from '../sched/errors.js';
 import { spawnError } from './errors.js';
 import { ProcessHandle } from './handle.js';
 import { prepareSpawn, type SpawnOptions } from './options.js';
+import { isSandboxStage, sandboxFailure } from './sandbox.js';
 import { subreaperEnabled, trackTree, untrackChild } from './subreaper.js';
 
 /**
@@ -21,8 +22,16 @@ export function spawn(options: SpawnOptions): ProcessHandle {
   const result = native.spawn(prepared.request, (status) => handle?._onExit(status));
   // The child has joined its cgroup (or failed) by now: our directory fd is done.
   prepared.cgroup?.releaseFd();
+  prepared.limits?.releaseFds();
   if (isSpawnError(result)) {
     prepared.cgroup?.remove();
+    prepared.limits?.remove();
+    if (
+      isSandboxStage(result.stage) ||
+      (prepared.request.sandbox?.network !== undefined && result.syscall === 'clone')
+    ) {
+      throw sandboxFailure(prepared.command, result);
+    }
     throw isChildSetupStage(result.stage)
       ? spawnSetupFailure(prepared.command, result, prepared.request)
       : spawnError(prepared.command, result);

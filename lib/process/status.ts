@@ -3,7 +3,7 @@ import type { ExitStatus } from '../exit-status.js';
 import type { NativeStatus } from '../native.js';
 import { signalName } from './signals.js';
 
-export type { ExitStatus, ResourceUsage } from '../exit-status.js';
+export type { ExitStatus, LimitsHit, ResourceUsage } from '../exit-status.js';
 
 export function decodeStatus(pid: number, s: NativeStatus): ExitStatus {
   const status: ExitStatus = {

@@ -4,13 +4,16 @@
  * starts (`verifyPolicy`), and then decides every spawn before any syscall: a refusal is a
  * ProcessError `PermissionDenied` naming the rule, and nothing runs.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { CoreError } from '../core/errors.js';
+import { sandboxInputSchema } from '../core/process-sugar.js';
 import { describe, ProcessError } from '../errors.js';
 import { native } from '../native.js';
 import type { SpawnOptions } from '../process/options.js';
+import { DEFAULT_SYSCALL_DENY, prepareSandbox, type SandboxOptions } from '../process/sandbox.js';
 import { checkCpus, onlineCpus } from '../sched/cpus.js';
 import { resolvePriority, type ThreadPriority } from '../sched/priority.js';
 import { checkRlimits, type RlimitName, type Rlimits } from '../sched/rlimits.js';
@@ -41,6 +44,12 @@ export interface ProcessPolicy {
   rlimits?: { default?: Rlimits; max?: Rlimits };
   /** May a spawn set `uid`/`gid`? Default false. */
   allowIdChange?: boolean;
+  /**
+   * The least sandbox every spawn through the service gets: a request without a sandbox gets
+   * this one, and a request may tighten it (deny more calls, fewer write roots, less network)
+   * but never loosen it: that is PermissionDenied, published and audited.
+   */
+  sandbox?: SandboxOptions;
 }
 
 export interface PolicyProblem {
@@ -72,6 +81,7 @@ const policySchema = z.strictObject({
     .strictObject({ default: rlimitsSchema.optional(), max: rlimitsSchema.optional() })
     .optional(),
   allowIdChange: z.boolean().optional(),
+  sandbox: sandboxInputSchema.optional(),
 });
 
 const REST = '...';
@@ -183,6 +193,19 @@ export function verifyPolicy(policy: ProcessPolicy): PolicyReport {
         field: 'maxProcesses',
         value: policy.maxProcesses,
         message: `is above RLIMIT_NPROC (${limitText(nprocSoft)}), which the kernel enforces first`,
+      });
+    }
+  }
+
+  if (policy.sandbox !== undefined) {
+    try {
+      prepareSandbox(policy.sandbox); // what this kernel cannot do, refused now, not per spawn
+    } catch (e) {
+      const err = e as ProcessError;
+      problems.push({
+        field: err.field ?? 'sandbox',
+        value: policy.sandbox,
+        message: err.message,
       });
     }
   }
@@ -351,6 +374,91 @@ export class PolicyGate {
     }
     if (this.#defaults.size > 0 || this.#maxima.size > 0)
       out.rlimits = this.#admitRlimits(options.rlimits);
+    if (this.policy.sandbox !== undefined) out.sandbox = this.#admitSandbox(options.sandbox);
+    return out;
+  }
+
+  // The policy's sandbox is a floor: fill in what the request leaves out, refuse what it
+  // loosens. Paths are compared after resolving symlinks, as Landlock will open them.
+  #admitSandbox(requested: SandboxOptions | undefined): SandboxOptions {
+    const floor = this.policy.sandbox as SandboxOptions;
+    if (requested === undefined || requested === null || typeof requested !== 'object') {
+      return structuredClone(floor);
+    }
+    const out: SandboxOptions = { ...requested };
+    if (floor.network !== undefined) {
+      const rank = { host: 0, loopback: 1, none: 2 } as const;
+      if (requested.network === undefined) out.network = floor.network;
+      else if ((rank[requested.network] ?? -1) < rank[floor.network]) {
+        throw denied(
+          `sandbox.network: '${requested.network}' is looser than the policy's '${floor.network}'`,
+          'sandbox.network',
+        );
+      }
+    }
+    if (floor.syscalls !== undefined) {
+      const asked = requested.syscalls;
+      if (asked === undefined) out.syscalls = structuredClone(floor.syscalls);
+      else if (floor.syscalls === 'default') {
+        if (asked !== 'default') {
+          throw denied(
+            "sandbox.syscalls: a custom deny list cannot replace the policy's 'default' (it lacks the ioctl, clone and ABI rules)",
+            'sandbox.syscalls',
+          );
+        }
+      } else {
+        const have: readonly string[] =
+          asked === 'default' ? DEFAULT_SYSCALL_DENY.syscalls : (asked.deny ?? []);
+        const missing = floor.syscalls.deny.filter((n) => !have.includes(n));
+        if (missing.length > 0) {
+          throw denied(
+            `sandbox.syscalls: leaves out ${describe(missing)}, which the policy denies`,
+            'sandbox.syscalls',
+          );
+        }
+      }
+    }
+    if (floor.filesystem !== undefined) {
+      const asked = requested.filesystem;
+      if (asked === undefined) out.filesystem = structuredClone(floor.filesystem);
+      else {
+        const real = (p: string): string => {
+          try {
+            return realpathSync(p);
+          } catch {
+            return path.resolve(p); // spawn will refuse it as NotFound
+          }
+        };
+        const under = (p: string, roots: readonly string[]): boolean =>
+          roots.some((r) => {
+            const root = real(r);
+            return p === root || p.startsWith(root.endsWith('/') ? root : `${root}/`);
+          });
+        for (const w of asked.write ?? []) {
+          if (!under(real(w), floor.filesystem.write)) {
+            throw denied(
+              `sandbox.filesystem.write: ${describe(w)} is outside the policy's write roots ${describe(floor.filesystem.write)}`,
+              'sandbox.filesystem.write',
+            );
+          }
+        }
+        if (floor.filesystem.read !== undefined) {
+          const readable = [...floor.filesystem.read, ...floor.filesystem.write];
+          if (asked.read === undefined) {
+            out.filesystem = { ...asked, read: [...floor.filesystem.read] };
+          } else {
+            for (const r of asked.read) {
+              if (!under(real(r), readable)) {
+                throw denied(
+                  `sandbox.filesystem.read: ${describe(r)} is outside the policy's read roots ${describe(floor.filesystem.read)}`,
+                  'sandbox.filesystem.read',
+                );
+              }
+            }
+          }
+        }
+      }
+    }
     return out;
   }
 

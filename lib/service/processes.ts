@@ -100,6 +100,8 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
           args: input.args,
           cwd: input.cwd,
           env: input.env,
+          ...(input.sandbox === undefined ? {} : { sandbox: input.sandbox }),
+          ...(input.limits === undefined ? {} : { limits: input.limits }),
           stdin: 'null',
           // Dies with the core; a run is short, so no cgroup (and its mkdir) per call.
           dieWithParent: true,

@@ -33,6 +33,14 @@ export const exitStatusSchema = outputSchema<ExitStatus>()(
     durationMs: count,
     rusage: resourceUsageSchema,
     lost: z.boolean().optional().describe('reaped by another waiter; code and signal unknown'),
+    oomKilled: z
+      .boolean()
+      .optional()
+      .describe('with limits.memoryBytes: the OOM killer killed in the child’s cgroup'),
+    limitsHit: z
+      .object({ pids: count, cpuThrottledUs: count })
+      .optional()
+      .describe('with limits: forks refused at limits.pids, microseconds throttled by limits.cpu'),
   }),
 );
 

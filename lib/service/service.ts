@@ -105,7 +105,16 @@ function spawnPayload(id: string, o: SpawnOptions, h: ManagedProcess): Record<st
     pid: h.handle?.pid ?? null,
     pgid: h.snapshot().pgid,
   };
-  for (const key of ['affinity', 'scheduler', 'nice', 'rlimits', 'uid', 'gid'] as const) {
+  for (const key of [
+    'affinity',
+    'scheduler',
+    'nice',
+    'rlimits',
+    'uid',
+    'gid',
+    'sandbox',
+    'limits',
+  ] as const) {
     if (o[key] !== undefined) out[key] = o[key];
   }
   if (o.inheritScheduling === true) out.inheritScheduling = true;
@@ -175,7 +184,11 @@ export function processService(options: ProcessServiceOptions = {}): ProcessServ
         spawnOptions = gate.admitSpawn(requested, running);
       } catch (e) {
         if (!(e instanceof ProcessError) || e.kind !== 'PermissionDenied') throw e;
-        denied(ctx, e, { program: requested.program, args: [...(requested.args ?? [])] });
+        denied(ctx, e, {
+          program: requested.program,
+          args: [...(requested.args ?? [])],
+          ...(requested.sandbox === undefined ? {} : { sandbox: requested.sandbox }),
+        });
         throw refusal(ctx?.action ?? 'process', e);
       }
     }

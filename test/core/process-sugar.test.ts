@@ -71,9 +71,9 @@ describe('ProcessApi.start', () => {
     const { core, calls } = fakeProcessCore();
     const r = await core
       .process()
-      .start({ command: 'sleep', args: ['60'], detach: true, stdio: 'ignore' });
+      .start({ command: 'sleep', args: ['60'], detach: true, stdout: 'null' });
     expect(r).toEqual({ ok: true, value: { id: 'p1' } });
-    expect(calls[0]).toEqual({ command: 'sleep', args: ['60'], detach: true, stdio: 'ignore' });
+    expect(calls[0]).toEqual({ command: 'sleep', args: ['60'], detach: true, stdout: 'null' });
   });
 
   it('bad: not registered without the service', async () => {
