@@ -12,6 +12,7 @@
         "native/reader.cc",
         "native/sched.cc",
         "native/spawn_common.cc",
+        "native/sync_collect.cc",
         "native/sys.cc",
         "native/timer.cc"
       ],

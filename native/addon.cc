@@ -232,6 +232,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTimers(env, exports);
   InitSched(env, exports);
   InitReaders(env, exports);
+  InitSyncCollect(env, exports);
   return exports;
 }
 

@@ -80,6 +80,8 @@ void TeardownTimers(EnvData* data);
 
 // reader.cc
 void InitReaders(Napi::Env env, Napi::Object exports);
+// socketpair() and collectSync(): lib/child_process (sync_collect.cc).
+void InitSyncCollect(Napi::Env env, Napi::Object exports);
 void TeardownReaders(EnvData* data);
 
 // sched.cc
