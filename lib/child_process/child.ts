@@ -58,9 +58,13 @@ export class ChildProcess extends EventEmitter {
   rusage: ResourceUsage | null = null;
   /** Our extra: the full exit status (durationMs, coreDumped...); null until exit. */
   exitStatus: ExitStatus | null = null;
-  /** Present when the child has an IPC channel (fork, or 'ipc' in stdio). */
-  send?: ChannelHooks['send'];
-  disconnect?: () => void;
+  /**
+   * Sends a message over the IPC channel. As in Node, present only when the child has one
+   * (fork, or 'ipc' in stdio); typed as always there, as @types/node does.
+   */
+  declare send: ChannelHooks['send'];
+  /** Closes the IPC channel (present only with one, as `send`). */
+  declare disconnect: () => void;
 
   #handle: ProcessHandle | null = null;
   #closesNeeded = 1;

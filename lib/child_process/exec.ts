@@ -265,7 +265,16 @@ export const execFile = execFileImpl as {
     options: ExecFileOptions | null | undefined,
     callback?: ExecCallback,
   ): ChildProcess;
+  /** The type util.promisify(execFile) takes (the value is promisify.custom). */
+  __promisify__(
+    file: string,
+    args?: readonly string[] | ExecFileOptions | null,
+    options?: ExecFileOptions | null,
+  ): PromiseWithChild<{ stdout: string | Buffer; stderr: string | Buffer }>;
 };
+
+/** What util.promisify(exec/execFile) returns: the promise plus the ChildProcess. */
+export type PromiseWithChild<T> = Promise<T> & { child: ChildProcess };
 
 /**
  * Runs `command` in a shell (`/bin/sh -c`, or options.shell) and buffers its output.
@@ -273,7 +282,17 @@ export const execFile = execFileImpl as {
  * import { exec } from '@core/process/child_process';
  * exec('ls | wc -l', (err, stdout) => console.log(stdout.trim()));
  */
-export function exec(
+export const exec = execImpl as {
+  (command: string, callback?: ExecCallback): ChildProcess;
+  (command: string, options: ExecOptions | null | undefined, callback?: ExecCallback): ChildProcess;
+  /** The type util.promisify(exec) takes (the value is promisify.custom). */
+  __promisify__(
+    command: string,
+    options?: ExecOptions | null,
+  ): PromiseWithChild<{ stdout: string | Buffer; stderr: string | Buffer }>;
+};
+
+function execImpl(
   command: string,
   options?: ExecOptions | ExecCallback | null,
   callback?: ExecCallback,
@@ -295,6 +314,6 @@ Object.defineProperty(execFile, promisify.custom, {
   enumerable: false,
 });
 Object.defineProperty(exec, promisify.custom, {
-  value: promised(exec as (...args: unknown[]) => ChildProcess),
+  value: promised(execImpl as (...args: unknown[]) => ChildProcess),
   enumerable: false,
 });

@@ -6,7 +6,13 @@
  */
 export type { ChannelHooks, StdioStream } from './child.js';
 export { ChildProcess } from './child.js';
-export type { ExecCallback, ExecError, ExecFileOptions, ExecOptions } from './exec.js';
+export type {
+  ExecCallback,
+  ExecError,
+  ExecFileOptions,
+  ExecOptions,
+  PromiseWithChild,
+} from './exec.js';
 export { exec, execFile } from './exec.js';
 export type { ForkOptions } from './fork.js';
 export { fork } from './fork.js';
