@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { collect, IMPLS, recordEvents } from './impls.js';
+import { collect, IMPLS, MISSING, recordEvents } from './impls.js';
 
 describe.each(IMPLS)('%s: spawn events and fields', (_name, cp) => {
   it('emits spawn, exit, close in that order with the exit code, after the output', async () => {
@@ -19,7 +19,13 @@ describe.each(IMPLS)('%s: spawn events and fields', (_name, cp) => {
 
   it('gives a real pid: /proc/<pid>/cmdline is the program and its arguments', async () => {
     const child = cp.spawn('sleep', ['7.5']);
-    const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+    // The kernel releases a vfork-style parent before the new image's argv is mapped, so
+    // cmdline can read empty for a moment right after spawn returns.
+    let cmdline: string[] = [''];
+    for (let i = 0; i < 100 && cmdline[0] === ''; i++) {
+      cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      if (cmdline[0] === '') await new Promise((r) => setTimeout(r, 10));
+    }
     expect(cmdline.slice(0, 2)).toEqual(['sleep', '7.5']);
     child.kill('SIGKILL');
     const [code, signal] = await once(child, 'exit');
@@ -28,7 +34,7 @@ describe.each(IMPLS)('%s: spawn events and fields', (_name, cp) => {
   });
 
   it('reports ENOENT as an async error with Node fields, pid undefined, then close(-2)', async () => {
-    const child = cp.spawn('no-such-program-xyz', ['a', 'b']);
+    const child = cp.spawn(MISSING, ['a', 'b']);
     expect(child.pid).toBeUndefined();
     let sync = true;
     const errP = once(child, 'error').then(([e]) => ({ e, sync }));
@@ -37,12 +43,12 @@ describe.each(IMPLS)('%s: spawn events and fields', (_name, cp) => {
     const { e, sync: wasSync } = await errP;
     expect(wasSync).toBe(false);
     expect(e).toBeInstanceOf(Error);
-    expect(e.message).toBe('spawn no-such-program-xyz ENOENT');
+    expect(e.message).toBe(`spawn ${MISSING} ENOENT`);
     expect({ ...e }).toEqual({
       errno: -2,
       code: 'ENOENT',
-      syscall: 'spawn no-such-program-xyz',
-      path: 'no-such-program-xyz',
+      syscall: `spawn ${MISSING}`,
+      path: MISSING,
       spawnargs: ['a', 'b'],
     });
     expect(await events).toEqual([

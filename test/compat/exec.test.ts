@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { IMPLS } from './impls.js';
+import { IMPLS, MISSING } from './impls.js';
 
 type Done = { err: (Error & Record<string, unknown>) | null; stdout: unknown; stderr: unknown };
 
@@ -62,12 +62,12 @@ describe.each(IMPLS)('%s: exec and execFile', (_name, cp) => {
   });
 
   it('a missing program reaches the callback as the spawn error, with cmd', async () => {
-    const r = await run((cb) => cp.execFile('no-such-program-xyz', ['a'], cb));
+    const r = await run((cb) => cp.execFile(MISSING, ['a'], cb));
     expect(r.err).toMatchObject({
       code: 'ENOENT',
       errno: -2,
-      syscall: 'spawn no-such-program-xyz',
-      cmd: 'no-such-program-xyz a',
+      syscall: `spawn ${MISSING}`,
+      cmd: `${MISSING} a`,
     });
     expect([r.stdout, r.stderr]).toEqual(['', '']);
   });
@@ -142,7 +142,7 @@ describe.each(IMPLS)('%s: spawnSync, execSync, execFileSync', (_name, cp) => {
   });
 
   it('spawnSync of a missing program: error ENOENT, pid 0, output null', () => {
-    const r = cp.spawnSync('no-such-program-xyz', ['q']);
+    const r = cp.spawnSync(MISSING, ['q']);
     expect(Object.keys(r)).toEqual([
       'error',
       'status',
@@ -163,7 +163,7 @@ describe.each(IMPLS)('%s: spawnSync, execSync, execFileSync', (_name, cp) => {
     expect(r.error).toMatchObject({
       code: 'ENOENT',
       errno: -2,
-      path: 'no-such-program-xyz',
+      path: MISSING,
       spawnargs: ['q'],
     });
   });
@@ -188,11 +188,11 @@ describe.each(IMPLS)('%s: spawnSync, execSync, execFileSync', (_name, cp) => {
   it('execFileSync throws the spawn error for a missing program, with the result fields', () => {
     let e: (Error & Record<string, unknown>) | undefined;
     try {
-      cp.execFileSync('no-such-program-xyz');
+      cp.execFileSync(MISSING);
     } catch (x) {
       e = x as typeof e;
     }
-    expect(e?.message).toBe('spawnSync no-such-program-xyz ENOENT');
+    expect(e?.message).toBe(`spawnSync ${MISSING} ENOENT`);
     expect(e).toMatchObject({ code: 'ENOENT', status: null, pid: 0 });
   });
 

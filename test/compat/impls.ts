@@ -11,6 +11,12 @@ export const IMPLS: [string, Impl][] = [
   ['core', coreCp],
 ];
 
+/**
+ * A program that does not exist, by absolute path: a PATH search can answer EACCES instead of
+ * ENOENT for a user who cannot enter one of its directories (both Node and we do).
+ */
+export const MISSING = '/nonexistent-core-compat/no-such-program';
+
 export const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 
 /** The events a child emits, in order, until 'close' (or 'error' + 'close'). */
