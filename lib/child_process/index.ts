@@ -25,3 +25,26 @@ export type {
   SpawnSyncReturns,
 } from './sync.js';
 export { execFileSync, execSync, spawnSync } from './sync.js';
+
+import { ChildProcess as ChildProcessClass } from './child.js';
+import { execFile as execFileFn, exec as execFn } from './exec.js';
+import { fork as forkFn } from './fork.js';
+import { spawn as spawnFn } from './spawn.js';
+import {
+  execFileSync as execFileSyncFn,
+  execSync as execSyncFn,
+  spawnSync as spawnSyncFn,
+} from './sync.js';
+
+/** `import cp from '@core/process/child_process'`, as `import cp from 'node:child_process'`. */
+const childProcess = {
+  ChildProcess: ChildProcessClass,
+  exec: execFn,
+  execFile: execFileFn,
+  execFileSync: execFileSyncFn,
+  execSync: execSyncFn,
+  fork: forkFn,
+  spawn: spawnFn,
+  spawnSync: spawnSyncFn,
+};
+export default childProcess;
