@@ -29,7 +29,7 @@ export interface NormalizedSpawn {
   /** argv including argv[0]: what Node calls `spawnargs`. */
   args: string[];
   cwd: string | undefined;
-  /** The child's whole environment as Node builds it (options.env or process.env). */
+  /** options.env as Node reads it (empty without options.env: see explicitEnv). */
   env: Record<string, string>;
   /** True when options.env was given (a copy of process.env otherwise). */
   explicitEnv: boolean;
@@ -280,7 +280,9 @@ export function normalizeSpawn(
   args.unshift(typeof options.argv0 === 'string' ? options.argv0 : file);
 
   // Node reads every enumerable key, inherited ones included, and skips undefined values.
-  const source = (options.env ?? process.env) as Record<string, unknown>;
+  // Without options.env the child gets environ as it is (process.env writes through to it),
+  // so nothing is copied: reading process.env key by key costs more than the spawn itself.
+  const source = (options.env ?? {}) as Record<string, unknown>;
   const env: Record<string, string> = {};
   for (const key in source) {
     const value = source[key];
