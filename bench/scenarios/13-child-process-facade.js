@@ -68,7 +68,7 @@ async function measure(ctx, facade, { rounds, counts, label }) {
       impl: `${op}${label}`,
       node: nodeOps,
       facade: facadeOps,
-      ratio: facadeOps / nodeOps,
+      speedup: facadeOps / nodeOps,
       error: Object.entries(errors)
         .map(([k, v]) => `${k}: ${v}`)
         .join('; '),
@@ -111,11 +111,11 @@ export async function run(ctx) {
   const row = (name) => rows.find((r) => r.impl === name);
   const check = (text, names, min) => {
     const found = names.map(row).filter(Boolean);
-    const worst = Math.min(...found.map((r) => r.ratio));
+    const worst = Math.min(...found.map((r) => r.speedup));
     return {
       text,
       pass: found.length === names.length && worst >= min,
-      measured: found.map((r) => `${r.impl} ${r.ratio.toFixed(2)}x`).join(', '),
+      measured: found.map((r) => `${r.impl} ${r.speedup.toFixed(2)}x`).join(', '),
     };
   };
   const all = rows.map((r) => r.impl);
@@ -126,7 +126,7 @@ export async function run(ctx) {
     columns: [
       { key: 'node', title: 'node:child_process ops/s' },
       { key: 'facade', title: 'facade ops/s' },
-      { key: 'ratio', title: 'facade / node' },
+      { key: 'speedup', title: 'facade / node' },
       { key: 'error', title: 'errors', kind: 'text' },
     ],
     rows,

@@ -117,7 +117,8 @@ function execFileImpl(
     windowsHide: !!options.windowsHide,
     windowsVerbatimArguments: !!options.windowsVerbatimArguments,
   };
-  for (const key of ['cwd', 'env', 'gid', 'uid', 'shell', 'signal', 'argv0'] as const) {
+  // Exactly what Node's execFile hands to spawn (argv0 is checked but not passed, as there).
+  for (const key of ['cwd', 'env', 'gid', 'uid', 'shell', 'signal'] as const) {
     if (options[key] != null) (spawnOptions as Record<string, unknown>)[key] = options[key];
   }
   const child = spawn(file, args, spawnOptions);

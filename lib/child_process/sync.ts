@@ -6,7 +6,6 @@
  * status, signal, error? }, error being 'spawnSync <file> ETIMEDOUT|ENOBUFS|ENOENT...'.
  */
 import { Buffer } from 'node:buffer';
-import { closeSync } from 'node:fs';
 import { native } from '../native.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions as CoreOptions, StdioSpec } from '../process/options.js';
@@ -152,7 +151,7 @@ export function spawnSync(
       onLimit,
     );
   } catch (e) {
-    for (const fd of fds) if (fd >= 0) closeSync(fd);
+    // collectSync owned the fds and closed them on its way out; only the child is left.
     handle.kill('SIGKILL');
     handle.waitSync();
     throw e;

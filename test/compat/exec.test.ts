@@ -86,6 +86,11 @@ describe.each(IMPLS)('%s: exec and execFile', (_name, cp) => {
     expect(e).toMatchObject({ code: 2, stdout: 'partial\n', stderr: '' });
   });
 
+  it('execFile checks argv0 but does not pass it to the child, as Node does', async () => {
+    const r = await run((cb) => cp.execFile('sh', ['-c', 'echo $0'], { argv0: 'zz' }, cb));
+    expect(r.stdout).toBe('sh\n');
+  });
+
   it('the returned ChildProcess still emits exit and close', async () => {
     const child = cp.execFile('true', () => {});
     const [code] = await once(child, 'close');
