@@ -141,6 +141,8 @@ export {
   NoOp,
   validate,
 } from './events/index.js';
+export type { AdoptOptions } from './process/adopt.js';
+export { adoptProcess } from './process/adopt.js';
 export type { Backend } from './process/backend.js';
 export { backend } from './process/backend.js';
 export type { WaitOptions } from './process/handle.js';

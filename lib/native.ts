@@ -107,7 +107,8 @@ export interface NativeChild {
   readonly pid: number;
   /** Our end of each piped stream, -1 elsewhere. JS owns these descriptors. */
   readonly fds: [number, number, number];
-  readonly spawnMethod: 'posix_spawn' | 'clone';
+  /** 'adopted': not spawned by us, watched through a pidfd (see adopt). */
+  readonly spawnMethod: 'posix_spawn' | 'clone' | 'adopted';
   /** 1 delivered, 0 the child is gone, or -errno. */
   kill(signal: number): number;
   killGroup(signal: number, pgid: number): number;
@@ -122,6 +123,12 @@ export interface NativeBinding {
     request: NativeSpawnRequest,
     onExit: (status: NativeStatus) => void,
   ): NativeChild | NativeSpawnError;
+  /** Watches a live process that is not our child through a pidfd: its status arrives lost. */
+  adopt(pid: number, onExit: (status: NativeStatus) => void): NativeChild | number;
+  /** setxattr(2): 0 or -errno (-ENOTSUP off Linux). */
+  setXattr(path: string, name: string, value: string): number;
+  /** getxattr(2): the value, or -errno. */
+  getXattr(path: string, name: string): string | number;
   backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
   getpgid(pid?: number): number;
   /** PR_SET_CHILD_SUBREAPER for this process: 0 or -errno. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/xattr.h>
 #endif
 
 #include "decode.h"
@@ -133,6 +134,84 @@ Napi::Value SpawnBinding(const Napi::CallbackInfo& info) {
   return wrapped;
 }
 
+// adopt(pid, onExit) -> NativeChild | -errno: watches a process that is not our child (one
+// a previous supervisor of ours left running) through a pidfd, so signals cannot reach a
+// recycled pid and its exit wakes the loop. Its exit status is the parent's, not ours:
+// waitid answers ECHILD and the status arrives marked lost. The caller checks, after this
+// returns, that the pid still has the start time it expects: the pidfd then names that very
+// process. It is never reaped here, even if it is our own child (node:child_process's). Linux with
+// pidfd only (-ENOSYS elsewhere: there is no race-free handle).
+Napi::Value AdoptBinding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    return TypeErrorValue(env, "expected (pid, onExit)");
+  }
+  double raw = info[0].As<Napi::Number>().DoubleValue();
+  if (!(raw >= 1 && raw <= 4194304) || raw != static_cast<double>(static_cast<int>(raw))) {
+    return Napi::Number::New(env, -EINVAL);
+  }
+#ifdef __linux__
+  EnvData* data = GetEnvData(env);
+  if (!data->usePidfd) return Napi::Number::New(env, -ENOSYS);
+  pid_t pid = static_cast<pid_t>(raw);
+  int fd = PidfdOpen(pid);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  auto child = std::make_shared<Child>();
+  child->env = data;
+  child->pid = pid;
+  child->pidfd = UniqueFd(fd);
+  child->startNs = MonotonicNs();  // durations count from the adoption
+  child->groupLeader = getpgid(pid) == pid;
+  child->foreign = true;
+  child->onExit = Napi::Persistent(info[1].As<Napi::Function>());
+  if (!WatchChild(data, child)) return Napi::Number::New(env, -ENOMEM);
+  Napi::Value wrapped = WrapChild(env, child);
+  Napi::Object obj = wrapped.As<Napi::Object>();
+  Napi::Array fdArray = Napi::Array::New(env, 3);
+  for (uint32_t i = 0; i < 3; i++) fdArray.Set(i, Napi::Number::New(env, -1));
+  obj.Set("fds", fdArray);
+  obj.Set("spawnMethod", Napi::String::New(env, "adopted"));
+  return wrapped;
+#else
+  return Napi::Number::New(env, -ENOSYS);
+#endif
+}
+
+// setXattr(path, name, value) -> 0 | -errno; getXattr(path, name) -> string | -errno.
+// Extended attributes on our cgroup directories: cgroupfs takes user.* attributes (Linux
+// 5.9+; systemd keeps user.delegate there the same way), which is where a cgroup records the
+// child it is leased to (ChildCgroup.leaseTo). -ENOTSUP off Linux.
+Napi::Value SetXattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString())
+    return TypeErrorValue(env, "expected (path, name, value)");
+#ifdef __linux__
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  std::string value = info[2].As<Napi::String>().Utf8Value();
+  int r = setxattr(path.c_str(), name.c_str(), value.data(), value.size(), 0);
+  return Napi::Number::New(env, r == 0 ? 0 : -errno);
+#else
+  return Napi::Number::New(env, -ENOTSUP);
+#endif
+}
+
+Napi::Value GetXattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString())
+    return TypeErrorValue(env, "expected (path, name)");
+#ifdef __linux__
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  char buf[256];
+  ssize_t n = getxattr(path.c_str(), name.c_str(), buf, sizeof buf);
+  if (n < 0) return Napi::Number::New(env, -errno);
+  return Napi::String::New(env, buf, static_cast<size_t>(n));
+#else
+  return Napi::Number::New(env, -ENOTSUP);
+#endif
+}
+
 Napi::Value Backend(const Napi::CallbackInfo& info) {
   EnvData* data = GetEnvData(info.Env());
   // macOS uses the SIGCHLD path too (see README, Platforms): kqueue EVFILT_PROC is not built yet.
@@ -222,6 +301,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("NativeChild", DefineNativeChild(env, data));
   exports.Set("spawn", Napi::Function::New<SpawnBinding>(env, "spawn"));
+  exports.Set("adopt", Napi::Function::New<AdoptBinding>(env, "adopt"));
+  exports.Set("setXattr", Napi::Function::New<SetXattr>(env, "setXattr"));
+  exports.Set("getXattr", Napi::Function::New<GetXattr>(env, "getXattr"));
   exports.Set("backend", Napi::Function::New<Backend>(env, "backend"));
   exports.Set("getpgid", Napi::Function::New<GetPgid>(env, "getpgid"));
   exports.Set("setChildSubreaper",

@@ -110,6 +110,19 @@ bool PidfdMode(const Child* c) {
 }
 
 int TryReap(Child* c, bool block) {
+  if (c->foreign) {
+    // The pidfd is readable once the process has exited: that is all we may know of it.
+    struct pollfd p = {c->pidfd.Get(), POLLIN, 0};
+    int n;
+    do {
+      n = poll(&p, 1, block ? -1 : 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    c->info.lost = true;
+    c->info.endNs = MonotonicNs();
+    return 1;
+  }
 #ifdef __linux__
   int r =
       PidfdMode(c) ? ReapPidfd(c->pidfd.Get(), block, &c->info) : ReapPid(c->pid, block, &c->info);

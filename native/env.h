@@ -30,6 +30,9 @@ struct Child {
   bool orphaned = false;
   bool refed = true;
   bool groupLeader = false;
+  // Adopted, not spawned by us (adopt()): never reaped here, even when it happens to be our
+  // child (node:child_process's), whose status belongs to whoever spawned it.
+  bool foreign = false;
   int64_t startNs = 0;
   ExitInfo info;
   Napi::FunctionReference onExit;

@@ -7,8 +7,6 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { isLoopbackHost } from '../api/auth.js';
-import { ProcessMetrics } from '../api/metrics.js';
-import { serveMetrics } from '../api/metrics-server.js';
 import { parseListenAddr } from '../daemon/addr.js';
 import { describe, ProcessError } from '../errors.js';
 import type { ProcessHandle } from '../process/handle.js';
@@ -74,6 +72,12 @@ export async function superviseMetrics(f: MetricsFlags): Promise<SupervisorMetri
       `--metrics ${describe(addr.host)}: not a loopback address; give --metrics-token (or CORE_PROCESS_TOKEN) to listen there`,
     );
   }
+  // Loaded only with --metrics: fastify and prom-client cost a plain supervise half a second
+  // of start-up, which a crash-restarted supervisor pays every time.
+  const [{ ProcessMetrics }, { serveMetrics }] = await Promise.all([
+    import('../api/metrics.js'),
+    import('../api/metrics-server.js'),
+  ]);
   const metrics = new ProcessMetrics();
   const server = await serveMetrics({
     metrics,

@@ -6,7 +6,6 @@
  */
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { logUpdateStderr } from 'log-update';
 import { SystemdNotifier } from '../daemon/notify.js';
 import { PidFile } from '../daemon/pidfile.js';
 import { previousChild, replacePrevious } from '../daemon/previous.js';
@@ -20,6 +19,8 @@ import {
   supervise,
 } from '../daemon/supervisor.js';
 import { describe } from '../errors.js';
+import { adoptProcess } from '../process/adopt.js';
+import type { ProcessHandle } from '../process/handle.js';
 import { describeOrphans, reapOrphanCgroups } from '../process/orphans.js';
 import type { SignalName } from '../process/signals.js';
 import { integerIn, parseDuration, parseSignal, UsageError } from './parse.js';
@@ -70,9 +71,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 function describeEvent(topic: DaemonTopic, p: Record<string, unknown>): string {
   switch (topic) {
     case 'daemon.started':
-      return `started pid ${p.pid}`;
+      return p.adopted === true ? `adopted pid ${p.pid}` : `started pid ${p.pid}`;
     case 'daemon.exited':
-      return `exited ${p.signal ? `by ${p.signal}` : `with code ${p.code}`} after ${seconds(Number(p.durationMs))}`;
+      return `exited ${p.signal ? `by ${p.signal}` : p.lost === true ? 'with an unknown status (adopted)' : `with code ${p.code}`} after ${seconds(Number(p.durationMs))}`;
     case 'daemon.restarting':
       return `restarting in ${p.delayMs} ms (${p.reason}), attempt ${p.attempt}`;
     case 'daemon.unhealthy':
@@ -106,6 +107,12 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
   const options = spawnOptionsFrom(argv, f);
   const name = f.name ?? (argv[0] as string).split('/').pop() ?? 'daemon';
   const tty = process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0;
+  // The live status line needs a terminal; elsewhere (systemd, a restart after a crash) its
+  // module is not worth loading.
+  const statusLineWriter = tty ? (await import('log-update')).logUpdateStderr : null;
+  const logUpdateStderr = Object.assign((line: string) => statusLineWriter?.(line), {
+    done: () => statusLineWriter?.done(),
+  });
   let since = performance.now();
   const health = healthOf(f); // a bad --health is a usage error before anything is held
   // Listening before anything is held: a taken port or a signal meanwhile leaves nothing behind.
@@ -125,12 +132,27 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     `${f.code}--${name}.child.pid`,
   );
   const previous = previousChild(childPidFile);
-  if (previous !== null) {
+  let adopted: ProcessHandle | undefined;
+  if (previous !== null && f.adopt === true) {
+    try {
+      adopted = adoptProcess({ ...previous, killGrace: f.stopGrace });
+      // Its predecessor may have died between recording it and leasing its tree: lease it
+      // now, before the reaping below, which spares only leased trees.
+      adopted.leaseTree();
+      process.stderr.write(
+        `[${name}] previous child pid ${previous.pid} is still running: adopting it (--adopt); its exit status will be unknown and its output stays where it went\n`,
+      );
+    } catch (e) {
+      process.stderr.write(`[${name}] cannot adopt pid ${previous.pid}: ${(e as Error).message}\n`);
+    }
+  }
+  if (previous !== null && adopted === undefined) {
     process.stderr.write(
       `[${name}] previous child pid ${previous.pid} is still running: stopping it (--replace)\n`,
     );
     await replacePrevious(previous, f.stopSignal, f.stopGrace);
   }
+  // An adopted child's cgroup is leased to it, so this spares it.
   for (const line of describeOrphans(await reapOrphanCgroups())) process.stderr.write(`${line}\n`);
   const notifier = new SystemdNotifier();
   let childRecord: PidFile | null = null;
@@ -141,7 +163,10 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
     } else if (topic === 'daemon.started' && typeof payload.pid === 'number') {
       childRecord = new PidFile(childPidFile);
       try {
-        childRecord.acquire(payload.pid);
+        // The adopted child's record is already there: take it over rather than rewrite it.
+        if (payload.adopted !== true || !childRecord.takeOver(payload.pid)) {
+          childRecord.acquire(payload.pid);
+        }
       } catch (e) {
         childRecord = null;
         process.stderr.write(`[${name}] cannot record the child: ${(e as Error).message}\n`);
@@ -176,6 +201,8 @@ export async function superviseCommand(argv: string[], f: SuperviseFlags): Promi
       stopSignal: f.stopSignal,
       stopGraceMs: f.stopGrace,
       ...(metrics === null ? {} : { start: metrics.start }),
+      ...(f.adopt === true ? { outlive: true } : {}),
+      ...(adopted === undefined ? {} : { adopt: adopted }),
       onEvent: (topic, payload) => {
         metrics?.observe(topic, payload);
         recordChild(topic, payload);
@@ -305,6 +332,16 @@ export function superviseSubcommand(): Command {
       'write our pid here; refuse to start if another supervisor holds it',
     )
     .option('--no-register', 'do not list this supervisor in the daemon registry')
+    .addOption(
+      new Option(
+        '--adopt',
+        'children outlive a crash of this supervisor; a restarted one adopts the running child instead of starting another (its exit status and output then stay with it)',
+      ).conflicts('replace'),
+    )
+    .option(
+      '--replace',
+      'the default: children die with this supervisor, and a restarted one stops any child still running before starting its own',
+    )
     .addOption(
       new Option('--metrics <addr>', 'serve Prometheus metrics at http://ADDR/metrics').argParser(
         parseMetricsAddr,

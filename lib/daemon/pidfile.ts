@@ -283,6 +283,26 @@ export class PidFile {
   }
 
   /**
+   * Takes over the file another process wrote for live `pid` (a supervisor adopting the child
+   * its predecessor recorded), so that `release()` removes it later. False when the file does
+   * not record `pid` or is stale.
+   * @example
+   * const record = new PidFile('web.child.pid');
+   * if (!record.takeOver(4250)) record.acquire(4250);
+   */
+  takeOver(pid: number): boolean {
+    let seen: Seen | null;
+    try {
+      seen = inspect(this.path);
+    } catch {
+      return false;
+    }
+    if (seen === null || seen.record?.pid !== pid || liveWriter(seen) === null) return false;
+    this.#owner = { pid, ino: seen.ino };
+    return true;
+  }
+
+  /**
    * What the file records, or null when it is absent or not a PID file of this format.
    * @example
    * const rec = new PidFile('app.pid').read(); // { pid: 4242 } | null

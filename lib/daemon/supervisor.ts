@@ -44,6 +44,15 @@ export interface SuperviseOptions
   start?: (options: SpawnOptions) => ProcessHandle;
   /** Timers, injectable so backoff can be tested in fake time. */
   timers?: Timers;
+  /**
+   * Children outlive a crash of this supervisor, so that the next one can adopt them: no
+   * PDEATHSIG, and each child's cgroup is leased to the child (see ProcessHandle.leaseTree),
+   * which orphan reaping spares while the child lives. Off by default: a crashed supervisor
+   * then takes its children with it and the next one starts afresh.
+   */
+  outlive?: boolean;
+  /** Supervise this already-running process first (see adoptProcess) instead of starting one. */
+  adopt?: ProcessHandle;
 }
 
 export interface Timers {
@@ -225,7 +234,8 @@ export class Supervisor {
 
   /** @internal Starts the first child; a spawn failure here is thrown to the caller. */
   begin(): void {
-    this.#launch(true);
+    if (this.#o.adopt?.running === true) this.#watch(this.#o.adopt);
+    else this.#launch(true);
   }
 
   /**
@@ -261,6 +271,8 @@ export class Supervisor {
       onEvent: _e,
       start: _st,
       timers: _t,
+      outlive,
+      adopt: _a,
       ...spawnOptions
     } = this.#o;
     return {
@@ -268,6 +280,7 @@ export class Supervisor {
       // The child dies with us (a SIGKILL of the supervisor included), its tree with it or at
       // the next start; pass dieWithParent: false / containment to opt out.
       ...crashSafeDefaults(),
+      ...(outlive === true ? { dieWithParent: false } : {}),
       ...spawnOptions,
       program: command,
       args: args ?? [],
@@ -290,11 +303,23 @@ export class Supervisor {
       this.#afterExit(null);
       return;
     }
+    this.#watch(child);
+  }
+
+  #watch(child: ProcessHandle): void {
     this.#child = child;
     this.#healthy = null;
     this.#healthFailures = 0;
     this.#state = 'running';
-    this.#emit('daemon.started', { pid: child.pid, restarts: this.#restarts });
+    this.#emit('daemon.started', {
+      pid: child.pid,
+      restarts: this.#restarts,
+      ...(child.spawnMethod === 'adopted' ? { adopted: true } : {}),
+    });
+    // Leased only now, after 'daemon.started' let the caller record the child (the CLI's child
+    // PID file): a crash in between leaves an unleased tree, which the next start reaps, rather
+    // than a leased one nobody knows to adopt, which would run beside the next copy.
+    if (this.#o.outlive === true) child.leaseTree();
     void child.exited.then((status) => {
       if (this.#child !== child) return;
       this.#lastExit = { code: status.code, signal: status.signal, durationMs: status.durationMs };
@@ -303,6 +328,7 @@ export class Supervisor {
         code: status.code,
         signal: status.signal,
         durationMs: status.durationMs,
+        ...(status.lost === true ? { lost: true } : {}),
       });
       if (this.#state === 'stopping' || this.#state === 'stopped') return;
       if (this.#restartingForHealth || !child.treeAlive()) {
@@ -356,6 +382,8 @@ export class Supervisor {
 
   #describeExit(status: ExitStatus | null): string {
     if (status === null) return this.#reason ?? 'could not start';
+    if (status.lost === true)
+      return 'exited with an unknown status (adopted: it went to its parent)';
     return status.signal !== null
       ? `killed by ${status.signal}`
       : `exited with code ${status.code}`;

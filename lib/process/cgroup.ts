@@ -16,7 +16,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import { processStartTime } from './proc.js';
+import { native } from '../native.js';
+import { liveStartTime, processStartTime } from './proc.js';
 import { type SignalName, signalNumber } from './signals.js';
 
 let base: string | null | undefined;
@@ -57,18 +58,41 @@ export function cgroupBase(): string | null {
 }
 
 const pendingRemoval = new Set<ChildCgroup>();
+// A child cgroup's name (see childCgroupName).
+const NAME_TAIL = /^core-process\.\d+\.(?:\d+\.)?(\d+)$/;
+/** The extended attribute naming the child a cgroup is leased to: `<pid>.<starttime>`. */
+export const LEASE_XATTR = 'user.core_process.lease';
+
+/**
+ * The live process a cgroup is leased to (see ChildCgroup.leaseTo), or null.
+ * @example
+ * leaseHolder('/sys/fs/cgroup/unified/core-process.4242.1234567.1'); // 4250
+ */
+export function leaseHolder(dir: string): number | null {
+  const v = native.getXattr(dir, LEASE_XATTR);
+  if (typeof v !== 'string') return null;
+  const m = /^(\d+)\.(\d+)$/.exec(v);
+  if (m === null) return null;
+  const pid = Number(m[1]);
+  return liveStartTime(pid) === m[2] ? pid : null;
+}
 let exitHooked = false;
 
 /** One child's cgroup: its directory and an open O_DIRECTORY fd the child joins through. */
 export class ChildCgroup {
-  readonly path: string;
+  readonly #path: string;
   #fd: number | null;
   #removed = false;
 
-  /** @internal Use createChildCgroup. */
-  constructor(dir: string, fd: number) {
-    this.path = dir;
+  /** @internal Use createChildCgroup or openChildCgroup. */
+  constructor(dir: string, fd: number | null) {
+    this.#path = dir;
     this.#fd = fd;
+  }
+
+  /** The directory. */
+  get path(): string {
+    return this.#path;
   }
 
   /** The directory fd for the spawn request; closed by `release()` once the child runs. */
@@ -81,6 +105,23 @@ export class ChildCgroup {
   releaseFd(): void {
     if (this.#fd !== null) closeSync(this.#fd);
     this.#fd = null;
+  }
+
+  /**
+   * Leases the tree to `pid` (the child it was made for): an extended attribute on the
+   * directory records the child's pid and start time, and `reapOrphanCgroups` spares a
+   * cgroup whose owner is gone while its lease holder lives, cleaning it once that child is
+   * gone too. A supervisor whose children must outlive it, to be adopted by the next one,
+   * does this. (cgroup v2 directories cannot be renamed, so the name keeps the spawner.)
+   * Returns false when the attribute could not be set (kernel before 5.9: no user xattrs).
+   *
+   * @example
+   * cg.leaseTo(child.pid); // user.core_process.lease = '4250.1234599'
+   */
+  leaseTo(pid: number): boolean {
+    const start = processStartTime(pid);
+    if (start === null) return false;
+    return native.setXattr(this.#path, LEASE_XATTR, `${pid}.${start}`) === 0;
   }
 
   /** Pids in the cgroup now. */
@@ -217,4 +258,26 @@ export function createChildCgroup(): ChildCgroup | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The child cgroup (one of ours, by its name) that `pid` is in now, or null: a supervisor
+ * adopting a child its predecessor left running takes over its tree through it.
+ *
+ * @example
+ * openChildCgroup(4250)?.path; // '/sys/fs/cgroup/unified/core-process.4250.1234599.1'
+ */
+export function openChildCgroup(pid: number): ChildCgroup | null {
+  const mount = unifiedMount();
+  if (mount === null) return null;
+  let line: string | undefined;
+  try {
+    line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
+  } catch {
+    return null;
+  }
+  if (line === undefined || !NAME_TAIL.test(path.basename(line.slice(3)))) return null;
+  return new ChildCgroup(path.join(mount, line.slice(3)), null);
 }

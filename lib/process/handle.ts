@@ -66,8 +66,11 @@ export class ProcessHandle {
   /** The child's process id. */
   readonly pid: number;
 
-  /** Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK). */
-  readonly spawnMethod: 'posix_spawn' | 'clone';
+  /**
+   * Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK); 'adopted' for a
+   * process another process started and we took over (see adoptProcess).
+   */
+  readonly spawnMethod: 'posix_spawn' | 'clone' | 'adopted';
   readonly command: string;
   readonly args: readonly string[];
   /** Settles once with the exit status; never rejects. */
@@ -279,6 +282,19 @@ export class ProcessHandle {
     // it would reach processes it never started, so only the child itself is signalled.
     if (!this.#prepared.ownGroup) return this.kill(signal);
     return this.killGroup(signal);
+  }
+
+  /**
+   * Hands the child's containment cgroup to the child itself: if this process then dies
+   * (SIGKILL included), the next `reapOrphanCgroups` spares the tree while the child lives,
+   * and cleans it once the child is gone. For children meant to outlive us, to be adopted
+   * (a supervisor started with `--adopt`). False without a cgroup, or when the rename failed.
+   * @example
+   * const child = spawn({ program: 'server', containment: 'cgroup', dieWithParent: false });
+   * child.leaseTree(); // true
+   */
+  leaseTree(): boolean {
+    return this.#prepared.cgroup?.leaseTo(this.pid) ?? false;
   }
 
   /**

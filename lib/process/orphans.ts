@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cgroupBase } from './cgroup.js';
+import { cgroupBase, leaseHolder } from './cgroup.js';
 import { liveStartTime } from './proc.js';
 
 /**
@@ -119,7 +119,8 @@ function removeTree(dir: string): boolean {
  * Finds the child cgroups under our cgroup v2 directory whose owner is gone, SIGKILLs what is
  * still in them (the whole subtree, escaped process groups and sessions included), and removes
  * them. A live owner's cgroups are never touched: the owner is told apart from a later process
- * with its pid by the start time in the name. [] when no writable cgroup v2 exists.
+ * with its pid by the start time in the name. Nor is a cgroup leased to a live child (see
+ * ChildCgroup.leaseTo). [] when no writable cgroup v2 exists.
  *
  * @example
  * for (const o of await reapOrphanCgroups()) {
@@ -133,6 +134,9 @@ export async function reapOrphanCgroups(options: { dir?: string } = {}): Promise
   for (const dir of subdirs(base)) {
     const m = NAME.exec(path.basename(dir));
     if (m === null || !ownerGone(Number(m[1]), m[2])) continue;
+    // Leased to a child meant to outlive its spawner (a supervisor's, to be adopted): its
+    // tree lives while that child does, and is reaped once it is gone.
+    if (leaseHolder(dir) !== null) continue;
     const killed = membersOf(dir).map((pid) => ({
       pid,
       comm: read(`/proc/${pid}/comm`).trim() || '?',

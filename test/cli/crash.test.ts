@@ -104,6 +104,66 @@ describe('core-process supervise, crash-only', { timeout: 90_000 }, () => {
     },
   );
 
+  itRoot(
+    'good: with --adopt the tree outlives kill -9 of the supervisor, other reapers spare it, and a restarted supervisor adopts it: one copy, restarted when it dies, stopped with it',
+    async ({ expect, onTestFinished }) => {
+      const { t, len } = setup(onTestFinished);
+      const tree = `setsid sleep ${len} & exec sleep ${len}`;
+      const args = [
+        'supervise',
+        '--adopt',
+        '--name',
+        'kept',
+        '--restart',
+        'always',
+        '--backoff',
+        '50ms',
+      ];
+      const first = t.start([...args, '--', 'sh', '-c', tree]);
+      const leader = Number((await first.waitFor('stderr', /started pid (\d+)/))[1]);
+      t.reap(leader);
+      expect(await eventually(() => liveWith(len).length === 2, 10_000)).toBe(true);
+      const kept = liveWith(len);
+      // The tree's cgroup is named after the supervisor and leased to the child.
+      const [cg] = cgroupsOf(first.pid);
+      expect(cg).toBeDefined();
+      const dir = path.join(cgroupBase() as string, cg as string);
+      const lease = cp.execFileSync('python3', [
+        '-c',
+        'import os, sys; sys.stdout.write(os.getxattr(sys.argv[1], "user.core_process.lease").decode())',
+        dir,
+      ]);
+      expect(String(lease)).toMatch(new RegExp(`^${leader}\\.\\d+$`));
+      sigkill(first.pid);
+      expect(await exited(first)).toBe(true);
+      // Another reaper (the next command run) finds the supervisor gone and spares the tree.
+      expect((await t.run(['daemons', 'list'])).code).toBe(0);
+      expect(liveWith(len)).toEqual(kept);
+      expect(fs.existsSync(dir)).toBe(true);
+
+      const second = t.start([...args, '--', 'sh', '-c', tree]);
+      await second.waitFor('stderr', new RegExp(`adopted pid ${leader}\\b`));
+      expect(second.stderr).toContain(`previous child pid ${leader} is still running: adopting it`);
+      expect(second.stderr).not.toMatch(/started pid/);
+      expect(liveWith(len)).toEqual(kept);
+
+      // The adopted child dies: its exit status is unknown to us, its tree is cleaned, and
+      // exactly one new copy starts.
+      sigkill(leader);
+      const next = Number((await second.waitFor('stderr', /started pid (\d+)/))[1]);
+      t.reap(next);
+      expect(second.stderr).toMatch(/exited with an unknown status \(adopted\)/);
+      expect(await eventually(() => liveWith(len).length === 2, 10_000)).toBe(true);
+      expect(liveWith(len).filter((p) => kept.includes(p))).toEqual([]);
+      expect(await eventually(() => !fs.existsSync(dir), 10_000)).toBe(true);
+
+      second.child.kill('SIGTERM');
+      expect((await second.done).code).toBe(0);
+      expect(await eventually(() => liveWith(len).length === 0, 10_000)).toBe(true);
+      expect(cgroupsOf(next)).toEqual([]);
+    },
+  );
+
   it('good: a previous child still running (recorded in the child PID file) is stopped before the new one starts', async ({
     expect,
     onTestFinished,

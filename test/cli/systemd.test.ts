@@ -7,7 +7,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { beforeAll, describe, it } from 'vitest';
 import { eventually } from '../helpers.js';
-import { Cli, compiledCli } from './cli.js';
+import { Cli, compiledCli, type OnFinished } from './cli.js';
 
 let bin: string;
 beforeAll(async () => {
@@ -39,23 +39,32 @@ while True:
     print(json.dumps(s.recv(65536).decode()), flush=True)
 `;
 
+/** A fake $NOTIFY_SOCKET in the test's directory; `got` fills with the datagrams received. */
+async function recorder(
+  t: Cli,
+  onTestFinished: OnFinished,
+): Promise<{ socket: string; got: string[] }> {
+  const socket = path.join(t.dir, 'notify.sock');
+  const child = cp.spawn('python3', ['-c', RECORDER, socket], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  onTestFinished(() => {
+    child.kill('SIGKILL');
+  });
+  const got: string[] = [];
+  readline.createInterface({ input: child.stdout }).on('line', (l) => got.push(JSON.parse(l)));
+  if (!(await eventually(() => got[0] === 'listening', 10_000))) {
+    throw new Error('the python3 datagram recorder did not start');
+  }
+  return { socket, got };
+}
+
 describe('systemd', { timeout: 60_000 }, () => {
   it.skipIf(!python)(
     'good: supervise sends READY=1, STATUS=, WATCHDOG=1 at half of WATCHDOG_USEC, and STOPPING=1',
     async ({ expect, onTestFinished }) => {
       const t = new Cli(bin, onTestFinished);
-      const socket = path.join(t.dir, 'notify.sock');
-      const recorder = cp.spawn('python3', ['-c', RECORDER, socket], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      onTestFinished(() => {
-        recorder.kill('SIGKILL');
-      });
-      const got: string[] = [];
-      readline
-        .createInterface({ input: recorder.stdout })
-        .on('line', (l) => got.push(JSON.parse(l)));
-      expect(await eventually(() => got[0] === 'listening', 10_000)).toBe(true);
+      const { socket, got } = await recorder(t, onTestFinished);
       const sup = t.start(['supervise', '--name', 'web', '--', 'sleep', '30'], {
         env: { NOTIFY_SOCKET: socket, WATCHDOG_USEC: '200000' },
       });
@@ -71,6 +80,27 @@ describe('systemd', { timeout: 60_000 }, () => {
       expect(got).toContain(`STATUS=web: started pid ${pid}`);
       expect(got.indexOf('WATCHDOG=1')).toBeGreaterThan(ready);
       expect(got.indexOf('STOPPING=1')).toBeGreaterThan(got.indexOf('WATCHDOG=1'));
+    },
+  );
+
+  it.skipIf(!python)(
+    'good: serve sends READY=1 with the API address once it listens, WATCHDOG=1, and STOPPING=1 on SIGTERM',
+    async ({ expect, onTestFinished }) => {
+      const t = new Cli(bin, onTestFinished);
+      const { socket, got } = await recorder(t, onTestFinished);
+      const host = t.start(['serve', '--port', '0', '--token', 'systemd-test-token-0123456789'], {
+        env: { NOTIFY_SOCKET: socket, WATCHDOG_USEC: '200000' },
+      });
+      const url = (await host.waitFor('stderr', /API on (http:\/\/\S+\/api\/process)/))[1];
+      expect(await eventually(() => got.includes('WATCHDOG=1'), 10_000)).toBe(true);
+      host.child.kill('SIGTERM');
+      expect((await host.done).code).toBe(0);
+      expect(await eventually(() => got.includes('STOPPING=1'), 10_000)).toBe(true);
+      console.log(`serve datagrams recorded: ${JSON.stringify(got.slice(1))}`);
+      const ready = got.findIndex((d) => d.startsWith('READY=1\n'));
+      expect(got[ready]).toBe(`READY=1\nSTATUS=API on ${url}`);
+      expect(got.indexOf('WATCHDOG=1')).toBeGreaterThan(ready);
+      expect(got.lastIndexOf('STOPPING=1')).toBeGreaterThan(got.indexOf('WATCHDOG=1'));
     },
   );
 

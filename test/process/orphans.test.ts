@@ -5,7 +5,8 @@ import cp from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cgroupBase } from '../../lib/process/cgroup.js';
+import { native } from '../../lib/native.js';
+import { ChildCgroup, cgroupBase, LEASE_XATTR } from '../../lib/process/cgroup.js';
 import { describeOrphans, reapOrphanCgroups } from '../../lib/process/orphans.js';
 import { processStartTime } from '../../lib/process/proc.js';
 import { eventually, procState } from '../helpers.js';
@@ -75,6 +76,30 @@ describe.skipIf(base === null)('reapOrphanCgroups', () => {
     process.kill(pid, 'SIGKILL');
     await eventually(() => !alive(pid));
     rmdirSync(dir);
+  });
+
+  it('good: a gone owner’s cgroup leased to a live child is spared, and reaped once that child is gone', async () => {
+    const gone = cp.spawnSync('true').pid as number;
+    const { dir, pid } = sleeperIn(`core-process.${gone}.12345.1`);
+    const member = sleeperIn(`core-process.${gone}.12345.1/sub`);
+    expect(new ChildCgroup(dir, null).leaseTo(pid)).toBe(true);
+    expect(await reapOrphanCgroups({ dir: parent })).toEqual([]);
+    expect(alive(pid) && alive(member.pid)).toBe(true);
+    process.kill(pid, 'SIGKILL');
+    await eventually(() => !alive(pid));
+    const orphans = await reapOrphanCgroups({ dir: parent });
+    expect(orphans.map((o) => o.path)).toEqual([dir]);
+    expect(await eventually(() => !alive(member.pid))).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('ugly: a lease naming a recycled pid (alive, another start time) does not protect the orphan', async () => {
+    const gone = cp.spawnSync('true').pid as number;
+    const { dir, pid } = sleeperIn(`core-process.${gone}.12345.1`);
+    const stale = `${process.pid}.${Number(processStartTime(process.pid)) + 1}`;
+    expect(native.setXattr(dir, LEASE_XATTR, stale)).toBe(0);
+    expect((await reapOrphanCgroups({ dir: parent })).map((o) => o.path)).toEqual([dir]);
+    expect(await eventually(() => !alive(pid))).toBe(true);
   });
 
   it('ugly: a recycled owner pid (alive, another start time) does not protect the orphan', async () => {
