@@ -116,27 +116,24 @@ export function checkTimeout(value: unknown, name = 'timeout'): number {
  * @example checkSignal('SIGKILL') // 'SIGKILL'
  */
 export function checkSignal(value: unknown): string | number {
-  if (typeof value === 'string') {
-    if (!Object.hasOwn(constants.signals, value)) throw unknownSignal(value);
-    return value;
-  }
-  if (typeof value === 'number') {
-    if (!Object.values(constants.signals).includes(value) && value !== 0) {
-      throw unknownSignal(value);
-    }
-    return value;
-  }
   if (value == null) return 'SIGTERM';
-  throw invalidArgType('options.killSignal', 'of type string or number', value);
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw invalidArgType('options.killSignal', 'one of type string or number', value);
+  }
+  // Node's convertToValidSignal: names in any case, numbers of this platform; 0 is no signal.
+  if (value === 0) throw unknownSignal(value);
+  signalToNumber(value);
+  return typeof value === 'string' ? value.toUpperCase() : value;
 }
 
-/** Signal name or number -> number; throws ERR_UNKNOWN_SIGNAL. */
+/** Signal name (any case) or number -> number; throws ERR_UNKNOWN_SIGNAL. */
 export function signalToNumber(sig: string | number): number {
+  const signals = constants.signals as Record<string, number>;
   if (typeof sig === 'number') {
-    if (sig === 0 || Object.values(constants.signals).includes(sig)) return sig;
+    if (sig === 0 || Object.values(signals).includes(sig)) return sig;
     throw unknownSignal(sig);
   }
-  const n = (constants.signals as Record<string, number>)[sig];
+  const n = typeof sig === 'string' ? signals[sig.toUpperCase()] : undefined;
   if (n === undefined) throw unknownSignal(sig);
   return n;
 }

@@ -91,6 +91,21 @@ describe.each(IMPLS)('%s: spawn events and fields', (_name, cp) => {
     expect(child.kill()).toBe(false);
   });
 
+  it('signal names are accepted in any case; 0 is not a killSignal', async () => {
+    expect(() => cp.spawn('true', [], { killSignal: 0 as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_UNKNOWN_SIGNAL' }),
+    );
+    expect(() => cp.spawn('true', [], { killSignal: true as never })).toThrow(
+      'The "options.killSignal" property must be one of type string or number. Received type boolean (true)',
+    );
+    const child = cp.spawn('sleep', ['10'], { timeout: 30, killSignal: 'sigusr2' as never });
+    const [, signal] = await once(child, 'exit');
+    expect(signal).toBe('SIGUSR2');
+    const other = cp.spawn('sleep', ['10']);
+    expect(other.kill('sighup' as never)).toBe(true);
+    expect((await once(other, 'exit'))[1]).toBe('SIGHUP');
+  });
+
   it('sends killSignal at the timeout option and marks the child killed', async () => {
     const child = cp.spawn('sleep', ['10'], { timeout: 50, killSignal: 'SIGINT' });
     const [code, signal] = await once(child, 'exit');
