@@ -2,6 +2,7 @@
  * fork(): a Node child running `modulePath`, with an IPC channel on fd 3 in Node's own wire
  * format, so `process.send` / `process.on('message')` in the child work unchanged.
  */
+import { Buffer } from 'node:buffer';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from './child.js';
 import { invalidArgType, invalidArgValue, plainError } from './errors.js';
@@ -35,9 +36,18 @@ export function fork(
   options?: ForkOptions,
 ): ChildProcess {
   let path: string;
+  // Node validates it as a path: a string, a Buffer or a file: URL.
   if (modulePath instanceof URL) path = fileURLToPath(modulePath);
   else if (typeof modulePath === 'string') path = modulePath;
-  else throw invalidArgType('modulePath', 'of type string or an instance of URL', modulePath);
+  else if ((modulePath as unknown) instanceof Uint8Array) {
+    path = Buffer.from(modulePath as unknown as Uint8Array).toString();
+  } else {
+    throw invalidArgType(
+      'modulePath',
+      'of type string or an instance of Buffer or URL',
+      modulePath,
+    );
+  }
   let list: readonly string[];
   let opts: ForkOptions | undefined = options;
   if (args == null) list = [];

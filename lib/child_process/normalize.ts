@@ -93,6 +93,9 @@ function checkBoolean(options: Record<string, unknown>, key: string): boolean | 
 function checkInt32(options: Record<string, unknown>, key: string): number | undefined {
   const v = options[key];
   if (v == null) return undefined;
+  // Node's isInt32 computes `v | 0` first: a Symbol or BigInt fails there with V8's own
+  // TypeError (no code), and so does it here.
+  void ((v as number) | 0);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
     throw invalidArgType(`options.${key}`, 'int32', v);
   }
@@ -105,7 +108,8 @@ function checkInt32(options: Record<string, unknown>, key: string): number | und
  */
 export function checkTimeout(value: unknown, name = 'timeout'): number {
   if (value == null) return 0;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value >= 2 ** 31) {
+  // No upper bound, as in Node: above 2^31-1 its setTimeout (and ours) fires after 1 ms.
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw outOfRange(name, 'an unsigned integer', value);
   }
   return value;
@@ -152,13 +156,14 @@ function streamFd(value: object): number | undefined {
  */
 export function normalizeStdio(option: unknown, sync: boolean): StdioEntry[] {
   let list: unknown[];
-  if (typeof option === 'string') {
+  if (!option) {
+    // Node: `options.stdio || 'pipe'`, so every falsy value means 'pipe'.
+    list = ['pipe', 'pipe', 'pipe'];
+  } else if (typeof option === 'string') {
     if (!['pipe', 'overlapped', 'ignore', 'inherit'].includes(option)) {
       throw invalidArgValue('stdio', option);
     }
     list = [option, option, option];
-  } else if (option == null) {
-    list = ['pipe', 'pipe', 'pipe'];
   } else if (Array.isArray(option)) {
     list = [...option];
     while (list.length < 3) list.push(undefined);
@@ -230,7 +235,7 @@ export function normalizeSpawn(
     args = [];
   }
   if (raw === undefined) raw = {};
-  else if (raw === null || typeof raw !== 'object') {
+  else if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw invalidArgType('options', 'of type object', raw);
   }
   const options = raw as Record<string, unknown>;
@@ -243,6 +248,8 @@ export function normalizeSpawn(
 
   let cwd: string | undefined;
   if (options.cwd != null) cwd = toPathString(options.cwd, 'options.cwd');
+  // Node hands an empty cwd to its binding, which then leaves the directory unchanged.
+  if (cwd === '') cwd = undefined;
   const detached = checkBoolean(options, 'detached') === true;
   const uid = checkInt32(options, 'uid');
   const gid = checkInt32(options, 'gid');

@@ -42,7 +42,8 @@ export interface SpawnSyncReturns<T = Buffer | string> {
 const MAX_BUFFER = 1024 * 1024;
 
 function inputBuffer(input: unknown, encoding: unknown): Buffer | undefined {
-  if (input == null) return undefined;
+  // Node: `if (options.input)`, so every falsy input means none.
+  if (!input) return undefined;
   if (typeof input === 'string') {
     return Buffer.from(
       input,
