@@ -15,6 +15,7 @@
         "native/sched.cc",
         "native/spawn_common.cc",
         "native/splice.cc",
+        "native/sync_collect.cc",
         "native/sys.cc",
         "native/timer.cc"
       ],

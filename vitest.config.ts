@@ -6,6 +6,10 @@ import { defineConfig } from 'vitest/config';
 const behaviour = [
   'test/process/spawn.test.ts',
   'test/process/stdio.test.ts',
+  'test/process/extra-fds.test.ts',
+  'test/compat/events.test.ts',
+  'test/compat/stdio.test.ts',
+  'test/compat/exec.test.ts',
   'test/process/errors.test.ts',
   'test/sched/spawn.test.ts',
 ];

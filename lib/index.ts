@@ -7,6 +7,8 @@ export type { MetricsServer, MetricsServerOptions } from './api/metrics-server.j
 export { serveMetrics } from './api/metrics-server.js';
 export type { ApiServer, ServeOptions } from './api/server.js';
 export { serve } from './api/server.js';
+// The drop-in node:child_process facade; also its own entry point, '@core/process/child_process'.
+export * as childProcess from './child_process/index.js';
 export type {
   ActionContext,
   ActionDef,

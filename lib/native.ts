@@ -20,6 +20,8 @@ export interface NativeSpawnRequest {
   env?: string[];
   cwd?: string;
   stdio: [NativeStdio, NativeStdio, NativeStdio];
+  /** Child fds 3, 4, ...: our descriptor that becomes fd 3+i, or -1 to leave it closed. */
+  extraFds?: number[];
   /** -1 keep ours, 0 new group led by the child, >0 join that group. */
   pgid: number;
   setsid: boolean;
@@ -209,6 +211,23 @@ export interface NativeBinding {
   /** A CLOEXEC pipe [read, write] (size > 0: F_SETPIPE_SZ), or -errno. JS owns both ends. */
   makePipe(size?: number): [number, number] | number;
   timerCancel(id: number): boolean;
+
+  // ---- node:child_process facade (lib/child_process)
+  /** An AF_UNIX stream socketpair, both ends CLOEXEC: [a, b], or -errno. */
+  socketpair(): [number, number] | number;
+  /**
+   * spawnSync's loop: writes `input` to fds[0] (then closes it), drains fds[1] and fds[2] to
+   * EOF (-1: none; every fd given is taken over and closed). Calls onLimit('timeout') once
+   * when timeoutMs (-1: none) passes and onLimit('maxBuffer') once when one stream holds
+   * more than maxBuffer bytes (-1: none), synchronously, then keeps draining.
+   */
+  collectSync(
+    fds: [number, number, number],
+    input: Buffer | undefined,
+    timeoutMs: number,
+    maxBuffer: number,
+    onLimit: (reason: 'timeout' | 'maxBuffer') => void,
+  ): { stdout: Buffer | null; stderr: Buffer | null; errno: number };
 
   // ---- scheduling (lib/sched). `id` is a pid or a native tid; 0 means the calling thread.
   // Getters return the value or { errno, syscall }; setters return 0 or { errno, syscall }.

@@ -318,6 +318,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitReaders(env, exports);
   InitSplice(env, exports);
   InitSandbox(env, exports);
+  InitSyncCollect(env, exports);
   return exports;
 }
 

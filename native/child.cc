@@ -94,6 +94,16 @@ void Finish(const std::shared_ptr<Child>& c, bool notify) {
   if (!notify || cb.IsEmpty() || tearingDown) return;
   Napi::Env env = cb.Env();
   Napi::HandleScope scope(env);
+  // At exit Node runs libuv callbacks (Environment::CleanupHandles) before any cleanup hook
+  // could set tearingDown. JS cannot run by then: every call that could reach it answers
+  // napi_pending_exception, which node-addon-api turns into a fatal error while the status
+  // array is built. A property write is the cheapest probe of that state (seen with a child
+  // killed from process.on('exit') while its exit watcher was unreferenced).
+  napi_value probe;
+  if (napi_create_object(env, &probe) != napi_ok ||
+      napi_set_named_property(env, probe, "probe", probe) != napi_ok) {
+    return;
+  }
   // A make-callback, not a plain call: it runs the microtask queue afterwards, so promise reactions
   // to this exit run now rather than at the next unrelated tick.
   CallJs(env, cb, {StatusArray(env, *c)});

@@ -341,6 +341,17 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
 
   if (!MarkAllCloexec()) Report(plan, kStageCloseFds, errno);
 
+  // Extra fds after the sweep: dup2 clears CLOEXEC on each target, and every source is
+  // above every target (spawn_common.cc), so none is overwritten before it is used.
+  for (int i = 0; i < plan->extraCount; i++) {
+    if (plan->extraSource[i] < 0) continue;
+    int r;
+    do {
+      r = dup2(plan->extraSource[i], 3 + i);
+    } while (r < 0 && (errno == EINTR || errno == EBUSY));
+    if (r < 0) Report(plan, kStageDup2, errno);
+  }
+
   ApplySchedulingAndIds(plan);
   ApplySandbox(plan);
 

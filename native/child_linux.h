@@ -51,9 +51,11 @@ struct ChildPlan {
   const char* path;
   char* const* argv;
   char* const* envp;
-  const char* cwd;  // nullptr: stay
-  int source[3];    // dup2 into 0..2; -1 leaves the fd as is
-  int pgid;         // -1 keep, 0 new group, >0 join
+  const char* cwd;         // nullptr: stay
+  int source[3];           // dup2 into 0..2; -1 leaves the fd as is
+  const int* extraSource;  // dup2 into 3.. after the CLOEXEC sweep; -1 stays closed
+  int extraCount;
+  int pgid;  // -1 keep, 0 new group, >0 join
   bool setsid;
   int errorFd;      // CLOEXEC write end of the report pipe
   int cgroupFd;     // -1: stay in our cgroup; else join this cgroup v2 directory first

@@ -286,6 +286,15 @@ const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
   for (uint32_t i = 0; i < 3; i++) {
     if (!decode_detail::Stdio(stdio.At(i), &out->stdio[i])) return "bad stdio entry";
   }
+  V extra = r.Get("extraFds");
+  if (!extra.IsUndefined()) {
+    if (!extra.IsArray() || extra.Length() > 1024) return "extraFds must be an array";
+    for (uint32_t i = 0; i < extra.Length(); i++) {
+      int fd = -1;
+      if (!decode_detail::OptionalInt(extra.At(i), -1, kMaxInt32, &fd)) return "bad extraFds entry";
+      out->extraFds.push_back(fd);
+    }
+  }
   // Each used to go through Int32Value(), which wraps: a pgid of 2^32 + n joined group n.
   if (!decode_detail::OptionalInt(r.Get("pgid"), -1, kMaxInt32, &out->pgid)) return "bad pgid";
   out->setsid = r.Get("setsid").Truthy();

@@ -84,6 +84,8 @@ void TeardownTimers(EnvData* data);
 // reader.cc
 void InitReaders(Napi::Env env, Napi::Object exports);
 void InitSandbox(Napi::Env env, Napi::Object exports);
+// socketpair() and collectSync(): lib/child_process (sync_collect.cc).
+void InitSyncCollect(Napi::Env env, Napi::Object exports);
 void TeardownReaders(EnvData* data);
 
 // splice.cc: pipeTo, moving a child's output to a descriptor off the JS thread.

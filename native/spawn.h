@@ -48,6 +48,9 @@ struct SpawnRequest {
   bool hasCwd = false;
   std::string cwd;
   StdioSpec stdio[3];
+  // Child fds 3, 4, ...: extraFds[i] is our descriptor that becomes fd 3+i, -1 leaves it
+  // closed (node:child_process stdio entries beyond 2: extra pipes, the IPC channel, fds).
+  std::vector<int> extraFds;
   int pgid = -1;  // -1 keep ours, 0 new group led by the child, >0 join that group
   bool setsid = false;
   bool wantPidfd = true;    // false: the no-pidfd fallback (old kernels, or forced)
@@ -123,6 +126,11 @@ struct StdioPlan {
   int source[3] = {-1, -1, -1};
   UniqueFd owned[3];  // sources we opened or duplicated and close after the spawn
   UniqueFd parentEnds[3];
+  // Extra fds: a CLOEXEC duplicate of each, lifted above every target (>= 3 + count) so no
+  // dup2 in the child can overwrite a source it still needs; -1 for a closed slot.
+  std::vector<int> extraSource;
+  std::vector<UniqueFd> extraOwned;
+  bool extraHoles = false;  // a closed slot below an open one (posix_spawn cannot express it)
 };
 
 bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error);

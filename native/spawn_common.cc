@@ -129,6 +129,29 @@ static int EnsureHigh(int fd, UniqueFd* owned) {
   return high;
 }
 
+static bool PrepareExtraFds(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
+  const int count = static_cast<int>(req.extraFds.size());
+  plan->extraSource.assign(req.extraFds.size(), -1);
+  plan->extraOwned.resize(req.extraFds.size());
+  bool sawClosed = false;
+  for (int i = 0; i < count; i++) {
+    int fd = req.extraFds[i];
+    if (fd < 0) {
+      sawClosed = true;
+      continue;
+    }
+    if (sawClosed) plan->extraHoles = true;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3 + count);
+    if (high < 0) {
+      *error = {errno, "fcntl", "stdio", ""};
+      return false;
+    }
+    plan->extraOwned[i].Reset(high);
+    plan->extraSource[i] = high;
+  }
+  return true;
+}
+
 bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
   for (int i = 0; i < 3; i++) {
     const StdioSpec& s = req.stdio[i];
@@ -198,7 +221,7 @@ bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
     if (lifted.Valid()) plan->owned[i] = std::move(lifted);
     plan->source[i] = high;
   }
-  return true;
+  return PrepareExtraFds(req, plan, error);
 }
 
 PosixSpawnSetup::~PosixSpawnSetup() {
@@ -216,6 +239,11 @@ int PosixSpawnSetup::Prepare(const SpawnRequest& req, const StdioPlan& plan,
   attrReady_ = true;
   for (int i = 0; i < 3 && err == 0; i++) {
     if (plan.source[i] >= 0) err = posix_spawn_file_actions_adddup2(&actions, plan.source[i], i);
+  }
+  // After 0..2: every extra source sits above every target, so nothing is overwritten early.
+  for (size_t i = 0; i < plan.extraSource.size() && err == 0; i++) {
+    int src = plan.extraSource[i];
+    if (src >= 0) err = posix_spawn_file_actions_adddup2(&actions, src, static_cast<int>(3 + i));
   }
   if (err == 0 && req.hasCwd) {
     err = posix_spawn_file_actions_addchdir_np(&actions, req.cwd.c_str());

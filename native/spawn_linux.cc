@@ -191,7 +191,10 @@ bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   PosixSpawnSetup setup;
   int err = setup.Prepare(req, plan, defaults, sched.scheduler ? POSIX_SPAWN_SETSCHEDULER : 0);
   // Closes even descriptors the parent inherited without CLOEXEC (after the dup2s).
-  if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, 3);
+  if (err == 0) {
+    int firstFree = 3 + static_cast<int>(plan.extraSource.size());
+    err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, firstFree);
+  }
   if (err == 0 && sched.scheduler) {
     struct sched_param param {};
     param.sched_priority = sched.priority;
@@ -241,6 +244,8 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.envp = envp;
   cp.cwd = req.hasCwd ? req.cwd.c_str() : nullptr;
   for (int i = 0; i < 3; i++) cp.source[i] = plan.source[i];
+  cp.extraSource = plan.extraSource.data();
+  cp.extraCount = static_cast<int>(plan.extraSource.size());
   cp.pgid = req.pgid;
   cp.setsid = req.setsid;
   cp.errorFd = reportWrite.Get();
@@ -348,10 +353,12 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 
 #if defined(__GLIBC__)
 // The explicit predicate: posix_spawn whenever its attributes express the whole request.
-bool NeedsClonePath(const SpawnRequest& req, const SchedPlan& sched) {
+// A closed extra slot below an open one needs the clone child: posix_spawn's closefrom
+// starts above the extras, so an inherited fd could stay in the hole.
+bool NeedsClonePath(const SpawnRequest& req, const StdioPlan& plan, const SchedPlan& sched) {
   return req.forceClone || !sched.mask.empty() || sched.nice || !sched.rlimits.empty() ||
          req.hasUid || req.hasGid || req.cgroupFd >= 0 || req.deathSignal != 0 || req.sandbox.any ||
-         !req.limitCgroupFds.empty() || !PosixSpawnCanSchedule(sched);
+         !req.limitCgroupFds.empty() || plan.extraHoles || !PosixSpawnCanSchedule(sched);
 }
 #endif
 
@@ -371,7 +378,7 @@ bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
   PlanScheduling(req, &sched);
 
 #if defined(__GLIBC__)
-  bool ok = NeedsClonePath(req, sched)
+  bool ok = NeedsClonePath(req, plan, sched)
                 ? SpawnClone(req, path, plan, sched, argv.Data(), envp, out, error)
                 : SpawnPosix(req, path, plan, sched, argv.Data(), envp, out, error);
 #else

@@ -153,6 +153,18 @@ export class ProcessHandle {
     return this.#stream(2) as ChildOutput | null;
   }
 
+  /**
+   * @internal Hands over our raw end of pipe `i` (0 stdin, 1 stdout, 2 stderr) instead of a
+   * stream: the caller owns and closes it. -1 when there is none or a stream already took it.
+   * For spawnSync (lib/child_process), which drains the pipes natively.
+   */
+  _takeFd(i: 0 | 1 | 2): number {
+    if (this.#streams[i]) return -1;
+    const fd = this.#fds[i] ?? -1;
+    this.#fds[i] = -1;
+    return fd;
+  }
+
   /** True until the child has been reaped. */
   get running(): boolean {
     return this.#status === null;

@@ -35,6 +35,7 @@ const SPAWN_KEY_RECORD: Record<keyof SpawnOptions, true> = {
   sandbox: true,
   limits: true,
   pipeSize: true,
+  extraFds: true,
 };
 
 /**

@@ -50,6 +50,12 @@ export interface SpawnOptions {
   stdin?: StdioSpec;
   stdout?: StdioSpec;
   stderr?: StdioSpec;
+  /**
+   * Descriptors for the child's fds 3, 4, ...: entry i is one of our open fds that becomes
+   * the child's fd 3+i, or null to leave that fd closed. (node:child_process's stdio entries
+   * beyond 2.) Only the listed fds reach the child, as always.
+   */
+  extraFds?: readonly (number | null)[];
   /** true: a new group led by the child (pgid = pid); a number: join that group. */
   processGroup?: boolean | number;
   /** setsid(): a new session (and group) led by the child. */
@@ -354,6 +360,20 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     const spec = options[s];
     return spec !== null && typeof spec === 'object' && 'onread' in spec ? spec.onread : null;
   };
+  let extraFds: number[] | undefined;
+  if (options.extraFds !== undefined) {
+    if (!Array.isArray(options.extraFds) || options.extraFds.length > 1024) {
+      throw invalid('extraFds', options.extraFds, 'must be an array of at most 1024 fds or nulls');
+    }
+    extraFds = Array.from(options.extraFds as unknown[], (fd, i) => {
+      if (fd === null) return -1;
+      if (!Number.isInteger(fd) || (fd as number) < 0 || (fd as number) > 0x7fffffff) {
+        throw invalid(`extraFds[${i}]`, fd, 'must be an open file descriptor number >= 0 or null');
+      }
+      return fd as number;
+    });
+  }
+
   const { env, searchPath } = buildEnv(options);
   const sched = schedulingRequest(options);
   const request: NativeSpawnRequest = {
@@ -367,6 +387,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     ...sched,
   };
   if (env !== undefined) request.env = env;
+  if (extraFds !== undefined && extraFds.length > 0) request.extraFds = extraFds;
   if (cwd !== undefined) request.cwd = cwd;
   if (dieWithParent === true) request.deathSignal = signalNumber('SIGKILL');
   if (pipeSize !== undefined) request.pipeSize = pipeSize;

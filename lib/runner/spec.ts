@@ -12,7 +12,10 @@ import type { ExitStatus } from '../process/status.js';
  * signal, so those options are not part of a spec.
  */
 export interface PipelineSpec
-  extends Omit<SpawnOptions, 'program' | 'args' | 'signal' | 'stdin' | 'stdout' | 'stderr'> {
+  extends Omit<
+    SpawnOptions,
+    'program' | 'args' | 'signal' | 'stdin' | 'stdout' | 'stderr' | 'extraFds'
+  > {
   /** Unique within the pipeline; what `after`, results and errors refer to. */
   name: string;
   /** The program: looked up in PATH when it has no '/'. */

@@ -132,7 +132,10 @@ function toModule(code: string, lib: string): string {
       verbatimModuleSyntax: false,
     },
   }).outputText;
-  return js.replace(/(['"])@core\/process\1/g, JSON.stringify(lib));
+  const facade = lib.replace(/index\.js$/, 'child_process/index.js');
+  return js
+    .replace(/(['"])@core\/process\1/g, JSON.stringify(lib))
+    .replace(/(['"])@core\/process\/child_process\1/g, JSON.stringify(facade));
 }
 
 interface PageDir {

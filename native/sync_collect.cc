@@ -1,0 +1,199 @@
+// spawnSync's output loop, for lib/child_process: drains a child's stdout and stderr and feeds
+// its stdin from one blocking poll() loop on the calling thread, so spawnSync/execSync never
+// need a JS event loop turn. The deadline and maxBuffer are checked here; when either is hit
+// the JS callback runs synchronously (it kills the child) and draining continues to EOF, as
+// Node's SyncProcessRunner does. Plain POSIX (poll, read, write, socketpair): the same code
+// on Linux and macOS.
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+
+#include "fd.h"
+
+namespace coreproc {
+
+namespace {
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  return flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0;
+}
+
+// socketpair() -> [ours, theirs] (AF_UNIX stream, both CLOEXEC) or -errno. The IPC channel and
+// extra stdio pipes of node:child_process are socketpairs; JS owns both descriptors.
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int p[2];
+#ifdef SOCK_CLOEXEC
+  int rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p);
+#else
+  int rc = socketpair(AF_UNIX, SOCK_STREAM, 0, p);
+  if (rc == 0) {
+    for (int fd : p) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+#endif
+  if (rc != 0) return Napi::Number::New(env, -errno);
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, p[0]));
+  out.Set(1u, Napi::Number::New(env, p[1]));
+  return out;
+}
+
+struct Sink {
+  UniqueFd fd;
+  std::string data;
+};
+
+// Reads what is there now, at most 1 MiB per wake-up so a child that never pauses cannot
+// keep us from the deadline and maxBuffer checks; false at EOF or on an error (*err set).
+bool Drain(Sink* s, int* err) {
+  char buf[65536];
+  for (int round = 0; round < 16; round++) {
+    ssize_t n = read(s->fd.Get(), buf, sizeof buf);
+    if (n > 0) {
+      s->data.append(buf, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) return false;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    // ECONNRESET on a socketpair whose writer died is how EOF can look: not an error.
+    if (errno != ECONNRESET) *err = errno;
+    return false;
+  }
+  return true;
+}
+
+// collectSync(fds [in, out, err] (-1 none, each taken over), input Buffer|undefined,
+//             timeoutMs (-1 none), maxBuffer (-1 none), onLimit(reason))
+//   -> { stdout: Buffer|null, stderr: Buffer|null, errno }
+Napi::Value CollectSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 5 || !info[0].IsArray() || !info[2].IsNumber() || !info[3].IsNumber() ||
+      !info[4].IsFunction()) {
+    Napi::TypeError::New(env, "collectSync: expected (fds, input, timeoutMs, maxBuffer, onLimit)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array fdArr = info[0].As<Napi::Array>();
+  UniqueFd in(fdArr.Get(0u).As<Napi::Number>().Int32Value());
+  Sink sinks[2];
+  sinks[0].fd.Reset(fdArr.Get(1u).As<Napi::Number>().Int32Value());
+  sinks[1].fd.Reset(fdArr.Get(2u).As<Napi::Number>().Int32Value());
+  bool hasOut[2] = {sinks[0].fd.Valid(), sinks[1].fd.Valid()};
+  const uint8_t* input = nullptr;
+  size_t inputLen = 0;
+  if (info[1].IsBuffer()) {
+    auto b = info[1].As<Napi::Buffer<uint8_t>>();
+    input = b.Data();
+    inputLen = b.Length();
+  }
+  double timeoutMs = info[2].As<Napi::Number>().DoubleValue();
+  double maxBuffer = info[3].As<Napi::Number>().DoubleValue();
+  Napi::Function onLimit = info[4].As<Napi::Function>();
+
+  int err = 0;
+  for (int fd : {in.Get(), sinks[0].fd.Get(), sinks[1].fd.Get()}) {
+    if (fd >= 0 && !SetNonBlocking(fd) && err == 0) err = errno;
+  }
+  // Nothing to write: the child sees EOF on stdin at once, as with Node's spawnSync.
+  if (inputLen == 0) in.Reset();
+  size_t written = 0;
+  const int64_t deadline = timeoutMs >= 0 ? NowMs() + static_cast<int64_t>(timeoutMs) : -1;
+  bool timeoutFired = false;
+  bool limitFired = false;
+
+  auto fire = [&](const char* reason) -> bool {
+    onLimit.Call({Napi::String::New(env, reason)});
+    return !env.IsExceptionPending();
+  };
+
+  while (err == 0 && (in.Valid() || sinks[0].fd.Valid() || sinks[1].fd.Valid())) {
+    struct pollfd pfd[3];
+    int n = 0;
+    int which[3];
+    if (in.Valid()) {
+      pfd[n] = {in.Get(), POLLOUT, 0};
+      which[n++] = 0;
+    }
+    for (int i = 0; i < 2; i++) {
+      if (!sinks[i].fd.Valid()) continue;
+      pfd[n] = {sinks[i].fd.Get(), POLLIN, 0};
+      which[n++] = i + 1;
+    }
+    int wait = -1;
+    if (deadline >= 0 && !timeoutFired) {
+      int64_t left = deadline - NowMs();
+      wait = left <= 0 ? 0 : left > 0x7fffffff ? 0x7fffffff : static_cast<int>(left);
+    }
+    int r = poll(pfd, static_cast<nfds_t>(n), wait);
+    if (r < 0) {
+      if (errno == EINTR) continue;  // the deadline is recomputed from the clock above
+      err = errno;
+      break;
+    }
+    if (r == 0) {
+      timeoutFired = true;
+      if (!fire("timeout")) return env.Undefined();
+      continue;
+    }
+    for (int k = 0; k < n; k++) {
+      if (pfd[k].revents == 0) continue;
+      if (which[k] == 0) {
+        while (written < inputLen) {
+          ssize_t w = write(in.Get(), input + written, inputLen - written);
+          if (w > 0) {
+            written += static_cast<size_t>(w);
+            continue;
+          }
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+          // The child closed its stdin (EPIPE, ECONNRESET): it does not want the rest.
+          written = inputLen;
+        }
+        if (written >= inputLen) in.Reset();
+        continue;
+      }
+      Sink* s = &sinks[which[k] - 1];
+      if (!Drain(s, &err)) s->fd.Reset();
+      if (!limitFired && maxBuffer >= 0 && static_cast<double>(s->data.size()) > maxBuffer) {
+        limitFired = true;
+        if (!fire("maxBuffer")) return env.Undefined();
+      }
+    }
+  }
+
+  Napi::Object out = Napi::Object::New(env);
+  for (int i = 0; i < 2; i++) {
+    const char* key = i == 0 ? "stdout" : "stderr";
+    if (!hasOut[i]) {
+      out.Set(key, env.Null());
+      continue;
+    }
+    out.Set(key, Napi::Buffer<char>::Copy(env, sinks[i].data.data(), sinks[i].data.size()));
+  }
+  out.Set("errno", Napi::Number::New(env, err));
+  return out;
+}
+
+}  // namespace
+
+void InitSyncCollect(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketpair", Napi::Function::New<Socketpair>(env, "socketpair"));
+  exports.Set("collectSync", Napi::Function::New<CollectSync>(env, "collectSync"));
+}
+
+}  // namespace coreproc
