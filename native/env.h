@@ -94,6 +94,9 @@ void TeardownSplice(EnvData* data);
 
 // sched.cc
 void InitSched(Napi::Env env, Napi::Object exports);
+struct SchedErr;
+// { errno, syscall }: how the sched and realtime bindings report a failed syscall to lib/sched.
+Napi::Value SchedErrValue(Napi::Env env, const SchedErr& e);
 // Unregisters this environment's thread: after this no setAffinity(tid, ourThread) reaches it.
 void TeardownSched(EnvData* data);
 

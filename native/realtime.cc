@@ -15,12 +15,7 @@ namespace coreproc {
 
 namespace {
 
-Napi::Value ErrValue(Napi::Env env, const SchedErr& e) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("errno", Napi::Number::New(env, e.err));
-  o.Set("syscall", Napi::String::New(env, e.syscall));
-  return o;
-}
+Napi::Value ErrValue(Napi::Env env, const SchedErr& e) { return SchedErrValue(env, e); }
 
 Napi::Value BadArgs(Napi::Env env, const char* what) {
   Napi::TypeError::New(env, std::string("native realtime: ") + what).ThrowAsJavaScriptException();

@@ -26,12 +26,7 @@ std::unordered_set<pid_t>& Registry() {
   return tids;
 }
 
-Napi::Value ErrValue(Napi::Env env, const SchedErr& e) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("errno", Napi::Number::New(env, e.err));
-  o.Set("syscall", Napi::String::New(env, e.syscall));
-  return o;
-}
+Napi::Value ErrValue(Napi::Env env, const SchedErr& e) { return SchedErrValue(env, e); }
 
 Napi::Value BadArgs(Napi::Env env, const char* what) {
   Napi::TypeError::New(env, std::string("native sched: ") + what).ThrowAsJavaScriptException();
@@ -312,6 +307,13 @@ void InitSched(Napi::Env env, Napi::Object exports) {
 void TeardownSched(EnvData* data) {
   if (data->registeredTid != 0) UnregisterThread(data->registeredTid);
   data->registeredTid = 0;
+}
+
+Napi::Value SchedErrValue(Napi::Env env, const SchedErr& e) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("errno", Napi::Number::New(env, e.err));
+  o.Set("syscall", Napi::String::New(env, e.syscall));
+  return o;
 }
 
 }  // namespace coreproc
