@@ -148,7 +148,7 @@ export function runNode(
   });
 }
 
-interface Stage {
+export interface Stage {
   root: string;
   /** A path or file URL under this checkout, as the staged copy's; anything else unchanged. */
   map(value: string): string;
@@ -162,7 +162,7 @@ let stage: Stage | undefined;
  * library's runtime dependencies (package.json `dependencies`, transitively). Made once per
  * test process under the system temp directory and removed at exit.
  */
-function stageForOtherUsers(): Stage {
+export function stageForOtherUsers(): Stage {
   if (stage) return stage;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'core-process-asuser-'));
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asRoot } from '../optional.js';
-import { childEnv, compiledLib, FIXTURES, removeCompiledLib, runNode } from '../subprocess.js';
+import {
+  childEnv,
+  compiledLib,
+  FIXTURES,
+  removeCompiledLib,
+  runNode,
+  stageForOtherUsers,
+} from '../subprocess.js';
 
 let lib: string;
 beforeAll(async () => {
@@ -34,9 +41,17 @@ function runLock(
   argvPrefix: string[],
   onLine: (l: Line, child: cp.ChildProcess) => void,
 ): Promise<{ code: number | null; stderr: string }> {
-  const argv = [...argvPrefix, process.execPath, path.join(FIXTURES, 'rt-lock.mjs')];
-  const child = cp.spawn(argv[0] as string, [...argv.slice(1), lib, JSON.stringify(options)], {
-    env: childEnv(),
+  // Another user (setpriv in the prefix) may not enter a private 0700 checkout: it runs the
+  // world-readable copy.
+  const staged = argvPrefix.includes('setpriv') ? stageForOtherUsers() : undefined;
+  const at = (p: string) => staged?.map(p) ?? p;
+  const argv = [...argvPrefix, process.execPath, at(path.join(FIXTURES, 'rt-lock.mjs'))];
+  const env = Object.fromEntries(
+    Object.entries(childEnv()).map(([k, v]) => [k, v === undefined ? v : at(v)]),
+  );
+  const child = cp.spawn(argv[0] as string, [...argv.slice(1), at(lib), JSON.stringify(options)], {
+    env,
+    cwd: staged?.root,
     stdio: ['pipe', 'pipe', 'pipe'],
     timeout: 60_000,
   });
