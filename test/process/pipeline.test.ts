@@ -8,6 +8,7 @@ import {
   existsSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -379,6 +380,7 @@ describe("pipeline({ containment: 'cgroup' })", () => {
       try {
         const ac = new AbortController();
         let pids: number[] = [];
+        let handlePaths: (string | null)[] = [];
         const running = pipeline(
           [escaper(path.join(dir, 'gc')), { program: 'cat' }, { program: 'cat' }],
           {
@@ -387,6 +389,7 @@ describe("pipeline({ containment: 'cgroup' })", () => {
             reject: false,
             onSpawn: (handles) => {
               pids = handles.map((h) => h.pid);
+              handlePaths = handles.map((h) => h.cgroupPath);
             },
           },
         );
@@ -413,6 +416,7 @@ describe("pipeline({ containment: 'cgroup' })", () => {
         expect(r.aborted).toBe(true);
         expect(r.containment).toBe('cgroup');
         expect(r.cgroupPath).toBe(cgDir);
+        expect(handlePaths).toEqual([cgDir, cgDir, cgDir]);
         for (const m of r.members) expect(m.status.signal).toBe('SIGTERM');
         // The line resolved only once its cgroup was empty: the grandchild is dead already.
         expect(alive(gc)).toBe(false);
@@ -457,6 +461,62 @@ describe("pipeline({ containment: 'cgroup' })", () => {
           expect(exitCode & 0x7f).toBe(9); // SIGKILL
         }
         expect(await eventually(() => !existsSync(r.cgroupPath as string), 20_000)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  itRoot(
+    'a member that cannot start: the started ones are reaped and no cgroup is left',
+    async () => {
+      const base = cgroupBase() as string;
+      const ours = () =>
+        readdirSync(base).filter((d) => d.startsWith(`core-process.${process.pid}.`));
+      const before = ours();
+      const e = await pipeline(
+        [{ program: 'sleep', args: ['30'] }, { program: 'no-such-program-core-process' }],
+        { containment: 'cgroup' },
+      ).catch((err: unknown) => err);
+      expect((e as ProcessError).kind).toBe('NotFound');
+      expect(childrenWith('no-such-program').length).toBe(0);
+      expect(await eventually(() => ours().length === before.length, 20_000)).toBe(true);
+    },
+  );
+
+  itRoot(
+    'an onSpawn hook that throws: the whole cgroup, setsid grandchild included, is killed',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'core-process-plcg-'));
+      try {
+        const file = path.join(dir, 'gc');
+        let gc = 0;
+        let cgDir: string | null = null;
+        const e = await pipeline([escaper(file), { program: 'cat' }], {
+          containment: 'cgroup',
+          onSpawn: (handles) => {
+            cgDir = handles[0]?.cgroupPath ?? null;
+            // Synchronously, so the line cannot go on: wait until the grandchild exists.
+            const nap = new Int32Array(new SharedArrayBuffer(4));
+            const end = Date.now() + 20_000;
+            while (gc === 0 && Date.now() < end) {
+              try {
+                gc = Number(readFileSync(file, 'utf8').trim());
+              } catch {
+                gc = 0;
+              }
+              if (gc === 0) Atomics.wait(nap, 0, 0, 10);
+            }
+            throw new Error('hook failed');
+          },
+        }).catch((err: unknown) => err);
+        expect((e as Error).message).toBe('hook failed');
+        expect(gc).toBeGreaterThan(0);
+        strays.push(gc);
+        expect(await eventually(() => !alive(gc), 20_000)).toBe(true);
+        expect(cgDir).not.toBeNull();
+        expect(await eventually(() => !existsSync(cgDir as unknown as string), 20_000)).toBe(true);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
