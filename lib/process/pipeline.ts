@@ -215,6 +215,11 @@ function checkMembers(members: unknown): PipeMember[] {
  *   { reject: false },
  * );
  * members[0].status.signal; // 'SIGPIPE' (shellCode 141), as in sh
+ * // One cgroup for the line: the timeout also stops the grandchild that called setsid.
+ * await pipeline(
+ *   [{ program: 'sh', args: ['-c', 'setsid sleep 60 & exec sleep 60'] }, { program: 'cat' }],
+ *   { containment: 'cgroup', timeout: 500, reject: false },
+ * ); // { timedOut: true, containment: 'cgroup', cgroupPath: '/sys/fs/cgroup/unified/core-process.…', … }
  */
 export async function pipeline(
   members: readonly PipeMember[],
