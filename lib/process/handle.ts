@@ -274,7 +274,10 @@ export class ProcessHandle {
     return this.#prepared.containment;
   }
 
-  /** The child's own cgroup v2 directory with containment 'cgroup', else null. */
+  /**
+   * The child's own cgroup v2 directory with containment 'cgroup', else null. For a member of
+   * a pipeline with containment 'cgroup', the line's: its killTree and treeAlive are the line's.
+   */
   get cgroupPath(): string | null {
     return this.#prepared.cgroup?.path ?? null;
   }
@@ -480,8 +483,9 @@ export class ProcessHandle {
     for (let i = 0; i < 3; i++) this.#stream(i);
     // As node:child_process does: stdin can only fail now, and nothing else would close it.
     this.#streams[0]?.destroy();
-    // The directory goes when its last member does (descendants may outlive the child).
-    this.#prepared.cgroup?.removeWhenEmpty();
+    // The directory goes when its last member does (descendants may outlive the child). A
+    // pipeline's cgroup holds the other members too: the line removes it.
+    if (this.#prepared.cgroupShared !== true) this.#prepared.cgroup?.removeWhenEmpty();
     this.#prepared.limits?.removeWhenEmpty();
     this.#resolve(status);
     for (const waiter of this.#waiters) waiter(status);

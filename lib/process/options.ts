@@ -138,6 +138,11 @@ export interface PreparedSpawn {
   /** The child's fresh cgroup, for containment 'cgroup'. */
   cgroup: ChildCgroup | null;
   /**
+   * True when `cgroup` is a pipeline's, shared by every member of the line: the line owns
+   * its fd and its removal, so neither spawn() nor the handle releases or removes it.
+   */
+  cgroupShared?: boolean;
+  /**
    * Caller-owned read buffers per stream ({ onread }), null where the stream has none.
    * Optional: a handle made for an adopted process (adopt.ts) has no streams of ours.
    */
@@ -151,7 +156,8 @@ export interface PreparedSpawn {
 const STREAMS = ['stdin', 'stdout', 'stderr'] as const;
 
 let warned = false;
-function warnNoCgroup(): void {
+/** Once per process: containment 'cgroup' was asked for and falls back to 'group'. */
+export function warnNoCgroup(): void {
   if (warned) return;
   warned = true;
   process.emitWarning(
@@ -271,7 +277,14 @@ function schedulingRequest(options: SpawnOptions): SchedulingRequest {
   return out;
 }
 
-export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
+/**
+ * Validates spawn options into the native request. `lineCgroup` (internal, for pipeline()):
+ * the child joins that existing cgroup instead of a fresh one, keeping the process group it
+ * was given; the caller owns the cgroup's fd and its removal.
+ * @example
+ * const { request } = prepareSpawn({ program: 'true' }); // request.argv: ['true']
+ */
+export function prepareSpawn(options: SpawnOptions, lineCgroup?: ChildCgroup): PreparedSpawn {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw invalid('options', options, 'must be an object with at least { program }');
   }
@@ -342,6 +355,15 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     asked = 'cgroup';
   }
   const containment = asked === 'none' ? undefined : asked;
+  if (lineCgroup !== undefined && (containment !== undefined || limits !== undefined)) {
+    // A pipeline member joins the line's cgroup: one line is one tree, with one boundary.
+    const field = limits !== undefined ? 'limits' : 'containment';
+    throw invalid(
+      field,
+      limits !== undefined ? options.limits : asked,
+      "cannot be set per member of a pipeline with containment 'cgroup' (the line shares one cgroup)",
+    );
+  }
   if (containment !== undefined && pgid > 0) {
     throw invalid(
       'processGroup',
@@ -394,7 +416,10 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
   if (sandbox !== undefined) request.sandbox = sandbox;
   // Last, after every check: the only step here with a side effect (a new directory).
   let cgroup: ChildCgroup | null = null;
-  if (containment === 'cgroup') {
+  if (lineCgroup !== undefined) {
+    cgroup = lineCgroup;
+    request.cgroupFd = lineCgroup.fd;
+  } else if (containment === 'cgroup') {
     cgroup = createChildCgroup();
     if (cgroup === null) warnNoCgroup();
     else request.cgroupFd = cgroup.fd;
@@ -420,6 +445,7 @@ export function prepareSpawn(options: SpawnOptions): PreparedSpawn {
     ownGroup: setsid || pgid === 0,
     containment: cgroup !== null ? 'cgroup' : containment === undefined ? 'none' : 'group',
     cgroup,
+    cgroupShared: lineCgroup !== undefined,
     onread: [null, onreadOf('stdout'), onreadOf('stderr')],
     pipeSize,
     limits: limitGroups,

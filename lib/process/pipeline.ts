@@ -2,7 +2,9 @@
  * pipeline(): children piped to children in the kernel, as a shell's `a | b | c`. The parent
  * makes each pipe and hands its ends to the two neighbours (stdout -> stdin); no byte passes
  * through JS except the last member's output, which is collected as run() does. The whole
- * line is one process group led by the first member, so one signal stops it all. The result
+ * line is one process group led by the first member, so one signal stops it all; with
+ * containment 'cgroup' it is also one fresh cgroup v2, which no member's descendant can leave
+ * (setsid included), and the line's stops signal that cgroup. The result
  * has every member's status (pipefail: the line fails when any member does), the shell's
  * exit code for each (128 + signal for a signalled member: SIGPIPE is 141, as in sh), and
  * names the member that failed first.
@@ -10,11 +12,12 @@
 import { closeSync } from 'node:fs';
 import { errnoName, invalid, ProcessError } from '../errors.js';
 import { native } from '../native.js';
+import { type ChildCgroup, createChildCgroup } from './cgroup.js';
 import type { ProcessHandle } from './handle.js';
-import type { SpawnOptions, StdioSpec } from './options.js';
+import { type SpawnOptions, type StdioSpec, warnNoCgroup } from './options.js';
 import { checkPipeSize } from './pipe-size.js';
 import { type SignalName, signalNumber } from './signals.js';
-import { spawn } from './spawn.js';
+import { spawnChild } from './spawn.js';
 import { describeStatus, type ExitStatus } from './status.js';
 
 /**
@@ -61,6 +64,15 @@ export interface PipelineOptions
   killGrace?: number;
   /** Aborting stops the whole line, as a timeout does. */
   signal?: AbortSignal;
+  /**
+   * What the line's stops reach. 'group' (default): the line's process group, which a
+   * member's descendant can leave with setsid. 'cgroup': every member joins one fresh cgroup
+   * v2 before exec, so everything the line ever forks is stopped with it (SIGKILL through
+   * cgroup.kill), and the line resolves only once that cgroup is empty after a stop; the
+   * directory is removed once empty. Falls back to 'group' with a warning, as spawn() does,
+   * where no writable cgroup v2 exists. Per member it is refused: one line is one tree.
+   */
+  containment?: 'group' | 'cgroup';
   /** When a member fails (not counting SIGPIPE), stop the rest of the line at once. */
   killOnFailure?: boolean;
   /** Capacity of each pipe between members, and of the collected stdout pipe. */
@@ -99,6 +111,10 @@ export interface PipelineRun<T extends string | Buffer = string> {
   failed: number | null;
   /** The process group of the whole line (the first member's pid). */
   pgid: number;
+  /** 'cgroup' when the line ran in a cgroup of its own; 'group' otherwise (or after a fallback). */
+  containment: 'group' | 'cgroup';
+  /** The line's cgroup v2 directory (removed once empty), or null. */
+  cgroupPath: string | null;
   timedOut: boolean;
   aborted: boolean;
 }
@@ -113,6 +129,7 @@ const LINE_KEYS = [
   'killGrace',
   'signal',
   'killOnFailure',
+  'containment',
   'pipeSize',
   'maxBuffer',
   'encoding',
@@ -174,7 +191,9 @@ function checkMembers(members: unknown): PipeMember[] {
         throw invalid(
           `pipeline[${i}].${key}`,
           (m as Record<string, unknown>)[key],
-          'is set by the pipeline',
+          key === 'containment'
+            ? 'is set for the whole line (pipeline options): one line is one tree, in one group or one cgroup'
+            : 'is set by the pipeline',
         );
       }
     }
@@ -196,6 +215,11 @@ function checkMembers(members: unknown): PipeMember[] {
  *   { reject: false },
  * );
  * members[0].status.signal; // 'SIGPIPE' (shellCode 141), as in sh
+ * // One cgroup for the line: the timeout also stops the grandchild that called setsid.
+ * await pipeline(
+ *   [{ program: 'sh', args: ['-c', 'setsid sleep 60 & exec sleep 60'] }, { program: 'cat' }],
+ *   { containment: 'cgroup', timeout: 500, reject: false },
+ * ); // { timedOut: true, containment: 'cgroup', cgroupPath: '/sys/fs/cgroup/unified/core-process.…', … }
  */
 export async function pipeline(
   members: readonly PipeMember[],
@@ -241,12 +265,39 @@ export async function pipeline(
   if (options.onSpawn !== undefined && typeof options.onSpawn !== 'function') {
     throw invalid('onSpawn', options.onSpawn, 'must be a function');
   }
+  const containment = options.containment ?? 'group';
+  if (containment !== 'group' && containment !== 'cgroup') {
+    throw invalid(
+      'containment',
+      containment,
+      "must be 'group' or 'cgroup' (a line is always at least one process group)",
+    );
+  }
+  if (containment === 'cgroup') {
+    // Checked before the cgroup exists, so a refused line leaves no directory behind.
+    for (const [i, m] of members.entries()) {
+      if (m.limits !== undefined) {
+        throw invalid(
+          `pipeline[${i}].limits`,
+          m.limits,
+          "cannot be set per member with containment 'cgroup': the line shares one cgroup",
+        );
+      }
+    }
+  }
   const shared: Record<string, unknown> = { ...options };
   for (const key of LINE_KEYS) delete shared[key];
   const collectOut = (options.stdout ?? 'pipe') === 'pipe';
 
+  // Last, after every check: the only step here with a side effect (a new directory).
+  let cg: ChildCgroup | null = null;
+  if (containment === 'cgroup') {
+    cg = createChildCgroup();
+    if (cg === null) warnNoCgroup();
+  }
   // Spawn left to right: every member but the first joins the first one's group, which
   // exists until it is reaped, and nothing is reaped before this synchronous loop ends.
+  // With a cgroup, each also joins it before exec (through its fd, like spawn()'s own).
   const handles: ProcessHandle[] = [];
   const open = new Set<number>();
   let pgid = 0;
@@ -278,15 +329,18 @@ export async function pipeline(
         stdout = { fd: p[1] };
       }
       const { timeout: _t, killSignal: _k, killGrace: _g, ...own } = member;
-      const handle = spawn({
-        ...(shared as Partial<SpawnOptions>),
-        ...own,
-        stdin: nextStdin,
-        stdout,
-        stderr: member.stderr ?? options.stderr ?? 'pipe',
-        processGroup: i === 0 ? true : pgid,
-        ...(last && pipeSize !== undefined ? { pipeSize } : {}),
-      } as SpawnOptions);
+      const handle = spawnChild(
+        {
+          ...(shared as Partial<SpawnOptions>),
+          ...own,
+          stdin: nextStdin,
+          stdout,
+          stderr: member.stderr ?? options.stderr ?? 'pipe',
+          processGroup: i === 0 ? true : pgid,
+          ...(last && pipeSize !== undefined ? { pipeSize } : {}),
+        } as SpawnOptions,
+        cg ?? undefined,
+      );
       handles.push(handle);
       if (i === 0) pgid = handle.pid;
       // The children hold their ends now; ours would keep EOF from ever coming. Only the
@@ -300,20 +354,32 @@ export async function pipeline(
     }
   } catch (error) {
     for (const fd of open) closeQuietly(fd);
+    // Through the cgroup first: a started member may already have forked.
+    cg?.signal('SIGKILL');
     for (const h of handles) h.kill('SIGKILL');
     await Promise.all(handles.map((h) => h.exited));
+    cg?.removeWhenEmpty();
     throw error;
   }
+  // Every member has joined (or never will): the directory fd has served its purpose.
+  cg?.releaseFd();
 
   const first = handles[0] as ProcessHandle;
   const last = handles[handles.length - 1] as ProcessHandle;
+  // The whole line: its cgroup (everything any member forked), else its process group.
+  const signalLine = (sig: SignalName) => {
+    if (cg !== null) cg.signal(sig);
+    else first.killGroup(sig);
+  };
+  const lineAlive = () => handles.some((h) => h.running) || (cg?.populated() ?? false);
   if (options.onSpawn !== undefined) {
     try {
       options.onSpawn(handles);
     } catch (error) {
       // The caller's hook failed: it owns no handle then, so nothing may outlive this call.
-      first.killGroup('SIGKILL');
+      signalLine('SIGKILL');
       await Promise.all(handles.map((h) => h.exited));
+      cg?.removeWhenEmpty();
       throw error;
     }
   }
@@ -325,15 +391,17 @@ export async function pipeline(
   let timedOut = false;
   let aborted = false;
   let overflow = false;
+  let stopped = false;
   const timers: NodeJS.Timeout[] = [];
   const memberTimedOut = handles.map(() => false);
   const stopLine = () => {
-    if (!handles.some((h) => h.running)) return;
-    first.killGroup(killSignal);
+    if (!lineAlive()) return;
+    stopped = true;
+    signalLine(killSignal);
     if (killSignal !== 'SIGKILL') {
       timers.push(
         setTimeout(() => {
-          if (handles.some((h) => h.running)) first.killGroup('SIGKILL');
+          if (lineAlive()) signalLine('SIGKILL');
         }, killGrace),
       );
     }
@@ -398,6 +466,17 @@ export async function pipeline(
   });
   // A grandchild holding a pipe open must not keep a stopped line waiting.
   const statuses = await Promise.all(exits);
+  if (cg !== null && stopped) {
+    // A stopped line is stopped whole: what the members forked is still being signalled
+    // (and SIGKILLed after killGrace by the timer above), and the line ends when it has gone.
+    // Bounded: a process stuck in the kernel (D state) ignores even SIGKILL for a while.
+    const giveUp = Date.now() + killGrace + 10_000;
+    while (cg.populated() && Date.now() < giveUp) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  // Removed now when nothing is left; else once a member's leftover descendant has exited.
+  cg?.removeWhenEmpty();
   if (timedOut || aborted || overflow) {
     for (const h of handles) {
       h.stdout?.destroy();
@@ -431,6 +510,8 @@ export async function pipeline(
     code,
     failed,
     pgid,
+    containment: cg !== null ? 'cgroup' : 'group',
+    cgroupPath: cg?.path ?? null,
     timedOut,
     aborted,
   };

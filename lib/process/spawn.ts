@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { isSpawnError, native } from '../native.js';
 import { isChildSetupStage, spawnSetupFailure } from '../sched/errors.js';
+import type { ChildCgroup } from './cgroup.js';
 import { spawnError } from './errors.js';
 import { ProcessHandle } from './handle.js';
 import { prepareSpawn, type SpawnOptions } from './options.js';
@@ -16,15 +17,28 @@ import { subreaperEnabled, trackTree, untrackChild } from './subreaper.js';
  * const status = await child.exited; // { code: null, signal: 'SIGTERM', ... }
  */
 export function spawn(options: SpawnOptions): ProcessHandle {
-  const prepared = prepareSpawn(options);
+  return spawnChild(options);
+}
+
+/**
+ * spawn(), with the internal choice pipeline() needs: `lineCgroup` is an existing cgroup the
+ * child joins (the whole line's), which stays open and in place for the next member. Not
+ * exported from the package: the public way to it is pipeline({ containment: 'cgroup' }).
+ * @example
+ * const cg = createChildCgroup();
+ * const a = spawnChild({ program: 'sleep', args: ['1'], processGroup: true }, cg ?? undefined);
+ */
+export function spawnChild(options: SpawnOptions, lineCgroup?: ChildCgroup): ProcessHandle {
+  const prepared = prepareSpawn(options, lineCgroup);
+  const ownCgroup = prepared.cgroupShared === true ? null : prepared.cgroup;
   let handle: ProcessHandle | undefined;
   // The exit callback only ever runs from the event loop, after `handle` is assigned below.
   const result = native.spawn(prepared.request, (status) => handle?._onExit(status));
   // The child has joined its cgroup (or failed) by now: our directory fd is done.
-  prepared.cgroup?.releaseFd();
+  ownCgroup?.releaseFd();
   prepared.limits?.releaseFds();
   if (isSpawnError(result)) {
-    prepared.cgroup?.remove();
+    ownCgroup?.remove();
     prepared.limits?.remove();
     if (
       isSandboxStage(result.stage) ||

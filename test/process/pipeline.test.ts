@@ -3,12 +3,25 @@
 // computes itself, and bash's own PIPESTATUS for the same line.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessError, pipeline } from '../../lib/index.js';
+import { cgroupBase } from '../../lib/process/cgroup.js';
 import { eventually, fdsOf, fdTarget, procPids, procState, procStatusField } from '../helpers.js';
+import { asRoot } from '../optional.js';
+
+const { itRoot } = asRoot("pipeline containment 'cgroup' (a writable cgroup v2)");
 
 const GiB = 2 ** 30;
 
@@ -302,6 +315,268 @@ describe('pipeline()', () => {
       [[{ program: 'cat' }, { program: 'cat', processGroup: true }], 'pipeline[1].processGroup'],
     ] as const) {
       const e = await pipeline(members as never).catch((err: unknown) => err);
+      expect((e as ProcessError).kind).toBe('InvalidCommand');
+      expect((e as ProcessError).field).toBe(field);
+    }
+  });
+});
+
+// The unified-hierarchy line of /proc/<pid>/cgroup ('0::/path'), or null once the pid is gone.
+function cgroupOf(pid: number): string | null {
+  try {
+    return (
+      readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('0::')) ?? null
+    );
+  } catch {
+    return null;
+  }
+}
+
+const alive = (pid: number) => {
+  const s = procState(pid);
+  return s !== null && s !== 'Z';
+};
+
+// Grandchildren a failing test could leave behind (a setsid'd one is nobody's to reap).
+const strays: number[] = [];
+afterEach(() => {
+  for (const pid of strays.splice(0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+});
+
+// Member 0 backgrounds a grandchild that leaves the line's process group and session with
+// setsid (ignoring SIGTERM when `stubborn`), writes its pid to `file`, then sleeps.
+function escaper(file: string, stubborn = false): { program: string; args: string[] } {
+  const inner = stubborn ? `setsid sh -c "trap '' TERM; exec sleep 300"` : 'setsid sleep 300';
+  return { program: 'sh', args: ['-c', `${inner} & echo $! > ${file}; exec sleep 300`] };
+}
+
+async function grandchildIn(file: string): Promise<number> {
+  let pid = 0;
+  await eventually(() => {
+    try {
+      pid = Number(readFileSync(file, 'utf8').trim());
+    } catch {
+      pid = 0;
+    }
+    return pid > 0;
+  }, 20_000);
+  if (pid > 0) strays.push(pid);
+  return pid;
+}
+
+describe("pipeline({ containment: 'cgroup' })", () => {
+  itRoot(
+    'every member and a setsid grandchild are in one fresh core-process cgroup; abort stops them all and the directory goes',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'core-process-plcg-'));
+      try {
+        const ac = new AbortController();
+        let pids: number[] = [];
+        let handlePaths: (string | null)[] = [];
+        const running = pipeline(
+          [escaper(path.join(dir, 'gc')), { program: 'cat' }, { program: 'cat' }],
+          {
+            containment: 'cgroup',
+            signal: ac.signal,
+            reject: false,
+            onSpawn: (handles) => {
+              pids = handles.map((h) => h.pid);
+              handlePaths = handles.map((h) => h.cgroupPath);
+            },
+          },
+        );
+        const gc = await grandchildIn(path.join(dir, 'gc'));
+        expect(gc).toBeGreaterThan(0);
+        // Left the line's group and session: a group kill would not reach it.
+        expect(await eventually(() => statOf(gc).pgid === gc, 20_000)).toBe(true);
+        const ours = cgroupOf(process.pid);
+        const lines = [...pids, gc].map(cgroupOf);
+        expect(new Set(lines).size).toBe(1);
+        const line = lines[0] as string;
+        expect(line).not.toBe(ours);
+        expect(path.basename(line)).toMatch(/^core-process\.\d+\.\d+\.\d+$/);
+        const cgDir = path.join(cgroupBase() as string, path.basename(line));
+        expect(
+          readFileSync(path.join(cgDir, 'cgroup.procs'), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map(Number)
+            .sort((a, b) => a - b),
+        ).toEqual([...pids, gc].sort((a, b) => a - b));
+        ac.abort();
+        const r = await running;
+        expect(r.aborted).toBe(true);
+        expect(r.containment).toBe('cgroup');
+        expect(r.cgroupPath).toBe(cgDir);
+        expect(handlePaths).toEqual([cgDir, cgDir, cgDir]);
+        for (const m of r.members) expect(m.status.signal).toBe('SIGTERM');
+        // The line resolved only once its cgroup was empty: the grandchild is dead already.
+        expect(alive(gc)).toBe(false);
+        expect(await eventually(() => !existsSync(cgDir), 20_000)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  itRoot(
+    'a line timeout reaches a setsid grandchild that ignores SIGTERM (SIGKILL through the cgroup after killGrace)',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'core-process-plcg-'));
+      try {
+        const file = path.join(dir, 'gc');
+        const r = await pipeline([escaper(file, true), { program: 'cat' }], {
+          containment: 'cgroup',
+          timeout: 2000,
+          killGrace: 300,
+          reject: false,
+        });
+        expect(r.timedOut).toBe(true);
+        expect(r.containment).toBe('cgroup');
+        const gc = await grandchildIn(file);
+        expect(gc).toBeGreaterThan(0);
+        // Checked at once: pipeline() resolves after the cgroup has emptied, not before.
+        expect(alive(gc)).toBe(false);
+        // A zombie (on this VM pid 1 may never reap it) still names its cgroup and, in stat
+        // field 52, its wait status: it was in the line's cgroup and SIGTERM did not end it.
+        const where = cgroupOf(gc);
+        if (where !== null) {
+          expect(where).toContain(path.basename(r.cgroupPath as string));
+          const stat = readFileSync(`/proc/${gc}/stat`, 'utf8');
+          const exitCode = Number(
+            stat
+              .slice(stat.lastIndexOf(')') + 2)
+              .split(' ')
+              .at(-1),
+          );
+          expect(exitCode & 0x7f).toBe(9); // SIGKILL
+        }
+        expect(await eventually(() => !existsSync(r.cgroupPath as string), 20_000)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  itRoot(
+    'a member that cannot start: the started ones are reaped and no cgroup is left',
+    async () => {
+      const base = cgroupBase() as string;
+      const ours = () =>
+        readdirSync(base).filter((d) => d.startsWith(`core-process.${process.pid}.`));
+      const before = ours();
+      const e = await pipeline(
+        [{ program: 'sleep', args: ['30'] }, { program: 'no-such-program-core-process' }],
+        { containment: 'cgroup' },
+      ).catch((err: unknown) => err);
+      expect((e as ProcessError).kind).toBe('NotFound');
+      expect(childrenWith('no-such-program').length).toBe(0);
+      expect(await eventually(() => ours().length === before.length, 20_000)).toBe(true);
+    },
+  );
+
+  itRoot(
+    'an onSpawn hook that throws: the whole cgroup, setsid grandchild included, is killed',
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'core-process-plcg-'));
+      try {
+        const file = path.join(dir, 'gc');
+        let gc = 0;
+        let cgDir: string | null = null;
+        const e = await pipeline([escaper(file), { program: 'cat' }], {
+          containment: 'cgroup',
+          onSpawn: (handles) => {
+            cgDir = handles[0]?.cgroupPath ?? null;
+            // Synchronously, so the line cannot go on: wait until the grandchild exists.
+            const nap = new Int32Array(new SharedArrayBuffer(4));
+            const end = Date.now() + 20_000;
+            while (gc === 0 && Date.now() < end) {
+              try {
+                gc = Number(readFileSync(file, 'utf8').trim());
+              } catch {
+                gc = 0;
+              }
+              if (gc === 0) Atomics.wait(nap, 0, 0, 10);
+            }
+            throw new Error('hook failed');
+          },
+        }).catch((err: unknown) => err);
+        expect((e as Error).message).toBe('hook failed');
+        expect(gc).toBeGreaterThan(0);
+        strays.push(gc);
+        expect(await eventually(() => !alive(gc), 20_000)).toBe(true);
+        expect(cgDir).not.toBeNull();
+        expect(await eventually(() => !existsSync(cgDir as unknown as string), 20_000)).toBe(true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    60_000,
+  );
+
+  it("without containment the line is one process group only: the same setsid grandchild outlives the line's timeout", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'core-process-plcg-'));
+    try {
+      const file = path.join(dir, 'gc');
+      const r = await pipeline([escaper(file), { program: 'cat' }], {
+        timeout: 2000,
+        reject: false,
+      });
+      expect(r.timedOut).toBe(true);
+      expect(r.containment).toBe('group');
+      expect(r.cgroupPath).toBeNull();
+      const gc = await grandchildIn(file);
+      expect(gc).toBeGreaterThan(0);
+      expect(alive(gc)).toBe(true);
+      // It stayed in our own cgroup: no directory was made for the line.
+      expect(cgroupOf(gc)).toBe(cgroupOf(process.pid));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it.skipIf(cgroupBase() !== null)(
+    "with no writable cgroup v2 (not root here): warns once, falls back to the line's group",
+    async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error & { code?: string }) => void warnings.push(String(w.code));
+      process.on('warning', onWarning);
+      try {
+        const r = await pipeline([{ program: 'echo', args: ['hi'] }, { program: 'cat' }], {
+          containment: 'cgroup',
+        });
+        expect(r.stdout).toBe('hi\n');
+        expect(r.containment).toBe('group');
+        expect(r.cgroupPath).toBeNull();
+        await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on next tick
+        expect(warnings).toContain('CORE_PROCESS_NO_CGROUP');
+      } finally {
+        process.off('warning', onWarning);
+      }
+    },
+  );
+
+  it('refuses per-member containment and limits, and a line without a group', async () => {
+    for (const [members, options, field] of [
+      [
+        [{ program: 'cat' }, { program: 'cat', containment: 'cgroup' }],
+        {},
+        'pipeline[1].containment',
+      ],
+      [[{ program: 'cat', limits: { pids: 10 } }], { containment: 'cgroup' }, 'pipeline[0].limits'],
+      [[{ program: 'cat' }], { containment: 'none' }, 'containment'],
+    ] as const) {
+      const e = await pipeline(members as never, options as never).catch((err: unknown) => err);
       expect((e as ProcessError).kind).toBe('InvalidCommand');
       expect((e as ProcessError).field).toBe(field);
     }
