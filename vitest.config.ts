@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // One behaviour suite over every backend (STYLE §15): the default run uses posix_spawn and
@@ -19,6 +20,11 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Vitest's default on this 2-vCPU machine is one worker (CPUs - 1), which ran the files
+    // one after another while most of them wait on child processes: 12 minutes. Two workers
+    // also make every file prove it passes beside another (the suite must pass on a loaded
+    // machine). CI and a developer can still set --maxWorkers.
+    maxWorkers: Math.max(2, os.availableParallelism() - 1),
     setupFiles: ['test/setup.ts'],
     globalSetup: ['test/global-setup.ts'],
     projects: [
