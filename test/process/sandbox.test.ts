@@ -407,7 +407,7 @@ describeRoot('sandbox as an unprivileged user (uid 65534)', () => {
   });
 
   it('privateTmp works without root, through the same user namespace', () => {
-    expect(report.privateTmp).toEqual({ stdout: '0\nx\n', code: '0', stderr: '' });
+    expect(report.privateTmp).toEqual({ stdout: 'hidden\nx\n', code: '0', stderr: '' });
   });
 
   it("network 'loopback' goes through a user namespace mapping only uid 65534 (never 0)", () => {
