@@ -6,6 +6,7 @@
 import { Buffer } from 'node:buffer';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { SpawnOptions as CoreOptions, StdioSpec } from '../process/options.js';
 import {
   invalidArgType,
   invalidArgValue,
@@ -333,4 +334,33 @@ for (const [name, num] of Object.entries(constants.signals)) {
 export function signalNameOf(sig: string | number): string {
   if (typeof sig === 'string') return sig;
   return NAMES.get(sig) ?? `SIG${sig}`;
+}
+
+/**
+ * The core spawn() options spawn() and spawnSync() both give for `n`: program and argv, the
+ * three standard streams, Node's env rule, cwd, session and ids. Extra fds and the IPC
+ * channel are the caller's.
+ * @example
+ * const core = coreOptionsFor(normalizeSpawn('ls', ['-l'], {}, false), ['null', 'pipe', 'inherit']);
+ */
+export function coreOptionsFor(n: NormalizedSpawn, streams: readonly StdioSpec[]): CoreOptions {
+  const core: CoreOptions = {
+    program: n.file,
+    args: n.args.slice(1),
+    argv0: n.args[0] ?? n.file,
+    stdin: streams[0] as StdioSpec,
+    stdout: streams[1] as StdioSpec,
+    stderr: streams[2] as StdioSpec,
+  };
+  // Node's child gets exactly its env: ours as it is now (environ tracks process.env) or the
+  // one given. Without an explicit env the addon passes environ through untouched.
+  if (n.explicitEnv) {
+    core.clearEnv = true;
+    core.env = { ...n.env };
+  }
+  if (n.cwd !== undefined) core.cwd = n.cwd;
+  if (n.detached) core.newSession = true;
+  if (n.uid !== undefined) core.uid = n.uid >>> 0;
+  if (n.gid !== undefined) core.gid = n.gid >>> 0;
+  return core;
 }

@@ -15,6 +15,7 @@ import { ChildProcess, deadSocket, LATE_SPAWN_ERRORS, type StdioStream } from '.
 import { abortError, errnoException } from './errors.js';
 import { setupChannel } from './ipc.js';
 import {
+  coreOptionsFor,
   type NormalizedSpawn,
   normalizeSpawn,
   type SpawnOptions,
@@ -76,20 +77,7 @@ function plan(n: NormalizedSpawn): Plan {
     for (const fd of [...ours.values(), ...theirs]) closeSync(fd);
     throw e;
   }
-  const core: CoreOptions = {
-    program: n.file,
-    args: n.args.slice(1),
-    argv0: n.args[0] ?? n.file,
-    stdin: streams[0] as StdioSpec,
-    stdout: streams[1] as StdioSpec,
-    stderr: streams[2] as StdioSpec,
-  };
-  // Node's child gets exactly its env: ours as it is now (environ tracks process.env) or the
-  // one given. Without an explicit env the addon passes environ through untouched.
-  if (n.explicitEnv) {
-    core.clearEnv = true;
-    core.env = { ...n.env };
-  }
+  const core = coreOptionsFor(n, streams);
   if (ipcIndex >= 0) {
     // How Node's child finds its channel (and drops these from its own process.env).
     core.env = {
@@ -98,10 +86,6 @@ function plan(n: NormalizedSpawn): Plan {
       NODE_CHANNEL_SERIALIZATION_MODE: n.serialization,
     };
   }
-  if (n.cwd !== undefined) core.cwd = n.cwd;
-  if (n.detached) core.newSession = true;
-  if (n.uid !== undefined) core.uid = n.uid >>> 0;
-  if (n.gid !== undefined) core.gid = n.gid >>> 0;
   if (extra.length > 0) core.extraFds = extra;
   return { core, ours, theirs, ipcIndex };
 }

@@ -15,6 +15,7 @@ import { errnoException, invalidArgType, outOfRange } from './errors.js';
 import { normalizeExecFileArgs } from './exec.js';
 import {
   checkSignal,
+  coreOptionsFor,
   type NormalizedSpawn,
   normalizeSpawn,
   type SpawnOptions,
@@ -67,22 +68,7 @@ function coreOptions(n: NormalizedSpawn): CoreOptions {
     return 'null';
   });
   const extra = n.stdio.slice(3).map((e) => (e.type === 'fd' ? e.fd : null));
-  const core: CoreOptions = {
-    program: n.file,
-    args: n.args.slice(1),
-    argv0: n.args[0] ?? n.file,
-    stdin: streams[0] as StdioSpec,
-    stdout: streams[1] as StdioSpec,
-    stderr: streams[2] as StdioSpec,
-  };
-  if (n.explicitEnv) {
-    core.clearEnv = true;
-    core.env = n.env;
-  }
-  if (n.cwd !== undefined) core.cwd = n.cwd;
-  if (n.detached) core.newSession = true;
-  if (n.uid !== undefined) core.uid = n.uid >>> 0;
-  if (n.gid !== undefined) core.gid = n.gid >>> 0;
+  const core = coreOptionsFor(n, streams);
   if (extra.some((fd) => fd !== null)) core.extraFds = extra;
   return core;
 }

@@ -141,9 +141,12 @@ export async function reapOrphanCgroups(options: { dir?: string } = {}): Promise
   // their v2 cgroup; their trees live while they do, v1 limits cgroups included (cgroup v1
   // has no user xattrs to carry a lease of its own).
   const holders = new Set<number>();
+  const leased = new Set<string>();
   for (const dir of v2 === null ? [] : subdirs(v2)) {
     const holder = leaseHolder(dir);
-    if (holder !== null) holders.add(holder);
+    if (holder === null) continue;
+    holders.add(holder);
+    leased.add(dir);
   }
   for (const base of bases) {
     if (base === null) continue;
@@ -151,7 +154,7 @@ export async function reapOrphanCgroups(options: { dir?: string } = {}): Promise
       const m = NAME.exec(path.basename(dir));
       if (m === null || !ownerGone(Number(m[1]), m[2])) continue;
       const members = membersOf(dir);
-      if (leaseHolder(dir) !== null || members.some((pid) => holders.has(pid))) continue;
+      if (leased.has(dir) || members.some((pid) => holders.has(pid))) continue;
       const killed = members.map((pid) => ({
         pid,
         comm: read(`/proc/${pid}/comm`).trim() || '?',

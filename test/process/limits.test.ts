@@ -14,7 +14,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProcessError, reapOrphanCgroups, spawn } from '../../lib/index.js';
 import { limitHierarchies } from '../../lib/process/limits.js';
-import { eventually, procState } from '../helpers.js';
+import { eventually, procState, thrown } from '../helpers.js';
 import { asRoot } from '../optional.js';
 
 const { describeRoot } = asRoot('creating v1/v2 cgroups for limits');
@@ -35,16 +35,6 @@ function v1Cgroups(pid: number): Record<string, string> {
     }
   }
   return out;
-}
-
-function refusal(fn: () => unknown): ProcessError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProcessError) return e;
-    throw e;
-  }
-  throw new Error('expected a ProcessError');
 }
 
 describeRoot('limits', () => {
@@ -143,7 +133,9 @@ describeRoot('limits', () => {
     const mine = () =>
       readdirSync(pidsBase).filter((n) => n.startsWith(`core-process.${process.pid}.`));
     const before = mine();
-    const e = refusal(() => spawn({ program: 'no-such-program-here', limits: { pids: 4 } }));
+    const e = thrown(ProcessError, () =>
+      spawn({ program: 'no-such-program-here', limits: { pids: 4 } }),
+    );
     expect(e.kind).toBe('NotFound');
     expect(mine()).toEqual(before);
   });
@@ -171,7 +163,9 @@ describeRoot('limits', () => {
   });
 
   it("limits with containment 'none' are refused (a limit the tree could leave is no limit)", () => {
-    const e = refusal(() => spawn({ program: 'true', limits: { pids: 4 }, containment: 'none' }));
+    const e = thrown(ProcessError, () =>
+      spawn({ program: 'true', limits: { pids: 4 }, containment: 'none' }),
+    );
     expect(e.kind).toBe('InvalidCommand');
     expect(e.field).toBe('containment');
   });
@@ -179,17 +173,18 @@ describeRoot('limits', () => {
 
 describe('limits validation', () => {
   it('bad values are InvalidCommand naming the field, before anything is created', () => {
-    expect(refusal(() => spawn({ program: 'true', limits: { pids: 0 } })).field).toBe(
+    expect(thrown(ProcessError, () => spawn({ program: 'true', limits: { pids: 0 } })).field).toBe(
       'limits.pids',
     );
-    expect(refusal(() => spawn({ program: 'true', limits: { memoryBytes: 1.5 } })).field).toBe(
-      'limits.memoryBytes',
-    );
-    expect(refusal(() => spawn({ program: 'true', limits: { cpu: { percent: -1 } } })).field).toBe(
-      'limits.cpu.percent',
-    );
     expect(
-      refusal(() =>
+      thrown(ProcessError, () => spawn({ program: 'true', limits: { memoryBytes: 1.5 } })).field,
+    ).toBe('limits.memoryBytes');
+    expect(
+      thrown(ProcessError, () => spawn({ program: 'true', limits: { cpu: { percent: -1 } } }))
+        .field,
+    ).toBe('limits.cpu.percent');
+    expect(
+      thrown(ProcessError, () =>
         spawn({ program: 'true', limits: { memory: 1 } as unknown as { memoryBytes: number } }),
       ).message,
     ).toContain("did you mean 'limits.memoryBytes'?");

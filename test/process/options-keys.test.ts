@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ProcessError, run, spawn } from '../../lib/index.js';
 import { editDistance, nearestKey } from '../../lib/process/keys.js';
+import { thrown } from '../helpers.js';
 
 function childrenOfUs(): number[] {
   const me = String(process.pid);
@@ -19,20 +20,10 @@ function childrenOfUs(): number[] {
     .map(Number);
 }
 
-function refusal(fn: () => unknown): ProcessError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProcessError) return e;
-    throw e;
-  }
-  throw new Error('expected a ProcessError');
-}
-
 describe('unknown option keys', () => {
   it('spawn with a typo of an option names the key and the nearest known one, and starts nothing', () => {
     const before = childrenOfUs().length;
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: 'true', limts: { pids: 4 } } as unknown as Parameters<typeof spawn>[0]),
     );
     expect(e.kind).toBe('InvalidCommand');
@@ -43,21 +34,21 @@ describe('unknown option keys', () => {
   });
 
   it('spawn suggests the nearest known key (nwSession -> newSession)', () => {
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: 'true', nwSession: true } as unknown as Parameters<typeof spawn>[0]),
     );
     expect(e.message).toContain("did you mean 'newSession'?");
   });
 
   it('a key far from every known one lists the known keys instead of guessing', () => {
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: 'true', zzzzzzzzzzzz: 1 } as unknown as Parameters<typeof spawn>[0]),
     );
     expect(e.message).toMatch(/known: program, args/);
   });
 
   it('a key present with an undefined value is refused too', () => {
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: 'true', sandbx: undefined } as unknown as Parameters<typeof spawn>[0]),
     );
     expect(e.field).toBe('sandbx');

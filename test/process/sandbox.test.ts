@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessError, type RunOptions, run, spawn } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { DEFAULT_SYSCALL_DENY } from '../../lib/process/sandbox.js';
-import { fdsOf, procStatusField, tempDir } from '../helpers.js';
+import { fdsOf, procStatusField, tempDir, thrown } from '../helpers.js';
 import { asRoot, needsTool } from '../optional.js';
 import { childEnv, compiledLib, FIXTURES, removeCompiledLib, runNode } from '../subprocess.js';
 
@@ -56,16 +56,6 @@ async function attempts(
     if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1);
   }
   return { out, signal: r.status.signal, code: r.status.code };
-}
-
-function refusal(fn: () => unknown): ProcessError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ProcessError) return e;
-    throw e;
-  }
-  throw new Error('expected a ProcessError');
 }
 
 suite('sandbox.syscalls and noNewPrivileges', () => {
@@ -159,7 +149,7 @@ suite('sandbox.syscalls and noNewPrivileges', () => {
 
   it('an unknown syscall name is InvalidCommand naming it, and nothing is started or left open', () => {
     const fds = fdsOf('self').length;
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: probe, sandbox: { syscalls: { deny: ['getpid', 'no_such_call'] } } }),
     );
     expect(e.kind).toBe('InvalidCommand');
@@ -224,7 +214,7 @@ suite('sandbox.filesystem (Landlock)', () => {
 
   it('a child-side failure after the ruleset, filter and namespace were built (a bad cwd) leaves no descriptor open', () => {
     const fds = fdsOf('self').length;
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({
         program: probe,
         cwd: '/no/such/cwd',
@@ -237,7 +227,7 @@ suite('sandbox.filesystem (Landlock)', () => {
 
   it('a missing write root is NotFound naming the path, with no descriptor left open', () => {
     const fds = fdsOf('self').length;
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: probe, sandbox: { filesystem: { write: ['/no/such/dir'] } } }),
     );
     expect(e.kind).toBe('NotFound');
@@ -336,13 +326,13 @@ describe('sandbox.privateTmp', () => {
 
 suite('sandbox refusals', () => {
   it('pidNamespace is Unsupported (not built yet), never ignored', () => {
-    expect(refusal(() => spawn({ program: probe, sandbox: { pidNamespace: true } })).kind).toBe(
-      'Unsupported',
-    );
+    expect(
+      thrown(ProcessError, () => spawn({ program: probe, sandbox: { pidNamespace: true } })).kind,
+    ).toBe('Unsupported');
   });
 
   it('a typo inside sandbox is InvalidCommand naming sandbox.<key> and the nearest key', () => {
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: probe, sandbox: { netwrk: 'none' } as unknown as { network: 'none' } }),
     );
     expect(e.field).toBe('sandbox.netwrk');
@@ -351,15 +341,16 @@ suite('sandbox refusals', () => {
 
   it('noNewPrivileges: false and newSession: false are refused (they are implied)', () => {
     expect(
-      refusal(() => spawn({ program: probe, sandbox: { noNewPrivileges: false } })).field,
+      thrown(ProcessError, () => spawn({ program: probe, sandbox: { noNewPrivileges: false } }))
+        .field,
     ).toBe('sandbox.noNewPrivileges');
-    expect(refusal(() => spawn({ program: probe, sandbox: { newSession: false } })).field).toBe(
-      'sandbox.newSession',
-    );
+    expect(
+      thrown(ProcessError, () => spawn({ program: probe, sandbox: { newSession: false } })).field,
+    ).toBe('sandbox.newSession');
   });
 
   it('a bad network value is InvalidCommand listing the three', () => {
-    const e = refusal(() =>
+    const e = thrown(ProcessError, () =>
       spawn({ program: probe, sandbox: { network: 'off' as unknown as 'none' } }),
     );
     expect(e.message).toMatch(/must be 'none', 'loopback' or 'host'/);
