@@ -2,7 +2,7 @@
 // require, under the resolutions we support: node16 / nodenext (Node's own rules) and bundler.
 // The consumers are test/fixtures/consumer-types/, compiled against the package as staged by
 // stage.ts (its real `exports` map over the run's compiled lib/ with .d.ts). Each file has
-// @ts-expect-error lines, which fail the check if the types resolved to `any`.
+// lines that expect a type error, which fail the check if the types resolved to `any`.
 import path from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
