@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Proves the published tarball works without a compiler: `npm pack` (prepack runs
 // prebuildify), install the tarball into an empty project with every compiler replaced by
-// /bin/false, then spawn a real child through the installed package.
+// /bin/false, then spawn a real child through the installed package, from import and require().
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,6 +62,17 @@ try {
   const out = run('node', ['smoke.mjs'], app).trim();
   if (out !== 'packed-ok 0')
     throw new Error(`pack-check: smoke test printed ${JSON.stringify(out)}`);
+  // CommonJS users of the same install: require() of both entry points (Node 20.19+/22.12+).
+  writeFileSync(
+    path.join(app, 'smoke.cjs'),
+    "const { run } = require('@core/process');\n" +
+      "const { spawnSync } = require('@core/process/child_process');\n" +
+      "const s = spawnSync('sh', ['-c', 'exit 4']);\n" +
+      "run('sh', ['-c', 'echo required-ok']).then((r) => console.log(r.stdout.trim(), s.status));\n",
+  );
+  const cjs = run('node', ['smoke.cjs'], app).trim();
+  if (cjs !== 'required-ok 4')
+    throw new Error(`pack-check: the require() smoke test printed ${JSON.stringify(cjs)}`);
   console.log(
     `pack-check: ok (${files.length} files, prebuild ${prebuild}; ` +
       `installed without compiling: ${readdirSync(installed).join(' ')})`,

@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PREFIX = 'core-process-lib-';
+// Declarations too (about a second more of tsc): test/package type-checks consumers against
+// the copy as a package's dist/ would be, .d.ts beside each .js.
+const TSC_FLAGS = ['-p', 'tsconfig.build.json', '--sourceMap', 'false'];
 
 function sourceHash(): string {
   const h = createHash('sha256');
@@ -28,6 +31,8 @@ function sourceHash(): string {
   for (const f of ['tsconfig.build.json', 'tsconfig.json', 'package.json']) {
     h.update(fs.readFileSync(path.join(ROOT, f)));
   }
+  // How it is compiled: a copy made with other flags (before declarations) is not this one.
+  h.update(TSC_FLAGS.join(' '));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -41,8 +46,7 @@ export default function setup(): void {
   if (!fs.existsSync(path.join(dir, 'index.js'))) {
     const tmp = fs.mkdtempSync(path.join(cache, `${PREFIX}tmp-`));
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const args = ['-p', 'tsconfig.build.json', '--outDir', tmp, '--declaration', 'false'];
-    const r = cp.spawnSync(process.execPath, [tsc, ...args, '--sourceMap', 'false'], {
+    const r = cp.spawnSync(process.execPath, [tsc, ...TSC_FLAGS, '--outDir', tmp], {
       cwd: ROOT,
       encoding: 'utf8',
     });

@@ -91,10 +91,11 @@ function collect(
  * const { stdout } = await run('git', ['log', '-1', '--format=%H'], { timeout: 2000 });
  * const r = await run('sh', ['-c', 'exit 3'], { reject: false }); // r.status.code === 3
  */
+// Buffers only when asked: an optional options here would make run('true') a Buffer result.
 export async function run(
   program: string,
-  args?: readonly string[],
-  options?: RunOptions & { encoding: 'buffer' },
+  args: readonly string[] | undefined,
+  options: RunOptions & { encoding: 'buffer' },
 ): Promise<RunResult<Buffer>>;
 export async function run(
   program: string,

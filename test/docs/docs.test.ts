@@ -1,6 +1,7 @@
 // Docs that cannot rot: every fenced block of README.md and docs/*.md is run, in page order,
 // from a scratch directory of its page. JS and TS blocks run in plain Node against lib/
-// compiled once per run ('@core/process' rewritten to that copy); shell blocks run in bash
+// compiled once per run ('@core/process' rewritten to that copy; `cjs` blocks are CommonJS
+// files that require() it, as Node 20.19+ loads ES modules); shell blocks run in bash
 // with the real `core-process` command on PATH; YAML and JSON blocks must parse, and with
 // `file=NAME` are written into the page's directory before its blocks run. Only blocks
 // marked in the fence info string (`no-run: reason`, or `text` for output samples) are not
@@ -8,6 +9,7 @@
 import cp from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -16,6 +18,7 @@ import { childEnv, compiledLib, ROOT } from '../subprocess.js';
 import { type Block, blocksOf, where } from './blocks.js';
 
 const JS = new Set(['js', 'javascript', 'mjs', 'ts', 'typescript']);
+const CJS = new Set(['cjs']);
 const SHELL = new Set(['sh', 'bash', 'shell']);
 const DATA = new Set(['yaml', 'yml', 'json']);
 const SAMPLE = new Set(['text']);
@@ -132,8 +135,13 @@ function toModule(code: string, lib: string): string {
       verbatimModuleSyntax: false,
     },
   }).outputText;
+  return pointAtLib(js, lib);
+}
+
+/** '@core/process' and its child_process entry as the compiled copy (a URL, or a path). */
+function pointAtLib(code: string, lib: string): string {
   const facade = lib.replace(/index\.js$/, 'child_process/index.js');
-  return js
+  return code
     .replace(/(['"])@core\/process\1/g, JSON.stringify(lib))
     .replace(/(['"])@core\/process\/child_process\1/g, JSON.stringify(facade));
 }
@@ -247,6 +255,11 @@ async function runBlock(b: Block, dir: string, lib: string): Promise<void> {
   if (JS.has(b.lang)) {
     const file = path.join(dir, `block-${b.line}.mjs`);
     fs.writeFileSync(file, toModule(b.code, lib));
+    argv = [process.execPath, file];
+  } else if (CJS.has(b.lang)) {
+    // require() takes a path, not the file URL the ES module blocks import.
+    const file = path.join(dir, `block-${b.line}.cjs`);
+    fs.writeFileSync(file, pointAtLib(b.code, fileURLToPath(lib)));
     argv = [process.execPath, file];
   } else if (SHELL.has(b.lang)) {
     argv = ['bash', '-eo', 'pipefail', '-c', b.code];
