@@ -13,6 +13,7 @@ import type { SignalName } from '../process/signals.js';
 import { spawn as coreSpawn } from '../process/spawn.js';
 import { errnoException, invalidArgType, outOfRange } from './errors.js';
 import { normalizeExecFileArgs } from './exec.js';
+import { NO_OUTPUT } from './line.js';
 import {
   checkSignal,
   coreOptionsFor,
@@ -36,8 +37,9 @@ export interface SpawnSyncReturns<T = Buffer | string> {
   signal: NodeJS.Signals | null;
   output: (T | null)[] | null;
   pid: number;
-  stdout: T | null;
-  stderr: T | null;
+  /** `undefined` (Node 22+) or `null` (Node 20) when the spawn failed: see line.ts. */
+  stdout: T | null | undefined;
+  stderr: T | null | undefined;
 }
 
 const MAX_BUFFER = 1024 * 1024;
@@ -107,8 +109,8 @@ export function spawnSync(
     if (r.output && encoding && encoding !== 'buffer') {
       r.output = r.output.map((b) => (b === null ? null : (b as Buffer).toString(encoding)));
     }
-    r.stdout = r.output ? (r.output[1] ?? null) : null;
-    r.stderr = r.output ? (r.output[2] ?? null) : null;
+    r.stdout = r.output ? (r.output[1] ?? null) : NO_OUTPUT;
+    r.stderr = r.output ? (r.output[2] ?? null) : NO_OUTPUT;
     return r;
   };
 
