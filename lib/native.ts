@@ -222,6 +222,8 @@ export interface NativeBinding {
    * onLimit('maxBuffer') once when one stream holds more than maxBuffer bytes (-1: none),
    * synchronously, then keeps draining.
    */
+  /** Clears O_NONBLOCK on fd's open file description: 0 or -errno. */
+  setBlocking(fd: number): number;
   collectSync(
     fds: number[],
     input: Buffer | undefined,

@@ -53,6 +53,25 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setBlocking(fd) -> 0 or -errno: clears O_NONBLOCK on the open file description. A stream
+// handed to a child as fd 0..2 must read and write blocking there, as libuv's child setup
+// makes it (uv__process_child_init clears O_NONBLOCK on the child's stdio; the description is
+// shared, so doing it here before the spawn is the same).
+Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "setBlocking: expected (fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return Napi::Number::New(env, -errno);
+  if ((flags & O_NONBLOCK) != 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return Napi::Number::New(env, -errno);
+  }
+  return Napi::Number::New(env, 0);
+}
+
 struct Sink {
   UniqueFd fd;
   std::string data;
@@ -209,6 +228,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
 void InitSyncCollect(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New<Socketpair>(env, "socketpair"));
   exports.Set("collectSync", Napi::Function::New<CollectSync>(env, "collectSync"));
+  exports.Set("setBlocking", Napi::Function::New<SetBlocking>(env, "setBlocking"));
 }
 
 }  // namespace coreproc

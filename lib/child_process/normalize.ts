@@ -6,10 +6,13 @@
 import { Buffer } from 'node:buffer';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import type { SpawnOptions as CoreOptions, StdioSpec } from '../process/options.js';
+import { STDIO_FD } from '../process/pipe-reader.js';
 import {
   invalidArgType,
   invalidArgValue,
+  nodeTypeError,
   outOfRange,
   plainError,
   unknownSignal,
@@ -21,7 +24,7 @@ export type StdioEntry =
   | { type: 'pipe' }
   | { type: 'ignore' }
   | { type: 'ipc' }
-  | { type: 'fd'; fd: number };
+  | { type: 'fd'; fd: number; stream?: object };
 
 export type Serialization = 'json' | 'advanced';
 
@@ -185,12 +188,23 @@ export function signalToNumber(sig: string | number): number {
   return n;
 }
 
-/** The fd of a stream Node accepts in `stdio`: a handle-backed stream or one with `.fd`. */
+/**
+ * The fd of a stream Node accepts in `stdio`: one with a numeric `.fd` (an fs stream once
+ * open, `{ fd }`), a handle-backed stream (net.Socket, another child's stdin or extra pipe)
+ * or one of our own child pipes (PipeReader: its native reader is stopped and its fd handed
+ * over, so the two children talk through the kernel).
+ */
 function streamFd(value: object): number | undefined {
+  const fd = (value as { fd?: unknown }).fd;
+  if (typeof fd === 'number' && fd >= 0) return fd;
   const handle = (value as { _handle?: { fd?: unknown } })._handle;
   if (handle && typeof handle.fd === 'number' && handle.fd >= 0) return handle.fd;
-  const fd = (value as { fd?: unknown }).fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  const take = (value as { [STDIO_FD]?: () => number })[STDIO_FD];
+  if (typeof take === 'function') {
+    const own = take.call(value);
+    if (own >= 0) return own;
+  }
+  return undefined;
 }
 
 /**
@@ -228,7 +242,13 @@ export function normalizeStdio(option: unknown, sync: boolean): StdioEntry[] {
     if (typeof value === 'number') return { type: 'fd', fd: value };
     if (typeof value === 'object') {
       const fd = streamFd(value);
-      if (fd !== undefined) return { type: 'fd', fd };
+      if (fd !== undefined) return { type: 'fd', fd, stream: value };
+    }
+    if (!sync && (typeof value === 'string' || ArrayBuffer.isView(value))) {
+      throw nodeTypeError(
+        'ERR_INVALID_SYNC_FORK_INPUT',
+        `Asynchronous forks do not support Buffer, TypedArray, DataView or string input: ${inspect(value)}`,
+      );
     }
     throw invalidArgValue('stdio', value);
   });
