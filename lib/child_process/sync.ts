@@ -78,7 +78,11 @@ function syncPlan(n: NormalizedSpawn): SyncPlan {
   const streams: StdioSpec[] = n.stdio.slice(0, 3).map((e, i) => {
     if (e.type === 'pipe') return 'socketpair';
     if (e.type === 'ignore') return 'null';
-    if (e.type === 'fd') return e.fd === i ? 'inherit' : { fd: e.fd };
+    if (e.type === 'fd') {
+      // As in spawn.ts: the child's stdio reads and writes blocking, as libuv's child sets it.
+      if (e.stream !== undefined) native.setBlocking(e.fd);
+      return e.fd === i ? 'inherit' : { fd: e.fd };
+    }
     return 'null';
   });
   const extraOurs: number[] = [];
