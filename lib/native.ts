@@ -216,18 +216,21 @@ export interface NativeBinding {
   /** An AF_UNIX stream socketpair, both ends CLOEXEC: [a, b], or -errno. */
   socketpair(): [number, number] | number;
   /**
-   * spawnSync's loop: writes `input` to fds[0] (then closes it), drains fds[1] and fds[2] to
-   * EOF (-1: none; every fd given is taken over and closed). Calls onLimit('timeout') once
-   * when timeoutMs (-1: none) passes and onLimit('maxBuffer') once when one stream holds
-   * more than maxBuffer bytes (-1: none), synchronously, then keeps draining.
+   * spawnSync's loop: writes `input` to fds[0] (then closes it), drains fds[1] and up to EOF
+   * (-1: none; every fd given is taken over and closed) into output[i] (null for -1 and for
+   * output[0]). Calls onLimit('timeout') once when timeoutMs (-1: none) passes and
+   * onLimit('maxBuffer') once when one stream holds more than maxBuffer bytes (-1: none),
+   * synchronously, then keeps draining.
    */
+  /** Clears O_NONBLOCK on fd's open file description: 0 or -errno. */
+  setBlocking(fd: number): number;
   collectSync(
-    fds: [number, number, number],
+    fds: number[],
     input: Buffer | undefined,
     timeoutMs: number,
     maxBuffer: number,
     onLimit: (reason: 'timeout' | 'maxBuffer') => void,
-  ): { stdout: Buffer | null; stderr: Buffer | null; errno: number };
+  ): { output: (Buffer | null)[]; errno: number };
 
   // ---- scheduling (lib/sched). `id` is a pid or a native tid; 0 means the calling thread.
   // Getters return the value or { errno, syscall }; setters return 0 or { errno, syscall }.

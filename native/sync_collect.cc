@@ -1,4 +1,4 @@
-// spawnSync's output loop, for lib/child_process: drains a child's stdout and stderr and feeds
+// spawnSync's output loop, for lib/child_process: drains a child's output pipes and feeds
 // its stdin from one blocking poll() loop on the calling thread, so spawnSync/execSync never
 // need a JS event loop turn. The deadline and maxBuffer are checked here; when either is hit
 // the JS callback runs synchronously (it kills the child) and draining continues to EOF, as
@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fd.h"
 
@@ -52,6 +53,25 @@ Napi::Value Socketpair(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setBlocking(fd) -> 0 or -errno: clears O_NONBLOCK on the open file description. A stream
+// handed to a child as fd 0..2 must read and write blocking there, as libuv's child setup
+// makes it (uv__process_child_init clears O_NONBLOCK on the child's stdio; the description is
+// shared, so doing it here before the spawn is the same).
+Napi::Value SetBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "setBlocking: expected (fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return Napi::Number::New(env, -errno);
+  if ((flags & O_NONBLOCK) != 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return Napi::Number::New(env, -errno);
+  }
+  return Napi::Number::New(env, 0);
+}
+
 struct Sink {
   UniqueFd fd;
   std::string data;
@@ -77,9 +97,11 @@ bool Drain(Sink* s, int* err) {
   return true;
 }
 
-// collectSync(fds [in, out, err] (-1 none, each taken over), input Buffer|undefined,
+// collectSync(fds [in, out, err, fd3...] (-1 none, each taken over), input Buffer|undefined,
 //             timeoutMs (-1 none), maxBuffer (-1 none), onLimit(reason))
-//   -> { stdout: Buffer|null, stderr: Buffer|null, errno }
+//   -> { output: [null, Buffer|null, Buffer|null, ...], errno }
+// Every fd from 1 up is drained to EOF, as Node's SyncProcessRunner collects every 'pipe'
+// entry of stdio (fd 3 and up included) into output[i].
 Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsArray() || !info[2].IsNumber() || !info[3].IsNumber() ||
@@ -89,11 +111,15 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   Napi::Array fdArr = info[0].As<Napi::Array>();
-  UniqueFd in(fdArr.Get(0u).As<Napi::Number>().Int32Value());
-  Sink sinks[2];
-  sinks[0].fd.Reset(fdArr.Get(1u).As<Napi::Number>().Int32Value());
-  sinks[1].fd.Reset(fdArr.Get(2u).As<Napi::Number>().Int32Value());
-  bool hasOut[2] = {sinks[0].fd.Valid(), sinks[1].fd.Valid()};
+  const uint32_t count = fdArr.Length();
+  UniqueFd in(count > 0 ? fdArr.Get(0u).As<Napi::Number>().Int32Value() : -1);
+  // sinks[k] is the child's fd k + 1.
+  std::vector<Sink> sinks(count > 1 ? count - 1 : 0);
+  std::vector<bool> hasOut(sinks.size());
+  for (uint32_t k = 0; k < sinks.size(); k++) {
+    sinks[k].fd.Reset(fdArr.Get(k + 1).As<Napi::Number>().Int32Value());
+    hasOut[k] = sinks[k].fd.Valid();
+  }
   const uint8_t* input = nullptr;
   size_t inputLen = 0;
   if (info[1].IsBuffer()) {
@@ -106,8 +132,9 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
   Napi::Function onLimit = info[4].As<Napi::Function>();
 
   int err = 0;
-  for (int fd : {in.Get(), sinks[0].fd.Get(), sinks[1].fd.Get()}) {
-    if (fd >= 0 && !SetNonBlocking(fd) && err == 0) err = errno;
+  if (in.Valid() && !SetNonBlocking(in.Get())) err = errno;
+  for (Sink& s : sinks) {
+    if (s.fd.Valid() && !SetNonBlocking(s.fd.Get()) && err == 0) err = errno;
   }
   // Nothing to write: the child sees EOF on stdin at once, as with Node's spawnSync.
   if (inputLen == 0) in.Reset();
@@ -120,26 +147,33 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     onLimit.Call({Napi::String::New(env, reason)});
     return !env.IsExceptionPending();
   };
+  auto anyOpen = [&]() {
+    if (in.Valid()) return true;
+    for (const Sink& s : sinks) {
+      if (s.fd.Valid()) return true;
+    }
+    return false;
+  };
 
-  while (err == 0 && (in.Valid() || sinks[0].fd.Valid() || sinks[1].fd.Valid())) {
-    struct pollfd pfd[3];
-    int n = 0;
-    int which[3];
+  std::vector<struct pollfd> pfd(sinks.size() + 1);
+  std::vector<size_t> which(sinks.size() + 1);  // 0: stdin, k + 1: sinks[k]
+  while (err == 0 && anyOpen()) {
+    size_t n = 0;
     if (in.Valid()) {
       pfd[n] = {in.Get(), POLLOUT, 0};
       which[n++] = 0;
     }
-    for (int i = 0; i < 2; i++) {
-      if (!sinks[i].fd.Valid()) continue;
-      pfd[n] = {sinks[i].fd.Get(), POLLIN, 0};
-      which[n++] = i + 1;
+    for (size_t k = 0; k < sinks.size(); k++) {
+      if (!sinks[k].fd.Valid()) continue;
+      pfd[n] = {sinks[k].fd.Get(), POLLIN, 0};
+      which[n++] = k + 1;
     }
     int wait = -1;
     if (deadline >= 0 && !timeoutFired) {
       int64_t left = deadline - NowMs();
       wait = left <= 0 ? 0 : left > 0x7fffffff ? 0x7fffffff : static_cast<int>(left);
     }
-    int r = poll(pfd, static_cast<nfds_t>(n), wait);
+    int r = poll(pfd.data(), static_cast<nfds_t>(n), wait);
     if (r < 0) {
       if (errno == EINTR) continue;  // the deadline is recomputed from the clock above
       err = errno;
@@ -150,7 +184,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
       if (!fire("timeout")) return env.Undefined();
       continue;
     }
-    for (int k = 0; k < n; k++) {
+    for (size_t k = 0; k < n; k++) {
       if (pfd[k].revents == 0) continue;
       if (which[k] == 0) {
         while (written < inputLen) {
@@ -176,15 +210,15 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
     }
   }
 
-  Napi::Object out = Napi::Object::New(env);
-  for (int i = 0; i < 2; i++) {
-    const char* key = i == 0 ? "stdout" : "stderr";
-    if (!hasOut[i]) {
-      out.Set(key, env.Null());
-      continue;
-    }
-    out.Set(key, Napi::Buffer<char>::Copy(env, sinks[i].data.data(), sinks[i].data.size()));
+  Napi::Array output = Napi::Array::New(env, sinks.size() + 1);
+  output.Set(0u, env.Null());
+  for (size_t k = 0; k < sinks.size(); k++) {
+    Napi::Value v = env.Null();
+    if (hasOut[k]) v = Napi::Buffer<char>::Copy(env, sinks[k].data.data(), sinks[k].data.size());
+    output.Set(static_cast<uint32_t>(k + 1), v);
   }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("output", output);
   out.Set("errno", Napi::Number::New(env, err));
   return out;
 }
@@ -194,6 +228,7 @@ Napi::Value CollectSync(const Napi::CallbackInfo& info) {
 void InitSyncCollect(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New<Socketpair>(env, "socketpair"));
   exports.Set("collectSync", Napi::Function::New<CollectSync>(env, "collectSync"));
+  exports.Set("setBlocking", Napi::Function::New<SetBlocking>(env, "setBlocking"));
 }
 
 }  // namespace coreproc

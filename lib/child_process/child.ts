@@ -65,6 +65,8 @@ export class ChildProcess extends EventEmitter {
   declare send: ChannelHooks['send'];
   /** Closes the IPC channel (present only with one, as `send`). */
   declare disconnect: () => void;
+  /** The IPC channel (`ref`/`unref`/`fd`), present only with one; `_channel` is an alias. */
+  declare channel?: { ref(): void; unref(): void; readonly fd: number } | null;
 
   #handle: ProcessHandle | null = null;
   #closesNeeded = 1;

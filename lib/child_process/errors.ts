@@ -101,6 +101,11 @@ export function maxBufferExceeded(stream: 'stdout' | 'stderr' | 'stdout and stde
   );
 }
 
+/** A TypeError with one of Node's codes and its exact message. */
+export function nodeTypeError(code: string, message: string): Error {
+  return nodeError(TypeError, code, message);
+}
+
 /** The plain `Error` + code errors (IPC and fork). */
 export function plainError(code: string, message: string): Error {
   return nodeError(Error, code, message);

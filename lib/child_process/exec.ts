@@ -6,10 +6,16 @@
  * { stdout, stderr } (the rejection carries them too).
  */
 import { Buffer } from 'node:buffer';
-import { promisify } from 'node:util';
+import { getSystemErrorName, promisify } from 'node:util';
 import type { ChildProcess } from './child.js';
-import { invalidArgType, maxBufferExceeded, outOfRange } from './errors.js';
-import { checkSignal, checkTimeout, type SpawnOptions } from './normalize.js';
+import { invalidArgType, maxBufferExceeded } from './errors.js';
+import {
+  checkMaxBuffer,
+  checkSignal,
+  checkTimeout,
+  nullCheck,
+  type SpawnOptions,
+} from './normalize.js';
 import { spawn } from './spawn.js';
 
 export interface ExecFileOptions extends SpawnOptions {
@@ -35,12 +41,6 @@ export interface ExecError extends Error {
 }
 
 const MAX_BUFFER = 1024 * 1024;
-
-function checkMaxBuffer(value: unknown): void {
-  if (value != null && !(typeof value === 'number' && value >= 0)) {
-    throw outOfRange('options.maxBuffer', 'a positive number', value);
-  }
-}
 
 interface Normalized {
   file: string;
@@ -159,8 +159,10 @@ function execFileImpl(
     if (args.length > 0) cmd += ` ${args.join(' ')}`;
     if (!ex) {
       ex = new Error(`Command failed: ${cmd}\n${stderr}`) as ExecError;
-      // A signalled child has code null, as in Node.
-      (ex as { code: unknown }).code = code;
+      // A signalled child has code null, as in Node; a negative code (libuv's -errno, as a
+      // failed spawn's 'close' reports it) is named: Node's getSystemErrorName(code).
+      (ex as { code: unknown }).code =
+        typeof code === 'number' && code < 0 ? getSystemErrorName(code) : code;
       ex.killed = child.killed || killed;
       ex.signal = signal ?? null;
     }
@@ -224,21 +226,26 @@ function promised(
   orig: (...args: unknown[]) => ChildProcess,
 ): (...args: unknown[]) => Promise<{ stdout: string | Buffer; stderr: string | Buffer }> {
   return (...args: unknown[]) => {
-    let child: ChildProcess | undefined;
+    let resolve!: (v: { stdout: string | Buffer; stderr: string | Buffer }) => void;
+    let reject!: (e: unknown) => void;
     const promise = new Promise<{ stdout: string | Buffer; stderr: string | Buffer }>(
-      (resolve, reject) => {
-        child = orig(
-          ...args,
-          (err: ExecError | null, stdout: string | Buffer, stderr: string | Buffer) => {
-            if (err !== null) {
-              err.stdout = stdout;
-              err.stderr = stderr;
-              reject(err);
-            } else {
-              resolve({ stdout, stderr });
-            }
-          },
-        );
+      (res, rej) => {
+        resolve = res;
+        reject = rej;
+      },
+    );
+    // Outside the executor, as Node does: a bad argument throws synchronously instead of
+    // becoming a rejection.
+    const child = orig(
+      ...args,
+      (err: ExecError | null, stdout: string | Buffer, stderr: string | Buffer) => {
+        if (err !== null) {
+          err.stdout = stdout;
+          err.stderr = stderr;
+          reject(err);
+        } else {
+          resolve({ stdout, stderr });
+        }
       },
     );
     return Object.assign(promise, { child });
@@ -299,6 +306,7 @@ function execImpl(
   callback?: ExecCallback,
 ): ChildProcess {
   if (typeof command !== 'string') throw invalidArgType('command', 'of type string', command);
+  nullCheck(command, 'command');
   let opts: ExecOptions | null | undefined = options as ExecOptions | null | undefined;
   let cb = callback;
   if (typeof options === 'function') {

@@ -2,11 +2,15 @@
  * fork(): a Node child running `modulePath`, with an IPC channel on fd 3 in Node's own wire
  * format, so `process.send` / `process.on('message')` in the child work unchanged.
  */
-import { Buffer } from 'node:buffer';
-import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from './child.js';
 import { invalidArgType, invalidArgValue, plainError } from './errors.js';
-import { normalizeSpawn, type SpawnOptions, type StdioOption } from './normalize.js';
+import {
+  normalizeSpawn,
+  nullCheck,
+  type SpawnOptions,
+  type StdioOption,
+  toPathString,
+} from './normalize.js';
 import { armTimeoutAndSignal, startChild } from './spawn.js';
 
 export interface ForkOptions extends SpawnOptions {
@@ -35,19 +39,8 @@ export function fork(
   args?: readonly string[] | ForkOptions,
   options?: ForkOptions,
 ): ChildProcess {
-  let path: string;
-  // Node validates it as a path: a string, a Buffer or a file: URL.
-  if (modulePath instanceof URL) path = fileURLToPath(modulePath);
-  else if (typeof modulePath === 'string') path = modulePath;
-  else if ((modulePath as unknown) instanceof Uint8Array) {
-    path = Buffer.from(modulePath as unknown as Uint8Array).toString();
-  } else {
-    throw invalidArgType(
-      'modulePath',
-      'of type string or an instance of Buffer or URL',
-      modulePath,
-    );
-  }
+  // Node validates it as a path: a string, a Buffer or a file: URL, without NUL bytes.
+  const path = toPathString(modulePath, 'modulePath');
   let list: readonly string[];
   let opts: ForkOptions | undefined = options;
   if (args == null) list = [];
@@ -62,7 +55,12 @@ export function fork(
   }
   const o: ForkOptions = { ...opts, shell: false };
   const execPath = o.execPath || process.execPath;
+  if (typeof execPath === 'string') nullCheck(execPath, 'options.execPath');
   const execArgv = o.execArgv || process.execArgv;
+  // Node's validateArgumentsNullCheck: only string elements are checked here.
+  execArgv.forEach((a, i) => {
+    if (typeof a === 'string') nullCheck(a, `options.execArgv[${i}]`);
+  });
   const argv = [...execArgv, path, ...list];
   if (typeof o.stdio === 'string') o.stdio = stdioWithChannel(o.stdio);
   else if (!Array.isArray(o.stdio)) o.stdio = stdioWithChannel(o.silent ? 'pipe' : 'inherit');

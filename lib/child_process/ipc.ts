@@ -232,4 +232,13 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
     configurable: true,
     writable: true,
   });
+  // Node's deprecated alias (DEP0129): the same object as `channel`, not enumerable.
+  Object.defineProperty(child, '_channel', {
+    get: () => (child as unknown as { channel: unknown }).channel,
+    set: (v: unknown) => {
+      (child as unknown as { channel: unknown }).channel = v;
+    },
+    enumerable: false,
+    configurable: true,
+  });
 }

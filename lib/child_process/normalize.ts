@@ -6,21 +6,25 @@
 import { Buffer } from 'node:buffer';
 import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import type { SpawnOptions as CoreOptions, StdioSpec } from '../process/options.js';
+import { STDIO_FD } from '../process/pipe-reader.js';
 import {
   invalidArgType,
   invalidArgValue,
+  nodeTypeError,
   outOfRange,
   plainError,
   unknownSignal,
 } from './errors.js';
+import { NODE_MAJOR } from './line.js';
 
 /** One child descriptor: what fd `i` of the child is connected to. */
 export type StdioEntry =
   | { type: 'pipe' }
   | { type: 'ignore' }
   | { type: 'ipc' }
-  | { type: 'fd'; fd: number };
+  | { type: 'fd'; fd: number; stream?: object };
 
 export type Serialization = 'json' | 'advanced';
 
@@ -77,10 +81,24 @@ export type StdioValue =
   | NodeJS.WritableStream;
 export type StdioOption = 'pipe' | 'overlapped' | 'ignore' | 'inherit' | readonly StdioValue[];
 
-function nullCheck(value: string, name: string): void {
-  // invalidArgValue words a dotted name as a property ("options.env['A']"), else an argument.
+/**
+ * Node's validateArgumentNullCheck: a string argument or property with a NUL byte is an
+ * ERR_INVALID_ARG_VALUE TypeError (invalidArgValue words a dotted name as a property).
+ * @example nullCheck('ls', 'file') // passes
+ */
+export function nullCheck(value: string, name: string): void {
   if (value.includes('\0'))
     throw invalidArgValue(name, value, 'must be a string without null bytes');
+}
+
+/**
+ * Node's nullCheck for paths (getValidatedPath: cwd, fork's modulePath), worded for the
+ * three forms a path may take; `shown` is the value as given (a Buffer shows as one).
+ */
+function pathNullCheck(path: string, name: string, shown: unknown): void {
+  if (path.includes('\0')) {
+    throw invalidArgValue(name, shown, 'must be a string, Uint8Array, or URL without null bytes');
+  }
 }
 
 function checkBoolean(options: Record<string, unknown>, key: string): boolean | undefined {
@@ -109,11 +127,38 @@ function checkInt32(options: Record<string, unknown>, key: string): number | und
  */
 export function checkTimeout(value: unknown, name = 'timeout'): number {
   if (value == null) return 0;
+  if (NODE_MAJOR >= 26) {
+    // Node 26's validateTimeout is validateInteger(timeout, 'timeout', 0).
+    if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+    if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+    if (value < 0 || value > Number.MAX_SAFE_INTEGER) {
+      throw outOfRange(name, `>= 0 && <= ${Number.MAX_SAFE_INTEGER}`, value);
+    }
+    return value;
+  }
   // No upper bound, as in Node: above 2^31-1 its setTimeout (and ours) fires after 1 ms.
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
     throw outOfRange(name, 'an unsigned integer', value);
   }
   return value;
+}
+
+/**
+ * The `maxBuffer` option of exec/execFile and the sync functions (Node's validateMaxBuffer:
+ * up to Node 24 any non-negative number, else a RangeError; Node 26 validateNumber(v, 0)).
+ * @example checkMaxBuffer(1024) // passes
+ */
+export function checkMaxBuffer(value: unknown): void {
+  if (value == null) return;
+  const name = 'options.maxBuffer';
+  if (NODE_MAJOR >= 26) {
+    if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+    if (!(value >= 0)) throw outOfRange(name, '>= 0', value);
+    return;
+  }
+  if (!(typeof value === 'number' && value >= 0)) {
+    throw outOfRange(name, 'a positive number', value);
+  }
 }
 
 /**
@@ -143,12 +188,23 @@ export function signalToNumber(sig: string | number): number {
   return n;
 }
 
-/** The fd of a stream Node accepts in `stdio`: a handle-backed stream or one with `.fd`. */
+/**
+ * The fd of a stream Node accepts in `stdio`: one with a numeric `.fd` (an fs stream once
+ * open, `{ fd }`), a handle-backed stream (net.Socket, another child's stdin or extra pipe)
+ * or one of our own child pipes (PipeReader: its native reader is stopped and its fd handed
+ * over, so the two children talk through the kernel).
+ */
 function streamFd(value: object): number | undefined {
+  const fd = (value as { fd?: unknown }).fd;
+  if (typeof fd === 'number' && fd >= 0) return fd;
   const handle = (value as { _handle?: { fd?: unknown } })._handle;
   if (handle && typeof handle.fd === 'number' && handle.fd >= 0) return handle.fd;
-  const fd = (value as { fd?: unknown }).fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  const take = (value as { [STDIO_FD]?: () => number })[STDIO_FD];
+  if (typeof take === 'function') {
+    const own = take.call(value);
+    if (own >= 0) return own;
+  }
+  return undefined;
 }
 
 /**
@@ -186,27 +242,36 @@ export function normalizeStdio(option: unknown, sync: boolean): StdioEntry[] {
     if (typeof value === 'number') return { type: 'fd', fd: value };
     if (typeof value === 'object') {
       const fd = streamFd(value);
-      if (fd !== undefined) return { type: 'fd', fd };
+      if (fd !== undefined) return { type: 'fd', fd, stream: value };
+    }
+    if (!sync && (typeof value === 'string' || ArrayBuffer.isView(value))) {
+      throw nodeTypeError(
+        'ERR_INVALID_SYNC_FORK_INPUT',
+        `Asynchronous forks do not support Buffer, TypedArray, DataView or string input: ${inspect(value)}`,
+      );
     }
     throw invalidArgValue('stdio', value);
   });
 }
 
-function toPathString(value: unknown, name: string): string {
-  if (typeof value === 'string') {
-    nullCheck(value, name);
-    return value;
-  }
-  if (value instanceof URL) {
+/**
+ * Node's getValidatedPath: a string, a Buffer/Uint8Array or a file: URL, without NUL bytes.
+ * @example toPathString(new URL('file:///tmp'), 'options.cwd') // '/tmp'
+ */
+export function toPathString(value: unknown, name: string): string {
+  let path: string;
+  if (typeof value === 'string') path = value;
+  else if (value instanceof URL) {
     if (value.protocol !== 'file:') {
       const err = new TypeError('The URL must be of scheme file') as TypeError & { code: string };
       err.code = 'ERR_INVALID_URL_SCHEME';
       throw err;
     }
-    return fileURLToPath(value);
-  }
-  if (value instanceof Uint8Array) return Buffer.from(value).toString();
-  throw invalidArgType(name, 'of type string or an instance of Buffer or URL', value);
+    path = fileURLToPath(value);
+  } else if (value instanceof Uint8Array) path = Buffer.from(value).toString();
+  else throw invalidArgType(name, 'of type string or an instance of Buffer or URL', value);
+  pathNullCheck(path, name, value instanceof URL ? path : value);
+  return path;
 }
 
 /**

@@ -66,6 +66,9 @@ function plan(n: NormalizedSpawn): Plan {
         if (entry.type === 'ipc') ipcIndex = i;
         spec = i < 3 ? { fd: b } : b;
       } else if (i < 3) {
+        // libuv's child makes its stdio blocking; a stream's fd (one of our pipes, a socket)
+        // is non-blocking in this process, and the description is shared with the child.
+        if (entry.type === 'fd' && entry.stream !== undefined) native.setBlocking(entry.fd);
         spec = coreStdio(entry, i);
       } else {
         spec = entry.type === 'fd' ? entry.fd : null;
@@ -88,6 +91,29 @@ function plan(n: NormalizedSpawn): Plan {
   }
   if (extra.length > 0) core.extraFds = extra;
   return { core, ours, theirs, ipcIndex };
+}
+
+/**
+ * A stream handed to a child as its stdio is the child's now: as Node does for a
+ * handle-backed stream ('wrap'), the parent stops reading it, so no byte is taken on the way
+ * (our own child pipes stopped their native reader when they gave up the fd). Node leaves a
+ * plain `.fd` stream (an fs stream) alone.
+ */
+function stopReadingIn(streams: readonly StdioEntry[]): void {
+  for (const e of streams) {
+    if (e.type !== 'fd' || e.stream === undefined) continue;
+    if (typeof (e.stream as { fd?: unknown }).fd === 'number') continue;
+    const h = (e.stream as { _handle?: { readStop?: () => number; reading?: boolean } })._handle;
+    if (h && typeof h.readStop === 'function') {
+      h.reading = false;
+      h.readStop();
+    }
+    const r = e.stream as Readable & { _readableState?: { reading: boolean } };
+    if (typeof r.pause === 'function' && r.readable) {
+      r.pause();
+      if (r._readableState) r._readableState.reading = false;
+    }
+  }
 }
 
 function streamFor(i: number, fd: number): net.Socket {
@@ -113,10 +139,12 @@ export function startChild(n: NormalizedSpawn): ChildProcess {
     err.path = n.file;
     err.spawnargs = n.args.slice(1);
     const stdio = n.stdio.map((s) => (s.type === 'pipe' ? deadSocket() : null));
+    stopReadingIn(n.stdio);
     child._failLate(err, stdio);
     return child;
   }
   for (const fd of p.theirs) closeSync(fd);
+  stopReadingIn(n.stdio);
   const stdio: StdioStream[] = [];
   const readable: number[] = [];
   n.stdio.forEach((entry, i) => {

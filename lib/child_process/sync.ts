@@ -1,23 +1,28 @@
 /**
  * spawnSync(), execSync(), execFileSync(): one spawn on our core, then the addon's
- * collectSync() feeds stdin and drains stdout/stderr in a blocking poll() loop (no JS event
+ * collectSync() feeds stdin and drains every output pipe in a blocking poll() loop (no JS event
  * loop turn), applying the timeout and maxBuffer; the status comes from a blocking waitid on
  * the pidfd. Results and thrown errors have Node's shape: { pid, output, stdout, stderr,
  * status, signal, error? }, error being 'spawnSync <file> ETIMEDOUT|ENOBUFS|ENOENT...'.
  */
 import { Buffer } from 'node:buffer';
+import { closeSync } from 'node:fs';
+import { errnoName } from '../errors.js';
 import { native } from '../native.js';
 import type { ProcessHandle } from '../process/handle.js';
 import type { SpawnOptions as CoreOptions, StdioSpec } from '../process/options.js';
 import type { SignalName } from '../process/signals.js';
 import { spawn as coreSpawn } from '../process/spawn.js';
-import { errnoException, invalidArgType, outOfRange } from './errors.js';
+import { errnoException, invalidArgType } from './errors.js';
 import { normalizeExecFileArgs } from './exec.js';
+import { NO_OUTPUT } from './line.js';
 import {
+  checkMaxBuffer,
   checkSignal,
   coreOptionsFor,
   type NormalizedSpawn,
   normalizeSpawn,
+  nullCheck,
   type SpawnOptions,
   signalNameOf,
 } from './normalize.js';
@@ -36,8 +41,9 @@ export interface SpawnSyncReturns<T = Buffer | string> {
   signal: NodeJS.Signals | null;
   output: (T | null)[] | null;
   pid: number;
-  stdout: T | null;
-  stderr: T | null;
+  /** `undefined` (Node 22+) or `null` (Node 20) when the spawn failed: see line.ts. */
+  stdout: T | null | undefined;
+  stderr: T | null | undefined;
 }
 
 const MAX_BUFFER = 1024 * 1024;
@@ -60,17 +66,50 @@ function inputBuffer(input: unknown, encoding: unknown): Buffer | undefined {
   );
 }
 
-function coreOptions(n: NormalizedSpawn): CoreOptions {
+interface SyncPlan {
+  core: CoreOptions;
+  /** Our ends of the socketpairs for 'pipe' entries from fd 3 up, by child fd (-1: none). */
+  extraOurs: number[];
+  /** Their ends: closed here once the child has them (or the spawn failed). */
+  theirs: number[];
+}
+
+function syncPlan(n: NormalizedSpawn): SyncPlan {
   const streams: StdioSpec[] = n.stdio.slice(0, 3).map((e, i) => {
     if (e.type === 'pipe') return 'socketpair';
     if (e.type === 'ignore') return 'null';
-    if (e.type === 'fd') return e.fd === i ? 'inherit' : { fd: e.fd };
+    if (e.type === 'fd') {
+      // As in spawn.ts: the child's stdio reads and writes blocking, as libuv's child sets it.
+      if (e.stream !== undefined) native.setBlocking(e.fd);
+      return e.fd === i ? 'inherit' : { fd: e.fd };
+    }
     return 'null';
   });
-  const extra = n.stdio.slice(3).map((e) => (e.type === 'fd' ? e.fd : null));
+  const extraOurs: number[] = [];
+  const theirs: number[] = [];
+  // Node's SyncProcessRunner makes a pipe for every 'pipe' entry, fd 3 and up too, and
+  // collects what the child writes there into output[i].
+  const extra = n.stdio.slice(3).map((e): number | null => {
+    if (e.type === 'fd') {
+      extraOurs.push(-1);
+      return e.fd;
+    }
+    if (e.type !== 'pipe') {
+      extraOurs.push(-1);
+      return null;
+    }
+    const pair = native.socketpair();
+    if (typeof pair === 'number') {
+      for (const fd of [...extraOurs, ...theirs]) if (fd >= 0) closeSync(fd);
+      throw errnoException(errnoName(-pair), 'socketpair');
+    }
+    extraOurs.push(pair[0]);
+    theirs.push(pair[1]);
+    return pair[1];
+  });
   const core = coreOptionsFor(n, streams);
   if (extra.some((fd) => fd !== null)) core.extraFds = extra;
-  return core;
+  return { core, extraOurs, theirs };
 }
 
 /**
@@ -89,10 +128,8 @@ export function spawnSync(
 ): SpawnSyncReturns {
   const n = normalizeSpawn(file, args, options, true);
   const raw = (Array.isArray(args) ? options : (args ?? options)) as SpawnSyncOptions | undefined;
+  checkMaxBuffer(raw?.maxBuffer);
   const maxBufferOpt = raw?.maxBuffer ?? MAX_BUFFER;
-  if (!(typeof maxBufferOpt === 'number' && maxBufferOpt >= 0)) {
-    throw outOfRange('options.maxBuffer', 'a positive number', maxBufferOpt);
-  }
   checkSignal(raw?.killSignal);
   const encoding = raw?.encoding;
   const input = inputBuffer(raw?.input, encoding);
@@ -107,15 +144,17 @@ export function spawnSync(
     if (r.output && encoding && encoding !== 'buffer') {
       r.output = r.output.map((b) => (b === null ? null : (b as Buffer).toString(encoding)));
     }
-    r.stdout = r.output ? (r.output[1] ?? null) : null;
-    r.stderr = r.output ? (r.output[2] ?? null) : null;
+    r.stdout = r.output ? (r.output[1] ?? null) : NO_OUTPUT;
+    r.stderr = r.output ? (r.output[2] ?? null) : NO_OUTPUT;
     return r;
   };
 
+  const p = syncPlan(n);
   let handle: ProcessHandle;
   try {
-    handle = coreSpawn(coreOptions(n));
+    handle = coreSpawn(p.core);
   } catch (e) {
+    for (const fd of [...p.extraOurs, ...p.theirs]) if (fd >= 0) closeSync(fd);
     const code = (e as { code?: unknown }).code;
     if (typeof code !== 'string' || !code.startsWith('E')) throw e;
     return fail(code, 0, null);
@@ -126,9 +165,10 @@ export function spawnSync(
     if (limit === null) limit = reason === 'timeout' ? 'ETIMEDOUT' : 'ENOBUFS';
     handle.kill(killSignal);
   };
-  const fds: [number, number, number] = [handle._takeFd(0), handle._takeFd(1), handle._takeFd(2)];
+  for (const fd of p.theirs) closeSync(fd);
+  const fds = [handle._takeFd(0), handle._takeFd(1), handle._takeFd(2), ...p.extraOurs];
   const started = Date.now();
-  let collected: { stdout: Buffer | null; stderr: Buffer | null; errno: number };
+  let collected: { output: (Buffer | null)[]; errno: number };
   try {
     collected = native.collectSync(
       fds,
@@ -153,9 +193,7 @@ export function spawnSync(
     }
   }
   const status = handle.waitSync();
-  const output: (Buffer | null)[] = n.stdio.map((_e, i) =>
-    i === 1 ? collected.stdout : i === 2 ? collected.stderr : null,
-  );
+  const output: (Buffer | null)[] = n.stdio.map((_e, i) => collected.output[i] ?? null);
   if (limit !== null) {
     const r = fail(limit, handle.pid, output);
     r.status = status.code;
@@ -211,6 +249,7 @@ export function execFileSync(
  */
 export function execSync(command: string, options?: ExecSyncOptions): Buffer | string {
   if (typeof command !== 'string') throw invalidArgType('command', 'of type string', command);
+  nullCheck(command, 'command');
   const opts: ExecSyncOptions = { ...options };
   opts.shell = typeof opts.shell === 'string' ? opts.shell : true;
   const inheritStderr = !opts.stdio;

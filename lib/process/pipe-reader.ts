@@ -8,6 +8,7 @@
  * socket or descriptor on its own thread: after the bytes already buffered here, nothing more
  * enters JS.
  */
+import { closeSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { errnoName, ProcessError } from '../errors.js';
 import { native } from '../native.js';
@@ -36,8 +37,17 @@ export interface ChildOutput extends Readable {
   readonly refed: boolean;
 }
 
+/**
+ * @internal The key of the method lib/child_process calls to hand this pipe's descriptor to
+ * another child as its stdio (Node's 'wrap' stdio): the native reader stops, the descriptor
+ * stays open here (closed with the stream), and the bytes flow between the two children in
+ * the kernel. Returns the fd, or -1 when the pipe is gone (ended, destroyed, piped).
+ */
+export const STDIO_FD: unique symbol = Symbol('core.process.stdioFd');
+
 export class PipeReader extends Readable implements ChildOutput {
   #id: number;
+  #stdioFd = -1;
   #refed = true;
   #eof = false;
   #piping = false;
@@ -94,7 +104,20 @@ export class PipeReader extends Readable implements ChildOutput {
     // Cancelling closes the pipe's read end on the native side: the writer gets SIGPIPE.
     if (this.#job !== null) native.pipeToCancel(this.#job);
     native.readerClose(this.#id);
+    if (this.#stdioFd >= 0) closeSync(this.#stdioFd);
+    this.#stdioFd = -1;
     callback(error);
+  }
+
+  [STDIO_FD](): number {
+    if (this.#stdioFd >= 0) return this.#stdioFd;
+    if (this.#eof || this.#piping || this.destroyed) return -1;
+    const fd = native.readerDetach(this.#id);
+    if (fd < 0) return -1;
+    this.#stdioFd = fd;
+    // No more reads here: _read() must not restart a reader that no longer exists.
+    this.#piping = true;
+    return fd;
   }
 
   async pipeTo(destination: PipeDestination, options: PipeToOptions = {}): Promise<PipeToResult> {

@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { IMPLS, MISSING } from './impls.js';
+import { IMPLS, MISSING, nodeCp } from './impls.js';
 
 type Done = { err: (Error & Record<string, unknown>) | null; stdout: unknown; stderr: unknown };
 
@@ -96,6 +96,20 @@ describe.each(IMPLS)('%s: exec and execFile', (_name, cp) => {
     const [code] = await once(child, 'close');
     expect(code).toBe(0);
   });
+
+  it("a negative code on 'close' becomes the errno name: getSystemErrorName(code)", async () => {
+    // What a failed spawn's 'close' reports (libuv's -errno), emitted by hand as Node's own
+    // test-child-process-execfile does.
+    const r = await run((cb) => {
+      const child = cp.execFile('sleep', ['5'], cb) as import('node:events').EventEmitter & {
+        kill(): boolean;
+      };
+      child.kill();
+      child.emit('close', -1, null);
+    });
+    expect(r.err?.toString().trim()).toBe('Error: Command failed: sleep 5');
+    expect(r.err).toMatchObject({ code: 'EPERM', killed: true, signal: null, cmd: 'sleep 5' });
+  });
 });
 
 describe.each(IMPLS)('%s: spawnSync, execSync, execFileSync', (_name, cp) => {
@@ -146,7 +160,7 @@ describe.each(IMPLS)('%s: spawnSync, execSync, execFileSync', (_name, cp) => {
     expect((r.stdout as Buffer).length).toBeGreaterThan(100);
   });
 
-  it('spawnSync of a missing program: error ENOENT, pid 0, output null', () => {
+  it("spawnSync of a missing program: error ENOENT, pid 0, output null, stdout as the running Node's", () => {
     const r = cp.spawnSync(MISSING, ['q']);
     expect(Object.keys(r)).toEqual([
       'error',
@@ -162,8 +176,9 @@ describe.each(IMPLS)('%s: spawnSync, execSync, execFileSync', (_name, cp) => {
       signal: null,
       output: null,
       pid: 0,
-      stdout: null,
-      stderr: null,
+      // Node 20 says null, 22 onwards undefined: whatever the running line's own answer is.
+      stdout: nodeCp.spawnSync(MISSING).stdout,
+      stderr: nodeCp.spawnSync(MISSING).stderr,
     });
     expect(r.error).toMatchObject({
       code: 'ENOENT',
@@ -209,5 +224,23 @@ describe.each(IMPLS)('%s: spawnSync, execSync, execFileSync', (_name, cp) => {
       e = x as typeof e;
     }
     expect(e).toMatchObject({ code: 'ETIMEDOUT', signal: 'SIGTERM', status: null });
+  });
+
+  it("spawnSync collects every 'pipe' entry, fd 3 and up too, into output[i]", () => {
+    const r = cp.spawnSync('sh', ['-c', 'echo three >&3; echo five >&5; echo out'], {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'ignore', 'pipe'],
+      encoding: 'utf8',
+    });
+    expect(r.output).toEqual([null, 'out\n', '', 'three\n', null, 'five\n']);
+  });
+
+  it('spawnSync maxBuffer counts a pipe beyond fd 2 as well', () => {
+    const r = cp.spawnSync('sh', ['-c', 'head -c 300000 /dev/zero >&3; sleep 10'], {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      maxBuffer: 100,
+    });
+    expect(r.error).toMatchObject({ code: 'ENOBUFS' });
+    expect(r.signal).toBe('SIGTERM');
+    expect((r.output?.[3] as Buffer).length).toBeGreaterThan(100);
   });
 });

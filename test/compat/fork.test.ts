@@ -102,4 +102,15 @@ describe.each(IMPLS)('%s: fork and IPC', (_name, cp) => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(7);
   });
+
+  it('_channel is the very object channel is (the deprecated alias), not enumerable', async () => {
+    const child = cp.fork(ECHO, [], { execArgv: [] }) as ReturnType<typeof cp.fork> & {
+      _channel: unknown;
+    };
+    expect(child.channel).toBeTruthy();
+    expect(child._channel).toBe(child.channel);
+    expect(Object.keys(child)).not.toContain('_channel');
+    child.disconnect();
+    await once(child, 'exit');
+  });
 });

@@ -6,6 +6,9 @@ import * as coreCp from '../../lib/child_process/index.js';
 
 export type Impl = typeof coreCp;
 
+/** The running Node's own module: the reference every expectation that differs by line takes. */
+export { nodeCp };
+
 export const IMPLS: [string, Impl][] = [
   ['node', nodeCp as unknown as Impl],
   ['core', coreCp],

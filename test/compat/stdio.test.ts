@@ -2,7 +2,15 @@
 // and ours with the same expectations. Facts come from the child's /proc entries and ps.
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
@@ -69,6 +77,61 @@ describe.each(IMPLS)('%s: stdio forms', (_name, cp) => {
     await once(child, 'close');
     closeSync(fd);
     expect(readFileSync(`${dir}/s.txt`, 'utf8')).toBe('via-stream\n');
+  });
+
+  it("another child's stdout as stdin: the second child reads the first's pipe itself", async () => {
+    const a = cp.spawn('sh', ['-c', 'read go; echo hello; echo world'], {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
+    const b = cp.spawn('tr', ['a-z', 'A-Z'], { stdio: [a.stdout, 'pipe', 'ignore'] });
+    // The kernel's view: b's fd 0 is the socket we held as a.stdout, the same inode one of our
+    // own descriptors still names (a copy through us would give b a fresh socketpair end,
+    // which we would not hold).
+    const bIn = readlinkSync(`/proc/${b.pid}/fd/0`);
+    const ours = readdirSync('/proc/self/fd').map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    });
+    let seenHere = 0;
+    a.stdout?.on('data', () => seenHere++);
+    const out = collect(b.stdout);
+    a.stdin?.end('go\n');
+    expect(await out).toBe('HELLO\nWORLD\n');
+    await once(b, 'close');
+    expect(bIn).toMatch(/^socket:\[\d+\]$/);
+    expect(ours).toContain(bIn);
+    expect(seenHere).toBe(0);
+    expect(a.stdout?.readableFlowing).toBe(false);
+  });
+
+  it("a child's stdin as another child's stdout", async () => {
+    const sink = cp.spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const out = collect(sink.stdout);
+    const src = cp.spawn('echo', ['via stdin'], { stdio: ['ignore', sink.stdin, 'ignore'] });
+    await once(src, 'exit');
+    sink.stdin?.end();
+    expect(await out).toBe('via stdin\n');
+  });
+
+  it('an fs stream with an fd as stdin', async () => {
+    const dir = tempDir();
+    writeFileSync(`${dir}/in.txt`, 'from a file\n');
+    const rs = createReadStream(`${dir}/in.txt`);
+    await once(rs, 'open');
+    const child = cp.spawn('cat', [], { stdio: [rs, 'pipe', 'ignore'] });
+    expect(await collect(child.stdout)).toBe('from a file\n');
+    rs.destroy();
+  });
+
+  it('a string or Buffer in an async stdio array is ERR_INVALID_SYNC_FORK_INPUT', () => {
+    for (const v of ['x', Buffer.from('x')]) {
+      expect(() => cp.spawn('true', [], { stdio: [v as never] })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_SYNC_FORK_INPUT', name: 'TypeError' }),
+      );
+    }
   });
 
   it('stdio pipes are sockets, as libuv makes them', async () => {
