@@ -155,7 +155,11 @@ export interface NativeBinding {
   setXattr(path: string, name: string, value: string): number;
   /** getxattr(2): the value, or -errno. */
   getXattr(path: string, name: string): string | number;
-  backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
+  backend(): {
+    exit: 'pidfd' | 'sigchld';
+    spawn: 'auto' | 'clone';
+    spawnExtensions: { addclosefrom: boolean; addchdir: boolean };
+  };
   getpgid(pid?: number): number;
   /** Landlock ABI (or -errno) and the seccomp filter architecture ('' when unavailable). */
   sandboxInfo(): { landlockAbi: number; seccompArch: string };

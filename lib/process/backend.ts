@@ -6,11 +6,18 @@ export interface Backend {
   exit: 'pidfd' | 'sigchld';
   /** 'clone' when CORE_PROCESS_FORCE_CLONE forces the clone path for every spawn. */
   spawn: 'auto' | 'clone';
+  /**
+   * posix_spawn file actions found at load (glibc: looked up by symbol version, so one
+   * prebuild loads on glibc 2.28). Without `addclosefrom` (glibc before 2.34, musl) every
+   * spawn takes the clone child; without `addchdir` (before 2.29), every spawn with a `cwd`.
+   * CORE_PROCESS_NO_SPAWN_EXTENSIONS=1 treats both as absent.
+   */
+  spawnExtensions: { addclosefrom: boolean; addchdir: boolean };
 }
 
 /**
  * @example
- * backend(); // { exit: 'pidfd', spawn: 'auto' }
+ * backend(); // { exit: 'pidfd', spawn: 'auto', spawnExtensions: { addclosefrom: true, addchdir: true } }
  */
 export function backend(): Backend {
   return native.backend();
