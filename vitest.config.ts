@@ -52,6 +52,16 @@ export default defineConfig({
           env: { CORE_PROCESS_NO_SPAWN_EXTENSIONS: '1' },
         },
       },
+      {
+        // Kernels before 5.7 and seccomp profiles that refuse clone3: the child joins its
+        // cgroup through cgroup.procs. The containment suite proves that path there.
+        extends: true,
+        test: {
+          name: 'no-clone3',
+          include: ['test/process/clone-into-cgroup.test.ts', 'test/process/containment.test.ts'],
+          env: { CORE_PROCESS_NO_CLONE3: '1' },
+        },
+      },
     ],
   },
 });

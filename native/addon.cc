@@ -13,6 +13,9 @@
 #include <sys/xattr.h>
 #endif
 
+#ifdef __linux__
+#include "clone3_linux.h"
+#endif
 #include "decode.h"
 #include "env.h"
 #include "spawn.h"
@@ -225,6 +228,12 @@ Napi::Value Backend(const Napi::CallbackInfo& info) {
   x.Set("addclosefrom", Napi::Boolean::New(info.Env(), ext.addclosefrom != nullptr));
   x.Set("addchdir", Napi::Boolean::New(info.Env(), ext.addchdir != nullptr));
   o.Set("spawnExtensions", x);
+#ifdef __linux__
+  o.Set("intoCgroup",
+        Napi::String::New(info.Env(), CloneIntoCgroupAvailable() ? "clone3" : "join"));
+#else
+  o.Set("intoCgroup", Napi::String::New(info.Env(), "join"));
+#endif
   return o;
 }
 
@@ -302,6 +311,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   data->forceClone = EnvFlag("CORE_PROCESS_FORCE_CLONE");
   GetSpawnExtensions();  // looked up (and CORE_PROCESS_NO_SPAWN_EXTENSIONS read) at load
+#ifdef __linux__
+  CloneIntoCgroupAvailable();  // CORE_PROCESS_NO_CLONE3 read at load
+#endif
   // No finalizer: the async cleanup hook owns and deletes it once every handle has closed.
   napi_set_instance_data(env, data, nullptr, nullptr);
   napi_add_async_cleanup_hook(env, OnEnvTeardown, data, nullptr);

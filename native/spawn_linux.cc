@@ -30,6 +30,7 @@
 #endif
 
 #include "child_linux.h"
+#include "clone3_linux.h"
 #include "decode.h"
 #include "realtime.h"
 #include "sandbox.h"
@@ -332,13 +333,17 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 
   pid_t pid;
   int pidfd = -1;
+  bool intoCgroup = false;
   {
     AllSignalsBlocked blocked;
     out->startNs = MonotonicNs();
     bool wantPidfd = req.wantPidfd;
     int flags =
         CLONE_VM | CLONE_VFORK | SIGCHLD | (wantPidfd ? CLONE_PIDFD : 0) | sandbox.cloneFlags;
-    pid = clone(ChildMain, top, flags, &cp, &pidfd);
+    // Straight into the cgroup where clone3 can; else the child joins it (ChildMain).
+    pid = cp.cgroupFd >= 0 ? CloneIntoCgroup(flags, &cp, stack, stackSize, &pidfd) : -1;
+    intoCgroup = pid >= 0;
+    if (!intoCgroup) pid = clone(ChildMain, top, flags, &cp, &pidfd);
     if (pid < 0 && wantPidfd && errno == EINVAL) {  // CLONE_PIDFD predates pidfd_open by
       pidfd = -1;                                   // one release; be safe on odd kernels
       pid = clone(ChildMain, top, flags & ~CLONE_PIDFD, &cp, nullptr);
@@ -376,7 +381,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   }
 
   out->pid = pid;
-  out->method = "clone";
+  out->method = intoCgroup ? "clone3" : "clone";
   if (ownedPidfd.Valid()) {
     out->pidfd = std::move(ownedPidfd);
   } else if (req.wantPidfd) {
