@@ -9,7 +9,8 @@
 //   cp             node:child_process, plain
 //   c              the C posix_spawn + waitpid loop of scenario 1 (the floor)
 // Each cgroup is made before and removed after its child (the directory goes once empty).
-// Before timing, one contained child prints /proc/self/cgroup: its v2 line must name a cgroup
+// The spawn() call alone (where the parent waits for the child to enter its cgroup and exec)
+// is timed too, its median reported per row. Before timing, one contained child prints /proc/self/cgroup: its v2 line must name a cgroup
 // of ours, or the rows are reported but not judged. The spawn path ('clone3' or 'clone') of
 // that child is reported with the rows.
 import { spawn as cpSpawn } from 'node:child_process';
@@ -17,7 +18,7 @@ import { once } from 'node:events';
 import { expectSuccess } from '../drivers/common.js';
 import { runC } from '../lib/c.js';
 import { TRUE_BIN } from '../lib/proc.js';
-import { errorText, interleaved } from '../lib/runner.js';
+import { errorText, hrNow, interleaved, nsSince } from '../lib/runner.js';
 import { opsRows } from '../lib/stats.js';
 
 export const id = 19;
@@ -57,7 +58,7 @@ async function verify(lib, extra) {
 }
 
 export async function run(ctx) {
-  const rounds = ctx.quick ? 2 : 6;
+  const rounds = Number(process.env.BENCH_ROUNDS) || (ctx.quick ? 2 : 6);
   const perRound = ctx.quick ? 30 : 100;
   const warmup = 10;
   const errors = {};
@@ -65,16 +66,23 @@ export async function run(ctx) {
   const targets = [];
   const ops = {};
   const seen = {};
+  const callNs = {};
 
   const core = ctx.drivers.find((d) => d.name === 'core');
   if (core) {
     const lib = core.api('spawn');
     const base = { program: TRUE_BIN, args: [], stdin: 'null', stdout: 'null', stderr: 'null' };
-    const spawnWait = async (opts) => {
-      const status = await lib.spawn(opts).exited;
+    // The spawn() call alone, timed too: that is where clone3 and the join differ (the
+    // parent waits there until the child has entered its cgroup and exec'd).
+    const spawnWait = async (name, opts) => {
+      const a = hrNow();
+      const child = lib.spawn(opts);
+      callNs[name] ??= [];
+      callNs[name].push(nsSince(a));
+      const status = await child.exited;
       expectSuccess(TRUE_BIN, status.code, status.signal);
     };
-    ops.core = () => spawnWait(base);
+    ops.core = () => spawnWait('core', base);
     for (const [name, extra] of [
       ['core-cgroup', { containment: 'cgroup' }],
       ['core-limits', { limits: { pids: 1024 } }],
@@ -86,7 +94,7 @@ export async function run(ctx) {
           notes.push(`${name}: the child's v2 cgroup is '${v.v2}', not one of ours: not judged`);
         }
         const opts = { ...base, ...extra };
-        ops[name] = () => spawnWait(opts);
+        ops[name] = () => spawnWait(name, opts);
       } catch (err) {
         errors[name] = `verification spawn failed: ${errorText(err)}`;
       }
@@ -102,7 +110,15 @@ export async function run(ctx) {
       delete ops[name];
     }
   }
+  for (const k of Object.keys(callNs)) callNs[k] = [];
   const rr = await interleaved(ops, { rounds, perRound, log: ctx.log });
+  const spawnCallUs = Object.fromEntries(
+    Object.entries(callNs).map(([k, v]) => {
+      const sorted = [...v].sort((x, y) => x - y);
+      return [k, Math.round(sorted[Math.floor(sorted.length / 2)] / 1e3)];
+    }),
+  );
+  notes.push(`spawn() call alone, median µs: ${JSON.stringify(spawnCallUs)}`);
   Object.assign(errors, rr.errors);
   const samples = { ...rr.samples };
   const contenders = Object.keys(ops).map((name) => ({ name }));
@@ -132,6 +148,7 @@ export async function run(ctx) {
       program: TRUE_BIN,
       clone3: process.env.CORE_PROCESS_NO_CLONE3 ? 'off (CORE_PROCESS_NO_CLONE3)' : 'auto',
       seen,
+      spawnCallUs,
     },
     columns: [
       { key: 'value', title: 'ops/s (median)' },

@@ -61,7 +61,7 @@ function firstActIn(env: Record<string, string>, lib: string, strace?: string): 
   const r = spawnSync(argv[0] as string, [...argv.slice(1), fixture, lib], {
     env: childEnv(env),
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 100_000, // Node under strace on a loaded machine starts slowly
   });
   expect(r.stderr).toBe('');
   expect(r.status).toBe(0);
@@ -140,7 +140,7 @@ describeRoot('spawning into a cgroup', () => {
     expect(r.backend.intoCgroup).toBe('join');
     expect(r.v2).not.toBeNull();
     expect(r.cgroupPath.endsWith(r.v2 as string)).toBe(true);
-  });
+  }, 120_000);
 
   it('reports the entry it will use: clone3 where the kernel has it, join otherwise', () => {
     expect(backend().intoCgroup).toBe(clone3Expected() ? 'clone3' : 'join');
@@ -181,16 +181,21 @@ needsTool(
       expect(childCalls(trace, r.pid).filter((l) => l.includes('cgroup.procs'))).toEqual([]);
       expect(r.cgroupPath.endsWith(r.v2 as string)).toBe(true);
     },
+    120_000,
   );
 
-  itRoot('without clone3 the child opens cgroup.procs itself before exec', async () => {
-    const lib = await compiledLib();
-    const file = path.join(dir, 'join.trace');
-    const r = firstActIn({ CORE_PROCESS_NO_CLONE3: '1' }, lib, file);
-    const trace = readFileSync(file, 'utf8');
-    expect(r.method).toBe('clone');
-    const opens = childCalls(trace, r.pid).filter((l) => /openat\([^)]*cgroup\.procs/.test(l));
-    expect(opens.length).toBe(1);
-    expect(trace).not.toMatch(/CLONE_INTO_CGROUP/);
-  });
+  itRoot(
+    'without clone3 the child opens cgroup.procs itself before exec',
+    async () => {
+      const lib = await compiledLib();
+      const file = path.join(dir, 'join.trace');
+      const r = firstActIn({ CORE_PROCESS_NO_CLONE3: '1' }, lib, file);
+      const trace = readFileSync(file, 'utf8');
+      expect(r.method).toBe('clone');
+      const opens = childCalls(trace, r.pid).filter((l) => /openat\([^)]*cgroup\.procs/.test(l));
+      expect(opens.length).toBe(1);
+      expect(trace).not.toMatch(/CLONE_INTO_CGROUP/);
+    },
+    120_000,
+  );
 });

@@ -56,7 +56,7 @@ describe('posix_spawn extensions looked up at run time', () => {
           {
             env: childEnv({ CORE_PROCESS_NO_SPAWN_EXTENSIONS: '1', CORE_PROCESS_FORCE_CLONE: '' }),
             stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-            timeout: 20_000,
+            timeout: 100_000, // a loaded machine (CI runs files in parallel) starts Node slowly
           },
         );
         let stdout = '';
@@ -85,7 +85,7 @@ describe('posix_spawn extensions looked up at run time', () => {
     expect(out.method).toBe('clone');
     expect(out.fds).toEqual([0, 1, 2]);
     expect(out.cwd).toBe(dir);
-  });
+  }, 120_000);
 
   it('starts the child in cwd on whichever path this run takes', async () => {
     const dir = realpathSync(tempDir());
