@@ -43,6 +43,7 @@
           "sources": [
             "native/spawn_linux.cc",
             "native/child_linux.cc",
+            "native/clone3_linux.cc",
             "native/sched_linux.cc",
             "native/sandbox_linux.cc",
             "native/realtime_linux.cc"

@@ -37,6 +37,31 @@ export default defineConfig({
         extends: true,
         test: { name: 'sigchld', include: behaviour, env: { CORE_PROCESS_NO_PIDFD: '1' } },
       },
+      {
+        // glibc 2.28 (RHEL 8): no posix_spawn addclosefrom/addchdir, so every spawn takes the
+        // clone child. The spawn, stdio and error suites prove that path there.
+        extends: true,
+        test: {
+          name: 'no-spawn-extensions',
+          include: [
+            'test/process/spawn.test.ts',
+            'test/process/spawn-extensions.test.ts',
+            'test/process/stdio.test.ts',
+            'test/process/errors.test.ts',
+          ],
+          env: { CORE_PROCESS_NO_SPAWN_EXTENSIONS: '1' },
+        },
+      },
+      {
+        // Kernels before 5.7 and seccomp profiles that refuse clone3: the child joins its
+        // cgroup through cgroup.procs. The containment suite proves that path there.
+        extends: true,
+        test: {
+          name: 'no-clone3',
+          include: ['test/process/clone-into-cgroup.test.ts', 'test/process/containment.test.ts'],
+          env: { CORE_PROCESS_NO_CLONE3: '1' },
+        },
+      },
     ],
   },
 });

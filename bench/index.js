@@ -23,8 +23,9 @@ import * as s11 from './scenarios/11-core-overhead.js';
 import * as s12 from './scenarios/12-event-fanout.js';
 import * as s13 from './scenarios/13-child-process-facade.js';
 import * as s16 from './scenarios/16-spawn-sandbox.js';
+import * as s19 from './scenarios/19-spawn-cgroup.js';
 
-const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s16];
+const SCENARIOS = [s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s16, s19];
 const RESULTS_FILE = new URL('./results.json', import.meta.url);
 
 function parseArgs(argv) {

@@ -134,7 +134,7 @@ export interface NativeChild {
   /** Our end of each piped stream, -1 elsewhere. JS owns these descriptors. */
   readonly fds: [number, number, number];
   /** 'adopted': not spawned by us, watched through a pidfd (see adopt). */
-  readonly spawnMethod: 'posix_spawn' | 'clone' | 'adopted';
+  readonly spawnMethod: 'posix_spawn' | 'clone' | 'clone3' | 'adopted';
   /** 1 delivered, 0 the child is gone, or -errno. */
   kill(signal: number): number;
   killGroup(signal: number, pgid: number): number;
@@ -155,7 +155,12 @@ export interface NativeBinding {
   setXattr(path: string, name: string, value: string): number;
   /** getxattr(2): the value, or -errno. */
   getXattr(path: string, name: string): string | number;
-  backend(): { exit: 'pidfd' | 'sigchld'; spawn: 'auto' | 'clone' };
+  backend(): {
+    exit: 'pidfd' | 'sigchld';
+    spawn: 'auto' | 'clone';
+    spawnExtensions: { addclosefrom: boolean; addchdir: boolean };
+    intoCgroup: 'clone3' | 'join';
+  };
   getpgid(pid?: number): number;
   /** Landlock ABI (or -errno) and the seccomp filter architecture ('' when unavailable). */
   sandboxInfo(): { landlockAbi: number; seccompArch: string };

@@ -13,6 +13,9 @@
 #include <sys/xattr.h>
 #endif
 
+#ifdef __linux__
+#include "clone3_linux.h"
+#endif
 #include "decode.h"
 #include "env.h"
 #include "spawn.h"
@@ -220,6 +223,17 @@ Napi::Value Backend(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("exit", Napi::String::New(info.Env(), exit));
   o.Set("spawn", Napi::String::New(info.Env(), data->forceClone ? "clone" : "auto"));
+  const SpawnExtensions& ext = GetSpawnExtensions();
+  Napi::Object x = Napi::Object::New(info.Env());
+  x.Set("addclosefrom", Napi::Boolean::New(info.Env(), ext.addclosefrom != nullptr));
+  x.Set("addchdir", Napi::Boolean::New(info.Env(), ext.addchdir != nullptr));
+  o.Set("spawnExtensions", x);
+#ifdef __linux__
+  o.Set("intoCgroup",
+        Napi::String::New(info.Env(), CloneIntoCgroupAvailable() ? "clone3" : "join"));
+#else
+  o.Set("intoCgroup", Napi::String::New(info.Env(), "join"));
+#endif
   return o;
 }
 
@@ -296,6 +310,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->usePidfd = false;
 #endif
   data->forceClone = EnvFlag("CORE_PROCESS_FORCE_CLONE");
+  GetSpawnExtensions();  // looked up (and CORE_PROCESS_NO_SPAWN_EXTENSIONS read) at load
+#ifdef __linux__
+  CloneIntoCgroupAvailable();  // CORE_PROCESS_NO_CLONE3 read at load
+#endif
   // No finalizer: the async cleanup hook owns and deletes it once every handle has closed.
   napi_set_instance_data(env, data, nullptr, nullptr);
   napi_add_async_cleanup_hook(env, OnEnvTeardown, data, nullptr);

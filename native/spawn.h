@@ -114,6 +114,16 @@ struct SpawnResult {
   int64_t startNs = 0;
 };
 
+// posix_spawn file actions that are extensions, looked up at run time so one prebuild loads on
+// every libc it targets (glibc 2.28 has neither; see spawn_linux.cc). nullptr: absent, and a
+// request that needs one takes the clone path, which does the same in the child.
+struct SpawnExtensions {
+  int (*addclosefrom)(posix_spawn_file_actions_t*, int) = nullptr;      // glibc 2.34
+  int (*addchdir)(posix_spawn_file_actions_t*, const char*) = nullptr;  // glibc 2.29, macOS 10.15
+};
+// Resolved once, at the first call (the addon's Init makes that call, at load).
+const SpawnExtensions& GetSpawnExtensions();
+
 // Returns false with *error filled; on failure nothing is left open and no child survives.
 bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error);
 

@@ -246,7 +246,9 @@ int PosixSpawnSetup::Prepare(const SpawnRequest& req, const StdioPlan& plan,
     if (src >= 0) err = posix_spawn_file_actions_adddup2(&actions, src, static_cast<int>(3 + i));
   }
   if (err == 0 && req.hasCwd) {
-    err = posix_spawn_file_actions_addchdir_np(&actions, req.cwd.c_str());
+    // Callers send a cwd here only when the extension exists (NeedsClonePath); ENOSYS if not.
+    auto addchdir = GetSpawnExtensions().addchdir;
+    err = addchdir != nullptr ? addchdir(&actions, req.cwd.c_str()) : ENOSYS;
   }
   short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extraFlags;
   sigset_t empty;

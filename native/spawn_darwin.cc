@@ -15,6 +15,16 @@ extern char** environ;
 
 namespace coreproc {
 
+// Both are in every macOS we support (10.15+); closing descriptors is POSIX_SPAWN_CLOEXEC_DEFAULT.
+const SpawnExtensions& GetSpawnExtensions() {
+  static const SpawnExtensions ext = [] {
+    SpawnExtensions e;
+    e.addchdir = posix_spawn_file_actions_addchdir_np;
+    return e;
+  }();
+  return ext;
+}
+
 bool Spawn(const SpawnRequest& req, SpawnResult* out, SpawnError* error) {
   // No clone path here (see the top of this file), and XNU documents no spawn scheduler
   // attributes: every child-side setting answers Unsupported, naming the first one asked.

@@ -3,11 +3,13 @@
 // synchronously with the real errno; neither ever copies the parent's page tables.
 #ifdef __linux__
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -28,6 +30,7 @@
 #endif
 
 #include "child_linux.h"
+#include "clone3_linux.h"
 #include "decode.h"
 #include "realtime.h"
 #include "sandbox.h"
@@ -71,7 +74,40 @@ class AllSignalsBlocked {
 // posix_spawn is the fast path only on glibc: it needs posix_spawn_file_actions_addclosefrom_np
 // (glibc 2.34) to keep inherited descriptors out of the child, and glibc's vfork-based spawn
 // to report exec errors synchronously. musl (Alpine) has neither, so every spawn there takes
-// the clone child, which does both itself.
+// the clone child, which does both itself; so does glibc before 2.34 (see GetSpawnExtensions).
+#if defined(__GLIBC__)
+// The shipped glibc prebuilds link against glibc 2.28 (RHEL 8, Debian 10, Ubuntu 20.04), which
+// has neither extension, so they are looked up at run time. dlvsym, not dlsym or a weak
+// reference: glibc versions its symbols, and naming the version binds the exact ABI this
+// prototype was written for. A weak reference linked against 2.28 carries no version at all
+// (the loader then picks one by its own rules), and dlsym takes whatever version is newest.
+template <typename Fn>
+Fn LookupGlibc(const char* name, const char* version) {
+  return reinterpret_cast<Fn>(dlvsym(RTLD_DEFAULT, name, version));
+}
+#endif  // __GLIBC__
+
+}  // namespace
+
+const SpawnExtensions& GetSpawnExtensions() {
+  static const SpawnExtensions ext = [] {
+    SpawnExtensions e;
+#if defined(__GLIBC__)
+    // Tests and users on new glibc can prove the old-glibc path: the clone child everywhere.
+    const char* off = getenv("CORE_PROCESS_NO_SPAWN_EXTENSIONS");
+    if (off != nullptr && off[0] != '\0' && strcmp(off, "0") != 0) return e;
+    e.addclosefrom = LookupGlibc<decltype(e.addclosefrom)>(
+        "posix_spawn_file_actions_addclosefrom_np", "GLIBC_2.34");
+    e.addchdir =
+        LookupGlibc<decltype(e.addchdir)>("posix_spawn_file_actions_addchdir_np", "GLIBC_2.29");
+#endif
+    return e;
+  }();
+  return ext;
+}
+
+namespace {
+
 #if defined(__GLIBC__)
 // glibc's sigfillset leaves out its two internal signals (32, 33), and posix_spawn then sets
 // them to SIG_IGN in the child, an ignore that survives exec. Naming them in the
@@ -193,7 +229,7 @@ bool SpawnPosix(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   // Closes even descriptors the parent inherited without CLOEXEC (after the dup2s).
   if (err == 0) {
     int firstFree = 3 + static_cast<int>(plan.extraSource.size());
-    err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, firstFree);
+    err = GetSpawnExtensions().addclosefrom(&setup.actions, firstFree);
   }
   if (err == 0 && sched.scheduler) {
     struct sched_param param {};
@@ -297,13 +333,17 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 
   pid_t pid;
   int pidfd = -1;
+  bool intoCgroup = false;
   {
     AllSignalsBlocked blocked;
     out->startNs = MonotonicNs();
     bool wantPidfd = req.wantPidfd;
     int flags =
         CLONE_VM | CLONE_VFORK | SIGCHLD | (wantPidfd ? CLONE_PIDFD : 0) | sandbox.cloneFlags;
-    pid = clone(ChildMain, top, flags, &cp, &pidfd);
+    // Straight into the cgroup where clone3 can; else the child joins it (ChildMain).
+    pid = cp.cgroupFd >= 0 ? CloneIntoCgroup(flags, &cp, stack, stackSize, &pidfd) : -1;
+    intoCgroup = pid >= 0;
+    if (!intoCgroup) pid = clone(ChildMain, top, flags, &cp, &pidfd);
     if (pid < 0 && wantPidfd && errno == EINVAL) {  // CLONE_PIDFD predates pidfd_open by
       pidfd = -1;                                   // one release; be safe on odd kernels
       pid = clone(ChildMain, top, flags & ~CLONE_PIDFD, &cp, nullptr);
@@ -341,7 +381,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   }
 
   out->pid = pid;
-  out->method = "clone";
+  out->method = intoCgroup ? "clone3" : "clone";
   if (ownedPidfd.Valid()) {
     out->pidfd = std::move(ownedPidfd);
   } else if (req.wantPidfd) {
@@ -354,10 +394,13 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 #if defined(__GLIBC__)
 // The explicit predicate: posix_spawn whenever its attributes express the whole request.
 // A closed extra slot below an open one needs the clone child: posix_spawn's closefrom
-// starts above the extras, so an inherited fd could stay in the hole.
+// starts above the extras, so an inherited fd could stay in the hole. Without the glibc
+// extensions (before 2.34) the clone child closes descriptors and changes directory itself.
 bool NeedsClonePath(const SpawnRequest& req, const StdioPlan& plan, const SchedPlan& sched) {
-  return req.forceClone || !sched.mask.empty() || sched.nice || !sched.rlimits.empty() ||
-         req.hasUid || req.hasGid || req.cgroupFd >= 0 || req.deathSignal != 0 || req.sandbox.any ||
+  const SpawnExtensions& ext = GetSpawnExtensions();
+  return req.forceClone || ext.addclosefrom == nullptr || (req.hasCwd && ext.addchdir == nullptr) ||
+         !sched.mask.empty() || sched.nice || !sched.rlimits.empty() || req.hasUid || req.hasGid ||
+         req.cgroupFd >= 0 || req.deathSignal != 0 || req.sandbox.any ||
          !req.limitCgroupFds.empty() || plan.extraHoles || !PosixSpawnCanSchedule(sched);
 }
 #endif

