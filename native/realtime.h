@@ -29,6 +29,16 @@ int UnlockCodeRanges();
 // release locks again with the same flags. No-op while memory is not locked by us.
 bool HoldLock(bool hold, SchedErr* e);
 
+// Points Node's madvise import at a wrapper that lets V8 discard locked pages (see
+// madvise_guard_linux.cc); once per process, before the first mlockall. Returns the import
+// slots patched: 0 means V8's discards cannot be guarded here (*err: errno of a failed
+// mprotect, else 0) and memory must not be locked.
+int GuardMadvise(int* err);
+// Tells the guard whether mlockall is in force (its fallback before Linux 5.18 relocks).
+void SetMlockAllInForce(bool on);
+// Whether the kernel knows MADV_DONTNEED_LOCKED (5.18+); valid after GuardMadvise.
+bool MadviseDontneedLocked();
+
 // Touches `bytes` of the calling thread's stack below the current frame (bounded by what the
 // thread has left, less a margin), so its first deep call does not page-fault: what
 // cyclictest does for its measuring threads. Returns the bytes touched.

@@ -194,7 +194,15 @@ bool SleepUntilNs(int64_t deadlineNs, int64_t* latenessNs, SchedErr* e) {
 
 bool LockAllMemory(bool onFault, SchedErr* e) {
   int flags = MCL_CURRENT | MCL_FUTURE | (onFault ? MCL_ONFAULT : 0);
-  if (mlockall(flags) != 0) return Fail(e, errno, "mlockall");
+  // V8 aborts on the first discard of a locked page it cannot make: nothing is locked unless
+  // the guard is in place (lib/ turns ENOTSUP from "madvise" into Unsupported).
+  int guardErr = 0;
+  if (GuardMadvise(&guardErr) <= 0) return Fail(e, guardErr != 0 ? guardErr : ENOTSUP, "madvise");
+  SetMlockAllInForce(true);
+  if (mlockall(flags) != 0) {
+    SetMlockAllInForce(g_lockFlags.load() != 0);
+    return Fail(e, errno, "mlockall");
+  }
   g_lockFlags.store(flags);
   UnlockCodeRanges();
   return true;
@@ -203,6 +211,7 @@ bool LockAllMemory(bool onFault, SchedErr* e) {
 bool UnlockAllMemory(SchedErr* e) {
   if (munlockall() != 0) return Fail(e, errno, "munlockall");
   g_lockFlags.store(0);
+  SetMlockAllInForce(false);
   return true;
 }
 
