@@ -294,11 +294,6 @@ export interface NativeBinding {
   lockMemory(onFault: boolean): 0 | NativeSchedError;
   /** munlockall(). */
   unlockMemory(): 0 | NativeSchedError;
-  /**
-   * Around an isolate's start and end while memory is locked: hold (true) unlocks for the
-   * first holder, release (false) locks again after the last. No-op unless locked.
-   */
-  holdLock(hold: boolean): 0 | NativeSchedError;
   /** Touches up to `bytes` of the calling thread's stack; the bytes touched. */
   prefaultStack(bytes: number): number;
   /** sched_setattr(SCHED_DEADLINE); flags: SCHED_FLAG_RESET_ON_FORK when resetOnFork. */
