@@ -290,7 +290,10 @@ export interface NativeBinding {
    * skips deadlines already past (counting them in state[4]); the lateness in ns.
    */
   sleepPeriod(state: BigInt64Array): number | NativeSchedError;
-  /** mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]), then V8's code ranges unlocked. */
+  /**
+   * mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]) after guarding V8's madvise import;
+   * { errno: ENOTSUP, syscall: 'madvise' } when it cannot be guarded (nothing locked).
+   */
   lockMemory(onFault: boolean): 0 | NativeSchedError;
   /** munlockall(). */
   unlockMemory(): 0 | NativeSchedError;
