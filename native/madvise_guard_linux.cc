@@ -42,6 +42,9 @@
 #ifndef MLOCK_ONFAULT
 #define MLOCK_ONFAULT 1
 #endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
 
 namespace coreproc {
 
@@ -81,7 +84,11 @@ int GuardedMadvise(void* addr, size_t len, int advice) {
     // (VmLck unchanged) without faulting in the pages V8 just gave up.
     r = Madvise(addr, len, advice);
     err = errno;
+#ifdef SYS_mlock2
     syscall(SYS_mlock2, addr, len, MLOCK_ONFAULT);
+#else
+    mlock(addr, len);  // no mlock2 (before 4.4): faults the range back in, but keeps it locked
+#endif
     if (r == 0) return 0;
   }
   errno = err;
