@@ -46,7 +46,8 @@
             "native/clone3_linux.cc",
             "native/sched_linux.cc",
             "native/sandbox_linux.cc",
-            "native/realtime_linux.cc"
+            "native/realtime_linux.cc",
+            "native/madvise_guard_linux.cc"
           ],
           "ldflags": ["-Wl,-z,relro,-z,now", "-pthread"],
           "libraries": ["-ldl"]

@@ -298,15 +298,13 @@ export interface NativeBinding {
    * skips deadlines already past (counting them in state[4]); the lateness in ns.
    */
   sleepPeriod(state: BigInt64Array): number | NativeSchedError;
-  /** mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]), then V8's code ranges unlocked. */
+  /**
+   * mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]) after guarding V8's madvise import;
+   * { errno: ENOTSUP, syscall: 'madvise' } when it cannot be guarded (nothing locked).
+   */
   lockMemory(onFault: boolean): 0 | NativeSchedError;
   /** munlockall(). */
   unlockMemory(): 0 | NativeSchedError;
-  /**
-   * Around an isolate's start and end while memory is locked: hold (true) unlocks for the
-   * first holder, release (false) locks again after the last. No-op unless locked.
-   */
-  holdLock(hold: boolean): 0 | NativeSchedError;
   /** Touches up to `bytes` of the calling thread's stack; the bytes touched. */
   prefaultStack(bytes: number): number;
   /** sched_setattr(SCHED_DEADLINE); flags: SCHED_FLAG_RESET_ON_FORK when resetOnFork. */

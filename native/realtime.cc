@@ -88,9 +88,8 @@ Napi::Value JsSleepPeriod(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(late));
 }
 
-// lockMemory(onFault) -> 0 | { errno, syscall }. On the calling JS thread, not the libuv
-// pool: between mlockall and UnlockCodeRanges this isolate must not free a code page (see
-// realtime_linux.cc), and while its own thread is busy here it cannot run a GC.
+// lockMemory(onFault) -> 0 | { errno, syscall }: { ENOTSUP, "madvise" } when V8's discards
+// cannot be guarded (madvise_guard_linux.cc), before anything is locked.
 Napi::Value JsLockMemory(const Napi::CallbackInfo& info) {
   SchedErr e;
   if (!LockAllMemory(info[0].ToBoolean().Value(), &e)) return ErrValue(info.Env(), e);
@@ -101,13 +100,6 @@ Napi::Value JsLockMemory(const Napi::CallbackInfo& info) {
 Napi::Value JsUnlockMemory(const Napi::CallbackInfo& info) {
   SchedErr e;
   if (!UnlockAllMemory(&e)) return ErrValue(info.Env(), e);
-  return Napi::Number::New(info.Env(), 0);
-}
-
-// holdLock(hold) -> 0 | { errno, syscall }: around an isolate's start and end, see realtime.h.
-Napi::Value JsHoldLock(const Napi::CallbackInfo& info) {
-  SchedErr e;
-  if (!HoldLock(info[0].ToBoolean().Value(), &e)) return ErrValue(info.Env(), e);
   return Napi::Number::New(info.Env(), 0);
 }
 
@@ -165,7 +157,6 @@ void InitRealtime(Napi::Env env, Napi::Object exports) {
   exports.Set("sleepPeriod", Napi::Function::New<JsSleepPeriod>(env, "sleepPeriod"));
   exports.Set("lockMemory", Napi::Function::New<JsLockMemory>(env, "lockMemory"));
   exports.Set("unlockMemory", Napi::Function::New<JsUnlockMemory>(env, "unlockMemory"));
-  exports.Set("holdLock", Napi::Function::New<JsHoldLock>(env, "holdLock"));
   exports.Set("prefaultStack", Napi::Function::New<JsPrefaultStack>(env, "prefaultStack"));
   exports.Set("setDeadline", Napi::Function::New<JsSetDeadline>(env, "setDeadline"));
   exports.Set("getDeadline", Napi::Function::New<JsGetDeadline>(env, "getDeadline"));

@@ -19,15 +19,16 @@ bool SleepUntilNs(int64_t deadlineNs, int64_t* latenessNs, SchedErr* e);
 // mlockall(MCL_CURRENT | MCL_FUTURE [| MCL_ONFAULT]) / munlockall() for the whole process.
 bool LockAllMemory(bool onFault, SchedErr* e);
 bool UnlockAllMemory(SchedErr* e);
-// Unlocks V8's code ranges again (see realtime_linux.cc for why); a new isolate calls it for
-// its own after lockMemory. Returns the ranges unlocked, -1 on error.
-int UnlockCodeRanges();
-// V8 in Node 20 CHECKs madvise(MADV_DONTNEED) when it decommits pages, which the kernel
-// refuses on locked memory: an isolate that starts (reserving its code range under
-// MCL_FUTURE) or ends (releasing its heap) while memory is locked aborts the process. Each
-// such isolate holds the lock off: the first hold unlocks everything (munlockall), the last
-// release locks again with the same flags. No-op while memory is not locked by us.
-bool HoldLock(bool hold, SchedErr* e);
+
+// Points Node's madvise import at a wrapper that lets V8 discard locked pages (see
+// madvise_guard_linux.cc); once per process, before the first mlockall. Returns the import
+// slots patched: 0 means V8's discards cannot be guarded here (*err: errno of a failed
+// mprotect, else 0) and memory must not be locked.
+int GuardMadvise(int* err);
+// Tells the guard whether mlockall is in force (its fallback before Linux 5.18 relocks).
+void SetMlockAllInForce(bool on);
+// Whether the kernel knows MADV_DONTNEED_LOCKED (5.18+); valid after GuardMadvise.
+bool MadviseDontneedLocked();
 
 // Touches `bytes` of the calling thread's stack below the current frame (bounded by what the
 // thread has left, less a margin), so its first deep call does not page-fault: what

@@ -21,8 +21,6 @@ bool SleepUntilNs(int64_t, int64_t*, SchedErr* e) { return Unsupported(e, "clock
 bool LockAllMemory(bool, SchedErr* e) { return Unsupported(e, "mlockall"); }
 bool UnlockAllMemory(SchedErr* e) { return Unsupported(e, "munlockall"); }
 size_t PrefaultStack(size_t) { return 0; }
-int UnlockCodeRanges() { return 0; }
-bool HoldLock(bool, SchedErr*) { return true; }
 int DeadlinePolicy() { return -1; }
 bool SetDeadline(pid_t, const DeadlineParams&, SchedErr* e) {
   return Unsupported(e, "sched_setattr");

@@ -45,9 +45,9 @@ const C = 'c-cyclictest';
 const HOST = new URL('../fixtures/rt-host.mjs', import.meta.url);
 const DIST = new URL('../../dist/index.js', import.meta.url);
 // The --rt-node recipe (docs/realtime.md): per-process V8 flags, so they go on the command line.
-// --no-memory-reducer: its GCs discard page contents with madvise, which the kernel refuses
-// on locked memory, and Node 20's V8 aborts on that (seen here: a run without it died in
-// MemoryChunk::DiscardUnusedMemory).
+// --no-memory-reducer: its GCs discard page contents (madvise), which the locked loop then
+// faults back in. (A run without it once died in MemoryChunk::DiscardUnusedMemory: V8 aborted
+// on the refused madvise, which lockMemory's guard now turns into MADV_DONTNEED_LOCKED.)
 const RT_NODE_FLAGS = [
   '--single-threaded-gc',
   '--min-semi-space-size=16',

