@@ -23,7 +23,7 @@ import { asRoot, needsTool } from '../optional.js';
 import { childEnv, compiledLib, FIXTURES, removeCompiledLib, runNode } from '../subprocess.js';
 
 const suite = needsTool('gcc', existsSync('/usr/bin/gcc'), 'apt-get install gcc');
-const { describeRoot } = asRoot('a setuid-root probe and running it as uid 65534');
+const { describeRoot, itRoot } = asRoot('a setuid-root probe and running it as uid 65534');
 
 let dir: string;
 let probe: string;
@@ -328,6 +328,19 @@ describe('sandbox.privateTmp', () => {
       await c.exited;
     }
   });
+
+  itRoot(
+    'a root caller dropping to uid 65534 still gets its private /tmp (mounted before the uid switch)',
+    async () => {
+      const r = await run('sh', ['-c', 'id -u; echo x > /tmp/f && cat /tmp/f'], {
+        uid: 65534,
+        gid: 65534,
+        sandbox: { privateTmp: true },
+        reject: false,
+      });
+      expect({ stdout: r.stdout, code: r.status.code }).toEqual({ stdout: '65534\nx\n', code: 0 });
+    },
+  );
 
   it('with Landlock write roots, the private /tmp stays writable and everything else outside them does not', async () => {
     const r = await run(
