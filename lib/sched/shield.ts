@@ -197,7 +197,8 @@ export async function shieldCpus(
   }
   recoverShields();
   const base = b.base(scope);
-  const baseDir = path.join(b.mount, base);
+  // No trailing slash for the root cgroup: it is printed and compared.
+  const baseDir = path.join(b.mount, base).replace(/(.)\/$/, '$1');
   const parentCpus = b.cpus(base);
   const outside = wanted.filter((c) => !parentCpus.includes(c));
   if (outside.length > 0) {

@@ -44,6 +44,7 @@ interface Held {
   partition: string | null;
   cgroupVersion: 1 | 2;
   moved: number;
+  threadAdd: { kind?: string; code?: string; cpuset?: string; added?: number } | null;
 }
 
 function startHolder(
@@ -107,6 +108,13 @@ afterAll(() => {
         'member',
       );
       expect(held).toMatchObject({ exclusive: false, partition: 'member' });
+      // A thread alone cannot move on v2: refused, never widened to its whole process.
+      expect(held.threadAdd).toEqual({
+        kind: 'Unsupported',
+        code: 'EOPNOTSUPP',
+        cpuset: cpuset(held.self),
+      });
+      expect(path.join(mount, cpuset(held.self))).toBe(held.systemPath);
     }
     // Not ours: untouched.
     expect({
