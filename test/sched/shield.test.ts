@@ -23,6 +23,9 @@ if (hierarchy === null) {
   );
 }
 const systemScope = process.env.CORE_PROCESS_TEST_SYSTEM_SHIELD === '1';
+// Under TCG (scripts/vm) every Node start is many times slower; the harness says how much.
+// (h-vm adds a shared helper for this to test/helpers.ts.)
+const TIMEOUT = 60_000 * Math.max(1, Number(process.env.CORE_PROCESS_TEST_TIME_SCALE) || 1);
 const CPU = 1;
 
 function cpuset(pid: number): string {
@@ -84,114 +87,126 @@ afterAll(() => {
 });
 
 (usable ? describeRoot : describeRoot.skip)('shieldCpus, subtree scope', () => {
-  it('moves the holder’s tasks off the CPU, puts add()ed ones on it alone, and release() restores all', async () => {
-    const before = {
-      cpuset: cpuset(bystander.pid as number),
-      allowed: allowed(bystander.pid as number),
-    };
-    const { child, held } = await startHolder(lib);
-    const [plain, shielded] = held.pids;
-    const mount = hierarchy?.mount as string;
-    expect(held.moved).toBeGreaterThan(0);
-    expect(path.join(mount, cpuset(plain))).toBe(held.systemPath);
-    expect(allowed(plain)).toBe('0');
-    expect(path.join(mount, cpuset(shielded))).toBe(held.shieldPath);
-    expect(allowed(shielded)).toBe(String(CPU));
-    expect(path.join(mount, cpuset(held.self))).toBe(held.systemPath);
-    if (held.cgroupVersion === 1) {
-      expect(readFileSync(path.join(held.shieldPath, 'cpuset.cpu_exclusive'), 'utf8').trim()).toBe(
-        held.exclusive ? '1' : '0',
-      );
-    } else {
-      // Subtree scope never makes a partition: that would take CPU 1 from the bystander too.
-      expect(readFileSync(path.join(held.shieldPath, 'cpuset.cpus.partition'), 'utf8').trim()).toBe(
-        'member',
-      );
-      expect(held).toMatchObject({ exclusive: false, partition: 'member' });
-      // A thread alone cannot move on v2: refused, never widened to its whole process.
-      expect(held.threadAdd).toEqual({
-        kind: 'Unsupported',
-        code: 'EOPNOTSUPP',
-        cpuset: cpuset(held.self),
-      });
-      expect(path.join(mount, cpuset(held.self))).toBe(held.systemPath);
-    }
-    // Not ours: untouched.
-    expect({
-      cpuset: cpuset(bystander.pid as number),
-      allowed: allowed(bystander.pid as number),
-    }).toEqual(before);
-
-    child.stdin?.write('release\n');
-    await new Promise((r) => child.once('exit', r));
-    expect(existsSync(held.shieldPath)).toBe(false);
-    expect(existsSync(held.systemPath)).toBe(false);
-    expect({
-      cpuset: cpuset(bystander.pid as number),
-      allowed: allowed(bystander.pid as number),
-    }).toEqual(before);
-  }, 60_000);
-
-  it('a SIGKILLed holder’s shield is undone by the next start (recoverShields)', async () => {
-    const { child, held } = await startHolder(lib);
-    const [plain, shielded] = held.pids;
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    try {
-      // Nobody released it: the orphaned children are still fenced.
-      expect(existsSync(held.shieldPath)).toBe(true);
+  it(
+    'moves the holder’s tasks off the CPU, puts add()ed ones on it alone, and release() restores all',
+    async () => {
+      const before = {
+        cpuset: cpuset(bystander.pid as number),
+        allowed: allowed(bystander.pid as number),
+      };
+      const { child, held } = await startHolder(lib);
+      const [plain, shielded] = held.pids;
+      const mount = hierarchy?.mount as string;
+      expect(held.moved).toBeGreaterThan(0);
+      expect(path.join(mount, cpuset(plain))).toBe(held.systemPath);
       expect(allowed(plain)).toBe('0');
+      expect(path.join(mount, cpuset(shielded))).toBe(held.shieldPath);
       expect(allowed(shielded)).toBe(String(CPU));
-      expect(recoverShields()).toContain(held.self);
+      expect(path.join(mount, cpuset(held.self))).toBe(held.systemPath);
+      if (held.cgroupVersion === 1) {
+        expect(
+          readFileSync(path.join(held.shieldPath, 'cpuset.cpu_exclusive'), 'utf8').trim(),
+        ).toBe(held.exclusive ? '1' : '0');
+      } else {
+        // Subtree scope never makes a partition: that would take CPU 1 from the bystander too.
+        expect(
+          readFileSync(path.join(held.shieldPath, 'cpuset.cpus.partition'), 'utf8').trim(),
+        ).toBe('member');
+        expect(held).toMatchObject({ exclusive: false, partition: 'member' });
+        // A thread alone cannot move on v2: refused, never widened to its whole process.
+        expect(held.threadAdd).toEqual({
+          kind: 'Unsupported',
+          code: 'EOPNOTSUPP',
+          cpuset: cpuset(held.self),
+        });
+        expect(path.join(mount, cpuset(held.self))).toBe(held.systemPath);
+      }
+      // Not ours: untouched.
+      expect({
+        cpuset: cpuset(bystander.pid as number),
+        allowed: allowed(bystander.pid as number),
+      }).toEqual(before);
+
+      child.stdin?.write('release\n');
+      await new Promise((r) => child.once('exit', r));
       expect(existsSync(held.shieldPath)).toBe(false);
       expect(existsSync(held.systemPath)).toBe(false);
-      expect(cpuset(plain)).toBe(cpuset(process.pid));
-      expect(cpuset(shielded)).toBe(cpuset(process.pid));
-      expect(allowed(plain)).toBe(allowed(process.pid));
-      expect(recoverShields()).toEqual([]); // nothing left to undo
-    } finally {
-      for (const pid of held.pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
+      expect({
+        cpuset: cpuset(bystander.pid as number),
+        allowed: allowed(bystander.pid as number),
+      }).toEqual(before);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a SIGKILLed holder’s shield is undone by the next start (recoverShields)',
+    async () => {
+      const { child, held } = await startHolder(lib);
+      const [plain, shielded] = held.pids;
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      try {
+        // Nobody released it: the orphaned children are still fenced.
+        expect(existsSync(held.shieldPath)).toBe(true);
+        expect(allowed(plain)).toBe('0');
+        expect(allowed(shielded)).toBe(String(CPU));
+        expect(recoverShields()).toContain(held.self);
+        expect(existsSync(held.shieldPath)).toBe(false);
+        expect(existsSync(held.systemPath)).toBe(false);
+        expect(cpuset(plain)).toBe(cpuset(process.pid));
+        expect(cpuset(shielded)).toBe(cpuset(process.pid));
+        expect(allowed(plain)).toBe(allowed(process.pid));
+        expect(recoverShields()).toEqual([]); // nothing left to undo
+      } finally {
+        for (const pid of held.pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone
+          }
         }
       }
-    }
-  }, 60_000);
+    },
+    TIMEOUT,
+  );
 });
 
 (usable && systemScope ? describeRoot : describeRoot.skip)(
   'shieldCpus, system scope (CORE_PROCESS_TEST_SYSTEM_SHIELD=1: a machine of the test’s own)',
   () => {
-    it('v2: the shield is a partition (isolated or root), every other task loses the CPU, release() gives it back', async () => {
-      const before = allowed(bystander.pid as number);
-      const { child, held } = await startHolder(lib, 'system');
-      const [plain, shielded] = held.pids;
-      const readings = {
-        before,
-        bystanderDuring: allowed(bystander.pid as number),
-        plainDuring: allowed(plain),
-        shieldedDuring: allowed(shielded),
-        partition:
-          held.cgroupVersion === 2
-            ? readFileSync(path.join(held.shieldPath, 'cpuset.cpus.partition'), 'utf8').trim()
-            : null,
-        bystanderAfter: '',
-      };
-      expect(readings.bystanderDuring).toBe('0');
-      expect(readings.plainDuring).toBe('0');
-      expect(readings.shieldedDuring).toBe(String(CPU));
-      if (held.cgroupVersion === 2) {
-        expect(readings.partition).toMatch(/^(isolated|root)$/);
-        expect(held).toMatchObject({ exclusive: true, partition: readings.partition });
-      }
-      child.stdin?.write('release\n');
-      await new Promise((r) => child.once('exit', r));
-      readings.bystanderAfter = allowed(bystander.pid as number);
-      expect(readings.bystanderAfter).toBe(before);
-      expect(existsSync(held.shieldPath)).toBe(false);
-      process.stderr.write(`shield system-scope readings: ${JSON.stringify(readings)}\n`);
-    }, 60_000);
+    it(
+      'v2: the shield is a partition (isolated or root), every other task loses the CPU, release() gives it back',
+      async () => {
+        const before = allowed(bystander.pid as number);
+        const { child, held } = await startHolder(lib, 'system');
+        const [plain, shielded] = held.pids;
+        const readings = {
+          before,
+          bystanderDuring: allowed(bystander.pid as number),
+          plainDuring: allowed(plain),
+          shieldedDuring: allowed(shielded),
+          partition:
+            held.cgroupVersion === 2
+              ? readFileSync(path.join(held.shieldPath, 'cpuset.cpus.partition'), 'utf8').trim()
+              : null,
+          bystanderAfter: '',
+        };
+        expect(readings.bystanderDuring).toBe('0');
+        expect(readings.plainDuring).toBe('0');
+        expect(readings.shieldedDuring).toBe(String(CPU));
+        if (held.cgroupVersion === 2) {
+          expect(readings.partition).toMatch(/^(isolated|root)$/);
+          expect(held).toMatchObject({ exclusive: true, partition: readings.partition });
+        }
+        child.stdin?.write('release\n');
+        await new Promise((r) => child.once('exit', r));
+        readings.bystanderAfter = allowed(bystander.pid as number);
+        expect(readings.bystanderAfter).toBe(before);
+        expect(existsSync(held.shieldPath)).toBe(false);
+        process.stderr.write(`shield system-scope readings: ${JSON.stringify(readings)}\n`);
+      },
+      TIMEOUT,
+    );
   },
 );
