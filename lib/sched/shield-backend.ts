@@ -4,7 +4,6 @@
  * and the state a holder writes down so another process can undo its shield.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { ProcessError } from '../errors.js';
 
 export type ShieldScope = 'subtree' | 'system';
@@ -124,9 +123,4 @@ export function subtreeProcesses(root: number): number[] {
     todo.push(...(children.get(p) ?? []));
   }
   return pids;
-}
-
-/** A cgroup path relative to the mount, as /proc shows it, joined onto the mount. */
-export function under(mount: string, rel: string): string {
-  return path.join(mount, rel);
 }
