@@ -27,6 +27,8 @@ const kernelAbi = native.sandboxInfo().landlockAbi;
 // Set before the first sandboxed spawn of this file (the library reads it once).
 if (kernelAbi >= 3) process.env[LANDLOCK_ABI_ENV] = '2';
 const abi = Math.min(kernelAbi, 2);
+// Under TCG (scripts/vm) every Node start is many times slower; the harness says how much.
+const SCALE = Math.max(1, Number(process.env.CORE_PROCESS_TEST_TIME_SCALE) || 1);
 const suite = needsTool('gcc', existsSync('/usr/bin/gcc'), 'apt-get install gcc');
 const landlock = kernelAbi >= 1 ? suite : suite.skip;
 if (kernelAbi < 1) {
@@ -42,7 +44,7 @@ beforeAll(() => {
   chmodSync(dir, 0o755); // uid 65534 runs the probe from here too
   probe = path.join(dir, 'probe');
   execFileSync('gcc', ['-O1', '-o', probe, path.join(FIXTURES, 'sandbox-probe.c')]);
-});
+}, 30_000 * SCALE);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** attempt -> '0' or the errno name the probe saw. */
@@ -194,41 +196,45 @@ landlock(`sandbox.filesystem on Landlock ABI ${abi} (with read-only mounts)`, ()
   () => {
     afterAll(() => removeCompiledLib());
 
-    it('the read-only mounts come through a user namespace mapping only 65534, and truncate outside is EROFS', async () => {
-      const lib = await compiledLib();
-      const inside = tempDir('core-process-fs2-nobody-in-');
-      const outside = tempDir('core-process-fs2-nobody-out-');
-      try {
-        chmodSync(inside, 0o777);
-        chmodSync(outside, 0o777);
-        writeFileSync(path.join(outside, 'victim'), 'keep');
-        chmodSync(path.join(outside, 'victim'), 0o666);
-        const r = await runNode(
-          'sandbox-fs-unprivileged.mjs',
-          [lib, probe, inside, outside],
-          childEnv(kernelAbi >= 3 ? { [LANDLOCK_ABI_ENV]: '2' } : {}),
-          { asUser: 65534, timeoutMs: 30_000, nodeFlags: ['--no-warnings'] },
-        );
-        expect(r.stderr).toBe('');
-        const report = JSON.parse(r.stdout);
-        expect(report).toMatchObject({
-          code: 0,
-          answers: {
-            [`write:${inside}/new`]: '0',
-            [`write:${outside}/new`]: 'EROFS',
-            [`truncate:${outside}/victim`]: 'EROFS',
-            [`unlink:${outside}/victim`]: 'EROFS',
-          },
-          sandbox: { filesystem: [`landlock-abi${abi}`, 'mount-readonly'], userNamespace: true },
-        });
-        expect(report.uidMap).toMatch(/^\s*65534\s+65534\s+1\s*$/);
-        expect(report.rootMount).toMatch(/^ro\b/);
-        expect(readFileSync(path.join(outside, 'victim'), 'utf8')).toBe('keep');
-        expect(readdirSync(outside)).toEqual(['victim']);
-      } finally {
-        rmSync(inside, { recursive: true, force: true });
-        rmSync(outside, { recursive: true, force: true });
-      }
-    }, 60_000);
+    it(
+      'the read-only mounts come through a user namespace mapping only 65534, and truncate outside is EROFS',
+      async () => {
+        const lib = await compiledLib();
+        const inside = tempDir('core-process-fs2-nobody-in-');
+        const outside = tempDir('core-process-fs2-nobody-out-');
+        try {
+          chmodSync(inside, 0o777);
+          chmodSync(outside, 0o777);
+          writeFileSync(path.join(outside, 'victim'), 'keep');
+          chmodSync(path.join(outside, 'victim'), 0o666);
+          const r = await runNode(
+            'sandbox-fs-unprivileged.mjs',
+            [lib, probe, inside, outside],
+            childEnv(kernelAbi >= 3 ? { [LANDLOCK_ABI_ENV]: '2' } : {}),
+            { asUser: 65534, timeoutMs: 30_000 * SCALE, nodeFlags: ['--no-warnings'] },
+          );
+          expect(r.stderr).toBe('');
+          const report = JSON.parse(r.stdout);
+          expect(report).toMatchObject({
+            code: 0,
+            answers: {
+              [`write:${inside}/new`]: '0',
+              [`write:${outside}/new`]: 'EROFS',
+              [`truncate:${outside}/victim`]: 'EROFS',
+              [`unlink:${outside}/victim`]: 'EROFS',
+            },
+            sandbox: { filesystem: [`landlock-abi${abi}`, 'mount-readonly'], userNamespace: true },
+          });
+          expect(report.uidMap).toMatch(/^\s*65534\s+65534\s+1\s*$/);
+          expect(report.rootMount).toMatch(/^ro\b/);
+          expect(readFileSync(path.join(outside, 'victim'), 'utf8')).toBe('keep');
+          expect(readdirSync(outside)).toEqual(['victim']);
+        } finally {
+          rmSync(inside, { recursive: true, force: true });
+          rmSync(outside, { recursive: true, force: true });
+        }
+      },
+      60_000 * SCALE,
+    );
   },
 );
