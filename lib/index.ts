@@ -164,7 +164,10 @@ export type { RunOptions, RunResult } from './process/run.js';
 export { run } from './process/run.js';
 export {
   DEFAULT_SYSCALL_DENY,
+  type FilesystemMechanism,
+  LANDLOCK_ABI_ENV,
   LANDLOCK_MIN_ABI,
+  type SandboxEnforcement,
   type SandboxOptions,
   type SyscallDenyList,
 } from './process/sandbox.js';

@@ -67,7 +67,11 @@ export interface NativeSpawnRequest {
 /** The sandbox as the addon builds it: syscall numbers already resolved for this arch. */
 export interface NativeSandbox {
   seccomp?: { deny: number[]; ttyIoctls: boolean; namespaceClone: boolean };
-  landlock?: { write: string[]; read?: string[] };
+  /**
+   * abi: the Landlock ABI to build for (at most the kernel's); mountReadonly: below ABI 3,
+   * everything but `write` read-only in a mount namespace of the child's.
+   */
+  landlock?: { write: string[]; read?: string[]; abi: number; mountReadonly: boolean };
   /** 0 host, 1 none, 2 loopback. */
   network?: 0 | 1 | 2;
   /** A mount namespace with a fresh tmpfs on /tmp. */

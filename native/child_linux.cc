@@ -25,6 +25,16 @@
 #define SYS_landlock_restrict_self 446
 #endif
 
+// The new mount API (5.2, mount_setattr 5.12: older than Landlock). <linux/mount.h> clashes
+// with glibc's <sys/mount.h>, and musl lacks both: the kernel ABI is spelled out here.
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#define SYS_move_mount 429
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -71,6 +81,7 @@ const char* ChildStageName(int stage) {
     case kStageSeccomp: return "seccomp";
     case kStageLimitCgroup: return "limits";
     case kStagePrivateTmp: return "privatetmp";
+    case kStageMountReadonly: return "mountreadonly";
     default: return "unknown";
   }
 }
@@ -101,11 +112,24 @@ const char* ChildStageSyscall(int stage) {
     case kStageSeccomp: return "seccomp";
     case kStageLimitCgroup: return "limits";
     case kStagePrivateTmp: return "privatetmp";
+    case kStageMountReadonly: return "mount_setattr";
     default: return "unknown";
   }
 }
 
 namespace {
+
+struct KernelMountAttr {  // struct mount_attr, MOUNT_ATTR_SIZE_VER0
+  uint64_t attrSet;
+  uint64_t attrClr;
+  uint64_t propagation;
+  uint64_t usernsFd;
+};
+constexpr unsigned kOpenTreeClone = 1;
+constexpr unsigned kAtRecursive = 0x8000;
+constexpr unsigned kMoveMountEmptyPath = 0x4;
+constexpr uint64_t kMountAttrRdonly = 0x1;
+constexpr unsigned long kCapSysAdmin = 21;
 
 // The kernel's view of struct sigaction: glibc's wrapper refuses its two internal signals
 // (32, 33), and those must be reset too.
@@ -254,10 +278,37 @@ CORE_CHILD_CODE int WriteProcSelf(const char* file, const char* text) {
   return err;
 }
 
-// Namespaces (made by clone) get their content; then the restrictions that cannot be undone:
-// no_new_privs, then Landlock (which requires it, or CAP_SYS_ADMIN). Seccomp waits until
-// the very end (InstallSeccomp) so no setup step of ours runs under the filter.
-CORE_CHILD_CODE void ApplySandbox(const ChildPlan* plan) {
+// Landlock below ABI 3 does not handle truncate(2); a read-only mount refuses it (EROFS).
+// Copies of the write roots are taken first (open_tree: detached, with their own flags and
+// submounts as they are), everything is made read-only recursively, and the copies are put
+// back on top of their paths, so only they stay writable.
+CORE_CHILD_CODE void MountReadonlyButRoots(const ChildPlan* plan) {
+  for (int i = 0; i < plan->roRootCount; i++) {
+    int fd = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, plan->roRoots[i],
+                                      kOpenTreeClone | O_CLOEXEC | kAtRecursive));
+    if (fd < 0) Report(plan, kStageMountReadonly, errno, i);
+    plan->roRootFds[i] = fd;
+  }
+  KernelMountAttr ro{};
+  ro.attrSet = kMountAttrRdonly;
+  if (syscall(SYS_mount_setattr, AT_FDCWD, "/", kAtRecursive, &ro, sizeof ro) != 0) {
+    Report(plan, kStageMountReadonly, errno, -1);
+  }
+  for (int i = 0; i < plan->roRootCount; i++) {
+    long rc = syscall(SYS_move_mount, plan->roRootFds[i], "", AT_FDCWD, plan->roRoots[i],
+                      kMoveMountEmptyPath);
+    int err = errno;
+    close(plan->roRootFds[i]);
+    if (rc != 0) Report(plan, kStageMountReadonly, err, i);
+  }
+  if (plan->dropSysAdmin && prctl(PR_CAPBSET_DROP, kCapSysAdmin, 0, 0, 0) != 0) {
+    Report(plan, kStageMountReadonly, errno, -1);
+  }
+}
+
+// Namespaces (made by clone) get their content, before any uid switch takes the privilege
+// to mount away (a root caller dropping to another uid has no user namespace).
+CORE_CHILD_CODE void FillNamespaces(const ChildPlan* plan) {
   if (plan->userns) {
     // An unprivileged writer may set gid_map only after giving up setgroups.
     int err = WriteProcSelf("/proc/self/setgroups", "deny");
@@ -265,11 +316,17 @@ CORE_CHILD_CODE void ApplySandbox(const ChildPlan* plan) {
     if (err == 0) err = WriteProcSelf("/proc/self/gid_map", plan->gidMap);
     if (err != 0) Report(plan, kStageUserns, err);
   }
+  if (plan->privateTmp || plan->mountReadonly) {
+    // Private first: with shared propagation (systemd's default) our mounts would appear on
+    // the host too.
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      Report(plan, plan->privateTmp ? kStagePrivateTmp : kStageMountReadonly, errno, -1);
+    }
+  }
+  // Before the private /tmp, which must stay writable.
+  if (plan->mountReadonly) MountReadonlyButRoots(plan);
   if (plan->privateTmp) {
-    // Private first: with shared propagation (systemd's default) the tmpfs would appear on
-    // the host's /tmp too.
-    if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
-        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
       Report(plan, kStagePrivateTmp, errno);
     }
     if (plan->tmpRule != nullptr) {
@@ -293,6 +350,12 @@ CORE_CHILD_CODE void ApplySandbox(const ChildPlan* plan) {
     close(s);
     if (rc != 0) Report(plan, kStageLoopback, err);
   }
+}
+
+// The restrictions that cannot be undone: no_new_privs, then Landlock (which requires it, or
+// CAP_SYS_ADMIN). Seccomp waits until the very end (InstallSeccomp) so no setup step of ours
+// runs under the filter.
+CORE_CHILD_CODE void ApplySandbox(const ChildPlan* plan) {
   if (plan->noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     Report(plan, kStageNoNewPrivs, errno);
   }
@@ -352,6 +415,7 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
     if (r < 0) Report(plan, kStageDup2, errno);
   }
 
+  FillNamespaces(plan);
   ApplySchedulingAndIds(plan);
   ApplySandbox(plan);
 

@@ -34,6 +34,7 @@ enum ChildStage : int {
   kStageSeccomp = 44,
   kStageLimitCgroup = 45,
   kStagePrivateTmp = 46,
+  kStageMountReadonly = 47,
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -99,6 +100,12 @@ struct ChildPlan {
   const void* seccompProg;  // struct sock_fprog; nullptr: none. Installed last before exec
   bool privateTmp;  // make our mounts private, then a fresh tmpfs on /tmp (CLONE_NEWNS given)
   const unsigned char* tmpRule;  // 12-byte landlock_path_beneath_attr for it; nullptr: none
+  // Landlock ABI < 3: everything read-only but these roots (sandbox.h SandboxPlan).
+  bool mountReadonly;
+  const char* const* roRoots;
+  int* roRootFds;  // the child's scratch space for open_tree fds, one per root
+  int roRootCount;
+  bool dropSysAdmin;
 
   // Resource-limit cgroups (one per v1 controller hierarchy), joined first like cgroupFd.
   const int* limitCgroupFds;

@@ -11,7 +11,8 @@
 namespace coreproc {
 
 bool DecodeChildReport(const unsigned char* bytes, size_t n, const std::string& cwd,
-                       const std::string& path, SpawnError* error) {
+                       const std::string& path, SpawnError* error,
+                       const std::vector<std::string>* roots) {
   if (n == 0) return false;
   int msg[3];
   if (n != sizeof msg) {
@@ -26,6 +27,11 @@ bool DecodeChildReport(const unsigned char* bytes, size_t n, const std::string& 
   *error = {err, ChildStageSyscall(stage), ChildStageName(stage),
             stage == kStageChdir ? cwd : (stage == kStageExec ? path : std::string()), ""};
   if (stage == kStageRlimit) error->resource = RlimitName(msg[2]);
+  // Which write root the read-only remount could not keep writable.
+  if (stage == kStageMountReadonly && roots != nullptr && msg[2] >= 0 &&
+      static_cast<size_t>(msg[2]) < roots->size()) {
+    error->path = (*roots)[static_cast<size_t>(msg[2])];
+  }
   return true;
 }
 

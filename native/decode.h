@@ -200,7 +200,8 @@ const char* Sched(const V& r, SpawnRequest* req) {
 }
 
 // { noNewPrivs, seccomp?: { deny: number[], ttyIoctls, namespaceClone },
-//   landlock?: { write: string[], read?: string[] }, network?: 0 | 1 | 2, privateTmp? }.
+//   landlock?: { write: string[], read?: string[], abi?, mountReadonly? }, network?: 0 | 1 | 2,
+//   privateTmp? }.
 template <class V>
 const char* Sandbox(const V& v, SandboxSpec* s) {
   if (v.IsUndefined()) return nullptr;
@@ -235,6 +236,9 @@ const char* Sandbox(const V& v, SandboxSpec* s) {
       if (StringArray(read, &s->readPaths) != StrResult::Ok) return "bad sandbox.landlock.read";
       s->readAll = false;
     }
+    if (!OptionalInt(landlock.Get("abi"), 0, 64, &s->landlockAbi))
+      return "bad sandbox.landlock.abi";
+    s->mountReadonly = landlock.Get("mountReadonly").Truthy();
     s->landlock = true;
   }
   if (!OptionalInt(v.Get("network"), 0, 2, &s->network)) return "bad sandbox.network";
@@ -329,7 +333,8 @@ const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
 // _exited: returns true with *error filled. A torn or oversized report, or an errno out of
 // 1..4095, becomes EPROTO so JS never sees a failure without an error code.
 bool DecodeChildReport(const unsigned char* bytes, size_t n, const std::string& cwd,
-                       const std::string& path, SpawnError* error);
+                       const std::string& path, SpawnError* error,
+                       const std::vector<std::string>* roots = nullptr);
 #endif
 
 }  // namespace coreproc

@@ -41,6 +41,15 @@ struct SandboxPlan {
   // With privateTmp and Landlock: the rule the child adds for its fresh /tmp (a rule made
   // here would name our /tmp, not the tmpfs mounted over it). Kernel layout, 12 packed bytes.
   unsigned char tmpRule[12] = {};
+  // Landlock ABI 1-2 cannot deny truncate(2): the child remounts everything read-only but
+  // the write roots (CLONE_NEWNS given). roots point into the request's writePaths; the child
+  // fills rootFds with detached copies of them (open_tree) before the remount.
+  bool mountReadonly = false;
+  std::vector<const char*> roots;
+  std::vector<int> rootFds;
+  // A root child keeps CAP_SYS_ADMIN over its mount namespace: dropped from the bounding set,
+  // or it could clear the read-only flag again (mount_setattr has no Landlock hook).
+  bool dropSysAdmin = false;
 };
 
 // Builds the plan for req.sandbox.

@@ -82,10 +82,18 @@ bool AddPathRule(int ruleset, const std::string& path, uint64_t access, uint64_t
   return true;
 }
 
-bool PrepareLandlock(const SandboxSpec& s, SandboxPlan* plan, SpawnError* error) {
+// The ABI the ruleset is built for: the kernel's, or lower when lib asked (the test and
+// diagnostic override CORE_PROCESS_LANDLOCK_ABI, read in lib/process/sandbox-fs.ts).
+int UsedLandlockAbi(const SandboxSpec& s) {
   int abi = LandlockAbi();
-  // lib/process refuses below 3 with the reason; this is the re-check for the private binding.
-  if (abi < 3) {
+  return s.landlockAbi > 0 && s.landlockAbi < abi ? s.landlockAbi : abi;
+}
+
+bool PrepareLandlock(const SandboxSpec& s, SandboxPlan* plan, SpawnError* error) {
+  int abi = UsedLandlockAbi(s);
+  // lib/process refuses below 1, and below 3 without the read-only mounts that confine
+  // truncate; this is the re-check for the private binding.
+  if (abi < 1 || (abi < 3 && !s.mountReadonly)) {
     *error = {abi < 0 ? -abi : EOPNOTSUPP, "landlock_create_ruleset", "landlock", "", ""};
     return false;
   }
@@ -215,12 +223,19 @@ bool PrepareSandbox(const SpawnRequest& req, SandboxPlan* plan, SpawnError* erro
   plan->noNewPrivs = true;  // implied by every sandbox option
   if (s.landlock && !PrepareLandlock(s, plan, error)) return false;
   if (s.seccomp && !PrepareSeccomp(s, plan, error)) return false;
+  if (s.landlock && s.mountReadonly) {
+    plan->mountReadonly = true;
+    plan->cloneFlags |= CLONE_NEWNS;
+    for (const std::string& p : s.writePaths) plan->roots.push_back(p.c_str());
+    plan->rootFds.assign(plan->roots.size(), -1);
+    plan->dropSysAdmin = geteuid() == 0;
+  }
   if (s.privateTmp) {
     plan->privateTmp = true;
     plan->cloneFlags |= CLONE_NEWNS;
     if (plan->landlock.Valid()) {
       LandlockPathBeneathAttr attr{};
-      attr.allowedAccess = HandledFs(LandlockAbi());
+      attr.allowedAccess = HandledFs(UsedLandlockAbi(s));
       attr.parentFd = -1;  // the child opens its /tmp and fills this in
       static_assert(sizeof attr == sizeof plan->tmpRule, "path_beneath layout");
       memcpy(plan->tmpRule, &attr, sizeof attr);

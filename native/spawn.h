@@ -35,8 +35,10 @@ struct SandboxSpec {
   std::vector<std::string> writePaths;
   bool readAll = true;  // false: only readPaths (plus writePaths) may be read
   std::vector<std::string> readPaths;
-  int network = 0;          // 0 host, 1 none (empty net namespace), 2 loopback (lo up inside)
-  bool privateTmp = false;  // a mount namespace with a fresh tmpfs on /tmp
+  int landlockAbi = 0;         // the ABI to build for (lib caps it for tests); 0: the kernel's
+  bool mountReadonly = false;  // Landlock ABI < 3: everything but writePaths mounted read-only
+  int network = 0;             // 0 host, 1 none (empty net namespace), 2 loopback (lo up inside)
+  bool privateTmp = false;     // a mount namespace with a fresh tmpfs on /tmp
 };
 
 struct SpawnRequest {

@@ -318,6 +318,11 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.seccompProg = sandbox.filter.empty() ? nullptr : &sandbox.prog;
   cp.privateTmp = sandbox.privateTmp;
   cp.tmpRule = sandbox.privateTmp && sandbox.landlock.Valid() ? sandbox.tmpRule : nullptr;
+  cp.mountReadonly = sandbox.mountReadonly;
+  cp.roRoots = sandbox.roots.data();
+  cp.roRootFds = sandbox.rootFds.data();
+  cp.roRootCount = static_cast<int>(sandbox.roots.size());
+  cp.dropSysAdmin = sandbox.dropSysAdmin;
   cp.limitCgroupFds = req.limitCgroupFds.data();
   cp.limitCgroupCount = static_cast<int>(req.limitCgroupFds.size());
 
@@ -373,7 +378,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
     if (n <= 0) break;
     got += static_cast<size_t>(n);
   }
-  if (DecodeChildReport(msg, got, req.cwd, path, error)) {
+  if (DecodeChildReport(msg, got, req.cwd, path, error, &req.sandbox.writePaths)) {
     // The child reported and _exited; reap it here so a failed spawn leaves no zombie.
     int status;
     RetryEintr([&] { return waitpid(pid, &status, 0); });

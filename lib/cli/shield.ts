@@ -3,8 +3,6 @@
  * (lib/sched/shield.ts), runs the command inside the shield from its first instruction, and
  * puts everything back when it ends, or when we are told to stop.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ProcessError } from '../errors.js';
 import { spawn } from '../process/spawn.js';
@@ -35,7 +33,9 @@ export async function shieldCommand(argv: string[], flags: ShieldFlags): Promise
   const report = {
     cpus: shield.cpus,
     scope: shield.scope,
+    cgroupVersion: shield.cgroupVersion,
     exclusive: shield.exclusive,
+    partition: shield.partition,
     moved: shield.moved.length,
     unmovable: shield.unmovable,
     irqsMoved: shield.irqsMoved.length,
@@ -70,7 +70,7 @@ export async function shieldCommand(argv: string[], flags: ShieldFlags): Promise
         stderr: 'inherit',
       });
     } finally {
-      writeFileSync(path.join(shield.systemPath, 'tasks'), String(process.pid));
+      shield.remove(process.pid);
     }
     const status = await child.exited;
     return status.code ?? 128 + 9;
@@ -112,7 +112,8 @@ export function shieldSubcommand(): Command {
     .addHelpText(
       'after',
       `
-Needs write access to the cgroup v1 cpuset hierarchy (root). Everything moved is put back
+Needs write access to the cpuset hierarchy (root): cgroup v1, or v2 where --scope system
+makes the shield a cpuset partition ('isolated', else 'root'). Everything moved is put back
 when the command ends or on SIGTERM; a shield left by a SIGKILLed core-process is undone by
 the next shield. --scope system moves every task of our cpuset and steers IRQs, as
 cset shield does: never use it on a machine you share.

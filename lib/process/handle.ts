@@ -27,6 +27,7 @@ import {
 import { OnreadReader } from './onread.js';
 import type { Containment, PreparedSpawn } from './options.js';
 import { type ChildOutput, PipeReader } from './pipe-reader.js';
+import { describeSandbox, type SandboxEnforcement } from './sandbox-fs.js';
 import { type SignalName, signalNumber } from './signals.js';
 import { decodeStatus, type ExitStatus } from './status.js';
 
@@ -77,6 +78,12 @@ export class ProcessHandle {
   readonly args: readonly string[];
   /** Settles once with the exit status; never rejects. */
   readonly exited: Promise<ExitStatus>;
+  /**
+   * What enforces the `sandbox` option, mechanism by mechanism (docs/sandbox.md); null
+   * without one. Nothing is weakened silently: e.g. filesystem ['landlock-abi2',
+   * 'mount-readonly'] on a 6.1 kernel, ['landlock-abi6'] on a current one.
+   */
+  readonly sandbox: SandboxEnforcement | null;
   /** True once a `timeout` option fired and the kill escalation began. */
   timedOut = false;
   /** True once the `signal` option aborted the child. */
@@ -102,6 +109,7 @@ export class ProcessHandle {
     this.spawnMethod = nativeChild.spawnMethod;
     this.command = prepared.command;
     this.args = prepared.args;
+    this.sandbox = prepared.request.sandbox ? describeSandbox(prepared.request.sandbox) : null;
     this.#fds = [...nativeChild.fds] as [number, number, number];
     this.exited = new Promise<ExitStatus>((resolve) => {
       this.#resolve = resolve;

@@ -3,10 +3,18 @@
  * (syscall names to this architecture's numbers, paths made absolute), and refused with a
  * typed error naming what the kernel lacks: never a silent downgrade.
  */
-import path from 'node:path';
 import { describe, errnoName, invalid, ProcessError } from '../errors.js';
 import { type NativeSandbox, type NativeSpawnError, native } from '../native.js';
 import { checkKnownKeys } from './keys.js';
+import { kernelSandbox, resolveFilesystem } from './sandbox-fs.js';
+
+export {
+  describeSandbox,
+  type FilesystemMechanism,
+  LANDLOCK_ABI_ENV,
+  LANDLOCK_MIN_ABI,
+  type SandboxEnforcement,
+} from './sandbox-fs.js';
 
 /** A deny list of system calls: each returns EPERM in the child. */
 export interface SyscallDenyList {
@@ -23,8 +31,10 @@ export interface SandboxOptions {
    */
   network?: 'none' | 'loopback' | 'host';
   /**
-   * Landlock (ABI >= 3): the child may write, create, remove, rename and truncate only under
-   * `write`; it may read and execute under `read` (default: everywhere) and `write`.
+   * Landlock: the child may write, create, remove, rename and truncate only under `write`;
+   * it may read and execute under `read` (default: everywhere) and `write`. Below Landlock
+   * ABI 3 (kernels 5.13-6.1) everything outside `write` is also mounted read-only in a mount
+   * namespace of the child's, which is what denies truncate(2) there (EROFS).
    */
   filesystem?: { write: readonly string[]; read?: readonly string[] };
   /** seccomp-bpf: the versioned 'default' deny list, or your own names. */
@@ -96,18 +106,9 @@ const SANDBOX_KEYS: Record<keyof SandboxOptions, true> = {
   pidNamespace: true,
 };
 const SANDBOX_KEY_SET: ReadonlySet<string> = new Set(Object.keys(SANDBOX_KEYS));
-const FILESYSTEM_KEYS: ReadonlySet<string> = new Set(['write', 'read']);
 const NETWORK = { host: 0, none: 1, loopback: 2 } as const;
-/** Landlock ABI 3 added TRUNCATE: below it truncate(2) outside the write roots would work. */
-export const LANDLOCK_MIN_ABI = 3;
 
-// What the kernel offers does not change while we run; the default list resolves the same
-// every time. Both are asked once, not on every spawn.
-let info: { landlockAbi: number; seccompArch: string } | undefined;
-const kernel = () => {
-  info ??= native.sandboxInfo();
-  return info;
-};
+// The default list resolves the same every time: once, not on every spawn.
 let defaultDeny: number[] | undefined;
 
 function unsupported(field: string, why: string): ProcessError {
@@ -117,18 +118,8 @@ function unsupported(field: string, why: string): ProcessError {
   });
 }
 
-function paths(field: string, value: unknown): string[] {
-  if (!Array.isArray(value)) throw invalid(field, value, 'must be an array of paths');
-  return Array.from(value, (p: unknown, i) => {
-    if (typeof p !== 'string' || p.length === 0 || p.includes('\0')) {
-      throw invalid(`${field}[${i}]`, p, 'must be a non-empty path without NUL');
-    }
-    return path.resolve(p);
-  });
-}
-
 function resolveSyscalls(value: unknown): NonNullable<NativeSandbox['seccomp']> {
-  const arch = kernel().seccompArch;
+  const arch = kernelSandbox().seccompArch;
   if (arch === '') {
     throw unsupported(
       'syscalls',
@@ -205,34 +196,14 @@ export function prepareSandbox(value: unknown): NativeSandbox | undefined {
     }
     out.network = NETWORK[o.network];
   }
-  if (o.filesystem !== undefined) {
-    const fs = o.filesystem as unknown;
-    if (fs === null || typeof fs !== 'object' || Array.isArray(fs)) {
-      throw invalid('sandbox.filesystem', fs, 'must be { write: [paths], read?: [paths] }');
-    }
-    checkKnownKeys(fs, FILESYSTEM_KEYS, 'sandbox.filesystem option', 'sandbox.filesystem');
-    const f = fs as { write?: unknown; read?: unknown };
-    const landlock: NonNullable<NativeSandbox['landlock']> = {
-      write: paths('sandbox.filesystem.write', f.write ?? []),
-    };
-    if (f.read !== undefined) landlock.read = paths('sandbox.filesystem.read', f.read);
-    const abi = kernel().landlockAbi;
-    if (abi < LANDLOCK_MIN_ABI) {
-      throw unsupported(
-        'filesystem',
-        abi < 0
-          ? `Landlock is not available in this kernel (${errnoName(-abi)}: ${-abi === 95 ? 'built but not enabled, see lsm= on the kernel command line' : 'not built'})`
-          : `Landlock ABI ${abi} is below ${LANDLOCK_MIN_ABI} (truncate would not be confined)`,
-      );
-    }
-    out.landlock = landlock;
-  }
+  if (o.filesystem !== undefined) out.landlock = resolveFilesystem(o.filesystem);
   if (o.syscalls !== undefined) out.seccomp = resolveSyscalls(o.syscalls);
   return out;
 }
 
 const SANDBOX_STAGES: Record<string, string> = {
   privatetmp: 'cannot mount the private /tmp',
+  mountreadonly: 'cannot mount everything but the write roots read-only',
   userns: 'cannot map the child’s own ids in its user namespace',
   loopback: 'cannot bring lo up in the child’s network namespace',
   nonewprivs: 'cannot set no_new_privs',
@@ -257,6 +228,9 @@ export function sandboxFailure(program: string, e: NativeSpawnError): ProcessErr
   let what = SANDBOX_STAGES[e.stage] ?? `stage ${e.stage}`;
   if (e.syscall === 'clone') what = 'cannot create the network namespace';
   if (e.stage === 'landlock' && e.path) what = `cannot add a Landlock rule for ${describe(e.path)}`;
+  if (e.stage === 'mountreadonly' && e.path) {
+    what = `cannot keep the write root ${describe(e.path)} writable over the read-only mounts`;
+  }
   const denied = code === 'EPERM' || code === 'EACCES' || code === 'ENOSPC' || code === 'EUSERS';
   const hint =
     e.syscall === 'clone' || e.stage === 'userns'

@@ -1,31 +1,34 @@
 /**
- * shieldCpus: what `cset shield` does, on the cgroup v1 cpuset hierarchy. Two sibling cpusets
- * are made under ours: a shield holding the shielded CPUs (cpu_exclusive where the kernel
- * allows it) and a system set holding the rest; the movable tasks of the chosen scope go to
- * the system set, and tasks the caller names (`add`) go to the shield. `release()` restores
- * every task and file it changed; it also runs at exit and on SIGTERM, and a state file lets
- * the next shieldCpus (or recoverShields) undo a holder that was SIGKILLed.
+ * shieldCpus: what `cset shield` does. Two sibling cgroups are made under ours: a shield
+ * holding the shielded CPUs (exclusive where the kernel allows it) and a system set holding
+ * the rest; the movable tasks of the chosen scope go to the system set, and tasks the caller
+ * names (`add`) go to the shield. `release()` restores every task and file it changed; it
+ * also runs at exit and on SIGTERM, and a state file lets the next shieldCpus (or
+ * recoverShields) undo a holder that was SIGKILLed. The cgroup work is a backend's: v1
+ * cpusets (shield-v1.ts, cpu_exclusive) or v2 (shield-v2.ts, cpuset.cpus.partition).
  *
  * Scopes: 'subtree' (default) is this process and its descendants, never anything else, so
  * tests and CI can use it on a shared machine (our own cpuset cgroup is often the root one,
  * where "our cgroup and below" would be every task); 'system' is every task of our cpuset
- * cgroup, as `cset shield` moves them, plus IRQ steering: tried by hand, never by the tests.
+ * cgroup, as `cset shield` moves them (on v2: a partition, which takes the CPUs from every
+ * task outside it), plus IRQ steering: tried by hand, never by the tests on a shared machine.
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, invalid, ProcessError } from '../errors.js';
 import { checkCpus } from './cpus.js';
+import {
+  read,
+  type ShieldBackend,
+  type ShieldScope,
+  type ShieldState,
+  shieldFailure,
+} from './shield-backend.js';
+import { cpusetV1Mount, v1Backend } from './shield-v1.js';
+import { cpusetV2Mount, v2Backend } from './shield-v2.js';
 
-export type ShieldScope = 'subtree' | 'system';
+export type { ShieldScope } from './shield-backend.js';
 
 export interface ShieldOptions {
   /** 'subtree' (default): this process and its descendants; 'system': every task of our cpuset. */
@@ -43,12 +46,22 @@ export interface ShieldProblem {
 export interface CpuShield {
   readonly cpus: readonly number[];
   readonly scope: ShieldScope;
-  /** The shield's cpuset directory: write a tid to its `tasks` to move it in (or add()). */
+  /** The cgroup version of the cpuset hierarchy the shield is on. */
+  readonly cgroupVersion: 1 | 2;
+  /** The shield's cpuset directory (use add() to move a task in). */
   readonly shieldPath: string;
-  /** Where the moved tasks run now. */
+  /**
+   * Where the moved tasks run now; on v2 with scope 'system' nothing moves, and this is the
+   * root cgroup the partition was made under.
+   */
   readonly systemPath: string;
-  /** True when the shield is cpu_exclusive (no other cpuset may use its CPUs). */
+  /**
+   * True when no other cpuset may use the shield's CPUs: v1 cpu_exclusive; v2 a partition
+   * (scope 'system' only: in 'subtree' scope a partition would take the CPUs from others).
+   */
   readonly exclusive: boolean;
+  /** v2: what cpuset.cpus.partition reads back ('isolated', 'root' or 'member'); v1: null. */
+  readonly partition: string | null;
   /** Tasks moved off the shielded CPUs. */
   readonly moved: readonly number[];
   /** Tasks that could not move (kernel threads, per-CPU threads), listed, not hidden. */
@@ -56,62 +69,41 @@ export interface CpuShield {
   /** IRQs steered off the shield ('system' scope), and those that refused. */
   readonly irqsMoved: readonly number[];
   readonly irqsUnmovable: readonly ShieldProblem[];
-  /** Moves a task (pid or tid: one task) into the shield. */
+  /**
+   * Moves a task into the shield: v1 one task (pid or tid), v2 a whole process (a thread
+   * that is not its process's leader is refused, never widened to its process).
+   */
   add(id: number): void;
+  /** Moves a task out of the shield again: to the system set, or back where it came from. */
+  remove(id: number): void;
   /** Puts every task, IRQ and file back as it was; idempotent. */
   release(): Promise<void>;
 }
 
-/** What a holder writes down so a later process can undo its shield if it dies. */
-interface ShieldState {
-  owner: number;
-  ownerStart: string;
-  base: string;
-  shieldDir: string;
-  systemDir: string;
-  /** tid -> the cpuset path (relative to the mount) it came from. */
-  origins: Record<string, string>;
-  /** IRQ -> its smp_affinity_list before. */
-  irqs: Record<string, string>;
-}
-
 const STATE_DIR = path.join(os.tmpdir(), 'core-process-shields');
 
-function read(file: string): string {
-  return readFileSync(file, 'utf8').trim();
+/** The backend for this host's cpuset hierarchy: v1 where it is mounted, else v2, else null. */
+function hostBackend(): ShieldBackend | null {
+  const v1 = cpusetV1Mount();
+  if (v1 !== null) return v1Backend(v1);
+  const v2 = cpusetV2Mount();
+  return v2 === null ? null : v2Backend(v2);
 }
 
-/** The cgroup v1 cpuset mount point, or null. */
-export function cpusetMount(): string | null {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of info.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const [fstype, , opts] = right.split(' ');
-    if (fstype === 'cgroup' && opts?.split(',').includes('cpuset')) {
-      return left.split(' ')[4] ?? null;
-    }
-  }
-  return null;
+/**
+ * Which cpuset hierarchy shieldCpus would use here: its cgroup version and mount, or null.
+ * @example
+ * shieldHierarchy(); // { version: 1, mount: '/sys/fs/cgroup/cpuset' } on a hybrid host
+ */
+export function shieldHierarchy(): { version: 1 | 2; mount: string } | null {
+  const b = hostBackend();
+  return b === null ? null : { version: b.version, mount: b.mount };
 }
 
 function startTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-function cpusetOf(tid: number): string | null {
-  try {
-    return read(`/proc/${tid}/cpuset`);
   } catch {
     return null;
   }
@@ -125,74 +117,18 @@ function commOf(tid: number): string {
   }
 }
 
-/** Every thread of every process below `root` (itself included), by the ppid tree. */
-function subtreeTasks(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(e));
-      children.set(ppid, list);
-    } catch {
-      // gone
-    }
-  }
-  const pids: number[] = [];
-  const todo = [root];
-  while (todo.length > 0) {
-    const p = todo.pop() as number;
-    pids.push(p);
-    todo.push(...(children.get(p) ?? []));
-  }
-  return pids.flatMap((p) => {
-    try {
-      return readdirSync(`/proc/${p}/task`).map(Number);
-    } catch {
-      return [];
-    }
-  });
-}
-
-function moveTask(dir: string, tid: number): string | null {
-  try {
-    writeFileSync(path.join(dir, 'tasks'), String(tid));
-    return null;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? 'EIO';
-  }
-}
-
-function shieldFailure(what: string, why: string, code?: string): ProcessError {
-  const kind = code === 'EACCES' || code === 'EPERM' ? 'PermissionDenied' : 'Unsupported';
-  return new ProcessError(kind, `shieldCpus: ${what}: ${why}${code ? ` (${code})` : ''}`, {
-    code,
-  });
-}
-
 function stateFile(owner: number): string {
   return path.join(STATE_DIR, `${owner}.json`);
 }
 
 /** Undoes what a state says, synchronously (exit, SIGTERM, recovery). Best effort per item. */
-function undo(mount: string, s: ShieldState): void {
-  const back = (tid: number) => {
-    const origin = s.origins[String(tid)] ?? s.base;
-    if (moveTask(path.join(mount, origin), tid) !== null) moveTask(path.join(mount, s.base), tid);
-  };
+function undo(b: ShieldBackend, s: ShieldState): void {
   for (const dir of [s.shieldDir, s.systemDir]) {
-    let tids: number[] = [];
-    try {
-      tids = read(path.join(mount, dir, 'tasks'))
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      continue;
+    if (dir === null) continue;
+    for (const id of b.members(path.join(b.mount, dir))) {
+      const origin = s.origins[String(id)] ?? s.base;
+      if (b.move(path.join(b.mount, origin), id) !== null) b.move(path.join(b.mount, s.base), id);
     }
-    for (const tid of tids) back(tid);
   }
   for (const [irq, list] of Object.entries(s.irqs)) {
     try {
@@ -201,13 +137,7 @@ function undo(mount: string, s: ShieldState): void {
       // the IRQ went away
     }
   }
-  for (const dir of [s.shieldDir, s.systemDir]) {
-    try {
-      rmdirSync(path.join(mount, dir));
-    } catch {
-      // already gone, or a task raced in: the next recovery retries
-    }
-  }
+  b.teardown(s);
   rmSync(stateFile(s.owner), { force: true });
 }
 
@@ -219,8 +149,7 @@ function undo(mount: string, s: ShieldState): void {
  * recoverShields(); // [4711] when pid 4711 held a shield and was killed
  */
 export function recoverShields(): number[] {
-  const mount = cpusetMount();
-  if (mount === null || !existsSync(STATE_DIR)) return [];
+  if (!existsSync(STATE_DIR)) return [];
   const done: number[] = [];
   for (const f of readdirSync(STATE_DIR)) {
     let s: ShieldState;
@@ -230,7 +159,9 @@ export function recoverShields(): number[] {
       continue;
     }
     if (startTime(s.owner) === s.ownerStart) continue; // alive: its own to release
-    undo(mount, s);
+    const mount = s.mount ?? cpusetV1Mount();
+    if (mount === null) continue;
+    undo(s.version === 2 ? v2Backend(mount) : v1Backend(mount), s);
     done.push(s.owner);
   }
   return done;
@@ -239,9 +170,10 @@ export function recoverShields(): number[] {
 /**
  * Shields `cpus`: moves the movable tasks of the scope off them into a sibling cpuset and
  * makes a cpuset of those CPUs alone (exclusive where the kernel allows), for `add(tid)`.
- * Rejects Unsupported where there is no cgroup v1 cpuset hierarchy (cgroup v2
- * cpuset.cpus.partition is not done yet), PermissionDenied without write access to it,
- * InvalidCommand for CPUs that are not ours or would leave no CPU for the rest.
+ * Works on the cgroup v1 cpuset hierarchy and on cgroup v2 (cpuset.cpus.partition for scope
+ * 'system'). Rejects Unsupported where neither offers a cpuset, PermissionDenied without
+ * write access to it, InvalidCommand for CPUs that are not ours or would leave no CPU for
+ * the rest.
  * @example
  * const shield = await shieldCpus([1]);
  * shield.add(rtThread.tid); // now alone on CPU 1
@@ -256,17 +188,18 @@ export async function shieldCpus(
   if (scope !== 'subtree' && scope !== 'system') {
     throw invalid('scope', scope, "must be 'subtree' or 'system'");
   }
-  const mount = cpusetMount();
-  if (mount === null) {
+  const b = hostBackend();
+  if (b === null) {
     throw shieldFailure(
-      'no cgroup v1 cpuset hierarchy is mounted',
-      'only the v1 cpuset (cpu_exclusive) is implemented; cgroup v2 cpuset.cpus.partition is not yet',
+      'no cpuset hierarchy',
+      'neither a cgroup v1 cpuset mount nor a cgroup v2 mount offering the cpuset controller',
     );
   }
   recoverShields();
-  const base = cpusetOf(process.pid) ?? '/';
-  const baseDir = path.join(mount, base);
-  const parentCpus = parseList(read(path.join(baseDir, 'cpuset.effective_cpus')));
+  const base = b.base(scope);
+  // No trailing slash for the root cgroup: it is printed and compared.
+  const baseDir = path.join(b.mount, base).replace(/(.)\/$/, '$1');
+  const parentCpus = b.cpus(base);
   const outside = wanted.filter((c) => !parentCpus.includes(c));
   if (outside.length > 0) {
     throw invalid(
@@ -283,16 +216,16 @@ export async function shieldCpus(
       'would shield every CPU of our cpuset and leave none for the rest',
     );
   }
-  const mems = read(path.join(baseDir, 'cpuset.effective_mems'));
   const tag = `core-shield-${process.pid}`;
-  const shieldDir = path.posix.join(base, `${tag}-shield`);
-  const systemDir = path.posix.join(base, `${tag}-system`);
   const state: ShieldState = {
+    version: b.version,
+    mount: b.mount,
     owner: process.pid,
     ownerStart: startTime(process.pid) ?? '',
     base,
-    shieldDir,
-    systemDir,
+    shieldDir: path.posix.join(base, `${tag}-shield`),
+    systemDir:
+      b.version === 2 && scope === 'system' ? null : path.posix.join(base, `${tag}-system`),
     origins: {},
     irqs: {},
   };
@@ -300,49 +233,33 @@ export async function shieldCpus(
     mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
     writeFileSync(stateFile(process.pid), JSON.stringify(state));
   };
+  let made: { exclusive: boolean; partition: string | null };
   try {
     save(); // before the first change: a SIGKILL from here on is recoverable
-    for (const [dir, list] of [
-      [shieldDir, wanted],
-      [systemDir, rest],
-    ] as const) {
-      const full = path.join(mount, dir);
-      mkdirSync(full);
-      // v1 refuses tasks until both cpus and mems are set (ENOSPC).
-      writeFileSync(path.join(full, 'cpuset.mems'), mems);
-      writeFileSync(path.join(full, 'cpuset.cpus'), list.join(','));
-    }
+    made = b.create(state, wanted, rest, scope);
+    save();
   } catch (e) {
+    undo(b, state);
+    if (e instanceof ProcessError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    undo(mount, state);
     throw shieldFailure(`cannot create cpusets under ${baseDir}`, (e as Error).message, code);
   }
-  let exclusive = false;
-  try {
-    writeFileSync(path.join(mount, shieldDir, 'cpuset.cpu_exclusive'), '1');
-    exclusive = true;
-  } catch {
-    // A sibling cpuset shares these CPUs: the shield still works, without the guarantee.
-  }
-  const tasks =
-    scope === 'subtree'
-      ? subtreeTasks(process.pid)
-      : read(path.join(baseDir, 'tasks')).split('\n').filter(Boolean).map(Number);
+  const shieldFull = path.join(b.mount, state.shieldDir);
+  const systemFull = state.systemDir === null ? baseDir : path.join(b.mount, state.systemDir);
   const moved: number[] = [];
   const unmovable: ShieldProblem[] = [];
-  const systemFull = path.join(mount, systemDir);
-  for (const tid of tasks) {
-    const origin = cpusetOf(tid);
+  for (const id of b.candidates(scope, base)) {
+    const origin = b.locate(id);
     if (origin === null) continue; // exited
     if (scope === 'subtree' && origin !== base) continue; // not in our cpuset: leave it
-    state.origins[String(tid)] = origin;
-    const err = moveTask(systemFull, tid);
-    if (err === null) moved.push(tid);
+    state.origins[String(id)] = origin;
+    const err = b.move(systemFull, id);
+    if (err === null) moved.push(id);
     else {
-      delete state.origins[String(tid)];
+      delete state.origins[String(id)];
       unmovable.push({
-        id: tid,
-        what: commOf(tid),
+        id,
+        what: commOf(id),
         why: err === 'EINVAL' ? 'kernel or per-CPU thread' : err,
       });
     }
@@ -357,7 +274,7 @@ export async function shieldCpus(
     released = true;
     process.off('exit', releaseSync);
     process.off('SIGTERM', onTerm);
-    undo(mount, state);
+    undo(b, state);
   };
   const onTerm = () => {
     releaseSync();
@@ -366,29 +283,47 @@ export async function shieldCpus(
   };
   process.once('exit', releaseSync);
   process.once('SIGTERM', onTerm);
+  const located = (op: string, id: number): string => {
+    if (released) throw shieldFailure(op, 'the shield has been released');
+    const origin = b.locate(id);
+    if (origin === null) {
+      throw new ProcessError('NotFound', `shieldCpus ${op}: no task ${id}`, { code: 'ESRCH' });
+    }
+    return origin;
+  };
   return {
     cpus: wanted,
     scope,
-    shieldPath: path.join(mount, shieldDir),
+    cgroupVersion: b.version,
+    shieldPath: shieldFull,
     systemPath: systemFull,
-    exclusive,
+    exclusive: made.exclusive,
+    partition: made.partition,
     moved,
     unmovable,
     irqsMoved,
     irqsUnmovable,
     add(id: number) {
-      if (released) throw shieldFailure('add', 'the shield has been released');
-      const origin = cpusetOf(id);
-      if (origin === null) {
-        throw new ProcessError('NotFound', `shieldCpus add: no task ${id}`, { code: 'ESRCH' });
-      }
-      if (state.origins[String(id)] === undefined && origin !== systemDir) {
+      const origin = located('add', id);
+      const refused = b.refuse(id);
+      if (refused !== null) throw shieldFailure('add', refused, 'EOPNOTSUPP');
+      if (state.origins[String(id)] === undefined && origin !== state.systemDir) {
         state.origins[String(id)] = origin;
       }
-      const err = moveTask(path.join(mount, shieldDir), id);
+      const err = b.move(shieldFull, id);
       if (err !== null)
         throw shieldFailure(`cannot move task ${id} into the shield`, commOf(id), err);
       save();
+    },
+    remove(id: number) {
+      located('remove', id);
+      const back =
+        state.systemDir !== null && moved.includes(id)
+          ? systemFull
+          : path.join(b.mount, state.origins[String(id)] ?? base);
+      const err = b.move(back, id);
+      if (err !== null)
+        throw shieldFailure(`cannot move task ${id} out of the shield`, commOf(id), err);
     },
     async release() {
       releaseSync();
@@ -441,13 +376,4 @@ function irqName(irq: string): string {
   } catch {
     return `irq ${irq}`;
   }
-}
-
-function parseList(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.split(',').filter(Boolean)) {
-    const [a, b] = part.split('-').map(Number) as [number, number | undefined];
-    for (let c = a; c <= (b ?? a); c++) out.push(c);
-  }
-  return out;
 }

@@ -1,10 +1,11 @@
 // `core-process shield --cpus 1 -- cmd` (scope subtree only): the command sees itself alone
 // on the CPU from its first instruction, its exit code comes back, and afterwards no cpuset
 // of ours is left in the hierarchy.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { onlineCpus } from '../../lib/sched/cpus.js';
-import { cpusetMount } from '../../lib/sched/shield.js';
+import { shieldHierarchy } from '../../lib/sched/shield.js';
 import { Cli, compiledCli, type OnFinished } from './cli.js';
 
 let bin: string;
@@ -14,7 +15,7 @@ beforeAll(async () => {
 
 const cli = (onTestFinished: OnFinished) => new Cli(bin, onTestFinished);
 const root = process.getuid?.() === 0;
-const mount = cpusetMount();
+const mount = shieldHierarchy()?.mount ?? null;
 const usable = root && mount !== null && onlineCpus().length >= 2;
 
 describe('core-process shield', () => {
@@ -39,7 +40,9 @@ describe('core-process shield', () => {
         moved: number;
       };
       expect(report.cpus).toEqual([1]);
-      expect(readdirSync(mount as string).filter((d) => d.startsWith('core-shield-'))).toEqual([]);
+      // Made under our own cpuset cgroup (v1 or v2 alike, /proc/self/cpuset names it).
+      const ours = path.join(mount as string, readFileSync('/proc/self/cpuset', 'utf8').trim());
+      expect(readdirSync(ours).filter((d) => d.startsWith('core-shield-'))).toEqual([]);
     },
   );
 

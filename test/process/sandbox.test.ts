@@ -23,7 +23,7 @@ import { asRoot, needsTool } from '../optional.js';
 import { childEnv, compiledLib, FIXTURES, removeCompiledLib, runNode } from '../subprocess.js';
 
 const suite = needsTool('gcc', existsSync('/usr/bin/gcc'), 'apt-get install gcc');
-const { describeRoot } = asRoot('a setuid-root probe and running it as uid 65534');
+const { describeRoot, itRoot } = asRoot('a setuid-root probe and running it as uid 65534');
 
 let dir: string;
 let probe: string;
@@ -185,12 +185,16 @@ suite('sandbox.filesystem (Landlock)', () => {
         ],
         { sandbox: { filesystem: { write: [inside] } } },
       );
+      // Below ABI 3 the read-only mounts answer first (sandbox-fs.test.ts covers that path).
+      const ro = native.sandboxInfo().landlockAbi < 3;
       expect(r.out).toEqual({
         [`write:${path.join(inside, 'new')}`]: '0',
-        [`write:${path.join(outside, 'new')}`]: 'EACCES',
-        [`truncate:${path.join(outside, 'victim')}`]: 'EACCES',
-        [`rename:${path.join(inside, 'a')}:${path.join(outside, 'moved')}`]: 'EACCES',
-        [`link:${path.join(inside, 'a')}:${path.join(outside, 'linked')}`]: 'EACCES',
+        [`write:${path.join(outside, 'new')}`]: ro ? 'EROFS' : 'EACCES',
+        [`truncate:${path.join(outside, 'victim')}`]: ro ? 'EROFS' : 'EACCES',
+        [`rename:${path.join(inside, 'a')}:${path.join(outside, 'moved')}`]: ro
+          ? 'EXDEV'
+          : 'EACCES',
+        [`link:${path.join(inside, 'a')}:${path.join(outside, 'linked')}`]: ro ? 'EROFS' : 'EACCES',
         [`read:${path.join(outside, 'victim')}`]: '0',
         'read:/etc/hostname': '0',
       });
@@ -202,6 +206,24 @@ suite('sandbox.filesystem (Landlock)', () => {
       rmSync(inside, { recursive: true, force: true });
       rmSync(outside, { recursive: true, force: true });
     }
+  });
+
+  it('child.sandbox names what enforced each part: Landlock alone at ABI >= 3, seccomp, the namespaces', async () => {
+    const abi = native.sandboxInfo().landlockAbi;
+    const c = spawn({
+      program: 'true',
+      sandbox: { filesystem: { write: [dir] }, syscalls: 'default', network: 'none' },
+    });
+    await c.exited;
+    expect(c.sandbox).toEqual({
+      noNewPrivileges: true,
+      newSession: true,
+      filesystem: abi >= 3 ? [`landlock-abi${abi}`] : [`landlock-abi${abi}`, 'mount-readonly'],
+      syscalls: 'seccomp',
+      network: 'network-namespace',
+      privateTmp: null,
+      userNamespace: process.geteuid?.() !== 0,
+    });
   });
 
   it('read roots narrow reading: a file outside them is EACCES', async () => {
@@ -307,6 +329,19 @@ describe('sandbox.privateTmp', () => {
     }
   });
 
+  itRoot(
+    'a root caller dropping to uid 65534 still gets its private /tmp (mounted before the uid switch)',
+    async () => {
+      const r = await run('sh', ['-c', 'id -u; echo x > /tmp/f && cat /tmp/f'], {
+        uid: 65534,
+        gid: 65534,
+        sandbox: { privateTmp: true },
+        reject: false,
+      });
+      expect({ stdout: r.stdout, code: r.status.code }).toEqual({ stdout: '65534\nx\n', code: 0 });
+    },
+  );
+
   it('with Landlock write roots, the private /tmp stays writable and everything else outside them does not', async () => {
     const r = await run(
       'sh',
@@ -387,7 +422,10 @@ describeRoot('sandbox as an unprivileged user (uid 65534)', () => {
 
   it('seccomp and Landlock work without privileges', () => {
     expect(report.seccomp).toMatchObject({ unshare: 'EPERM', 'clone-newuser': 'EPERM' });
-    expect(report.landlock).toMatchObject({ 'write:/tmp/core-process-nobody-denied': 'EACCES' });
+    expect(report.landlock).toMatchObject({
+      'write:/tmp/core-process-nobody-denied':
+        native.sandboxInfo().landlockAbi < 3 ? 'EROFS' : 'EACCES',
+    });
   });
 
   it('limits without a writable cgroup are PermissionDenied naming the controller, nothing started', () => {
