@@ -2,7 +2,8 @@
 // Fetches what the VM lanes boot, into ~/.cache/core-process/vm/<lane>/root: Debian 12's
 // current 6.1 kernel package and busybox-static of the lane's architecture, downloaded with
 // apt-get and unpacked with dpkg -x (nothing is installed on the host), then depmod over the
-// unpacked modules (their package's postinst would do that). Run from .ci/run, never at test
+// unpacked modules (their package's postinst would do that); for arm64 also the official arm64
+// Node of the host's version, from npm (scripts/lib/node-line.js). Run from .ci/run, never at test
 // time.
 //
 //   node scripts/vm/fetch.js              # every lane
@@ -13,12 +14,16 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { nodeBinary } from '../lib/node-line.js';
 import { LANES, laneByName, laneDir, laneFiles } from './lanes.js';
 
 const run = (cmd, args, opts = {}) =>
   execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], ...opts });
 
 function fetchLane(lane) {
+  // A foreign lane runs the official Node of the host's version, for its architecture.
+  if (lane.foreign)
+    console.log(`vm fetch: ${lane.name} node: ${nodeBinary(process.versions.node, lane.debArch)}`);
   if (laneFiles(lane).ok) {
     console.log(`vm fetch: ${lane.name} already in ${laneDir(lane)}`);
     return;

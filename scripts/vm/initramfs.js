@@ -107,7 +107,7 @@ $B poweroff -f
  * The initramfs for a lane, as one uncompressed newc archive.
  * @param {{ busybox: string, modules: string }} files  from laneFiles()
  * @param {string[]} modules  module paths under files.modules, in load order
- * @example writeFileSync(initrd, buildInitramfs(laneFiles(lane), moduleOrder(lane, files)))
+ * @example writeFileSync(initrd, buildInitramfs(laneFiles(lane), moduleOrder(files)))
  */
 export function buildInitramfs(files, modules) {
   const entries = [

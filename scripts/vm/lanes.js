@@ -100,7 +100,7 @@ export function laneFiles(lane) {
  * in RAM, virtio-rng seeds the guest's entropy pool for Node's startup.
  * @returns {string[]} paths relative to the modules directory
  */
-export function moduleOrder(lane, files) {
+export function moduleOrder(files) {
   const root = path.dirname(path.dirname(path.dirname(files.modules))); // <dir>/root
   const out = execFileSync(
     '/usr/sbin/modprobe',

@@ -100,7 +100,7 @@ export async function runInVm(o) {
   const started = Date.now();
   try {
     const initrd = path.join(out, 'initrd.cpio');
-    writeFileSync(initrd, buildInitramfs(files, moduleOrder(lane, files)));
+    writeFileSync(initrd, buildInitramfs(files, moduleOrder(files)));
     const node = guestNode(lane);
     writeFileSync(
       path.join(out, 'vm.env'),
@@ -177,7 +177,11 @@ export async function runInVm(o) {
           if (!existsSync(t.file)) continue;
           t.fd = openSync(t.file, 'r');
         }
-        for (let n; (n = readSync(t.fd, buf)) > 0; ) t.sink?.(buf.toString('utf8', 0, n));
+        for (;;) {
+          const n = readSync(t.fd, buf);
+          if (n <= 0) break;
+          t.sink?.(buf.toString('utf8', 0, n));
+        }
       }
     };
     const timer = setInterval(pump, 200);
