@@ -21,8 +21,10 @@ import { spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
   rmSync,
@@ -84,7 +86,8 @@ export function missingFor(lane) {
  * @param {number} [o.timeoutSeconds]
  * @param {(chunk: string) => void} [o.onOutput]  the command's output (stdout and stderr) as it comes
  * @param {(chunk: string) => void} [o.onConsole]  the guest's serial console as it comes
- * @returns {Promise<{ code: number | null, seconds: number, console: string, why?: string }>}
+ * @returns {Promise<{ code: number | null, seconds: number, console: string, why?: string, results: Record<string, string> }>}
+ *   results: the files the command wrote into $VM_RESULTS (a directory shared with the host)
  * @example const r = await runInVm({ lane: laneByName('x64'), argv: ['uname', '-r'] }); // r.code 0
  */
 export async function runInVm(o) {
@@ -99,6 +102,7 @@ export async function runInVm(o) {
   const out = mkdtempSync(path.join(os.tmpdir(), `core-process-vm-${lane.name}-`));
   const started = Date.now();
   try {
+    mkdirSync(path.join(out, 'results'));
     const initrd = path.join(out, 'initrd.cpio');
     writeFileSync(initrd, buildInitramfs(files, moduleOrder(files)));
     const node = guestNode(lane);
@@ -114,6 +118,7 @@ export async function runInVm(o) {
         : [path.dirname(process.execPath), process.env.PATH].filter(Boolean).join(':'),
       ...(lane.foreign ? { LD_LIBRARY_PATH: '/usr/aarch64-linux-gnu/lib' } : {}),
       CORE_PROCESS_VM: lane.name,
+      VM_RESULTS: '/run/vm/out/results',
       CORE_PROCESS_TEST_TIME_SCALE: String(TIME_SCALE[lane.name] ?? 5),
       ...o.env,
     };
@@ -198,13 +203,20 @@ export async function runInVm(o) {
     clearInterval(timer);
     pump();
     for (const t of tails) if (t.fd >= 0) closeSync(t.fd);
+    const resultsDir = path.join(out, 'results');
+    const results = Object.fromEntries(
+      (existsSync(resultsDir) ? readdirSync(resultsDir) : []).map((f) => [
+        f,
+        readFileSync(path.join(resultsDir, f), 'utf8'),
+      ]),
+    );
     const rcFile = path.join(out, 'rc');
     const code = existsSync(rcFile) ? Number(readFileSync(rcFile, 'utf8').trim()) : null;
     if (code === null && !why) {
       why = `the guest stopped without an exit code (qemu exit ${qemuCode}${qemuErr ? `: ${qemuErr.trim()}` : ''})`;
     }
     const consoleText = existsSync(consoleFile) ? readFileSync(consoleFile, 'utf8') : '';
-    return { code, seconds: (Date.now() - started) / 1000, console: consoleText, why };
+    return { code, seconds: (Date.now() - started) / 1000, console: consoleText, why, results };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

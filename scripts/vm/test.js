@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+// npm run test:vm: the suites that depend on the kernel's cgroup layout, namespaces, Landlock,
+// seccomp and scheduling, run on the kernels users run (scripts/vm/run.js boots them):
+//
+//   x64-6.1    Debian 12's amd64 kernel, pure cgroup v2 with every controller delegated:
+//              vitest over X64_SUITES against this checkout (its build/ and lib/).
+//   arm64-6.1  Debian 12's arm64 kernel under qemu-system-aarch64, the official arm64 Node,
+//              the linux-arm64 prebuild: scripts/smoke.mjs (spawn, sandbox, sched, limits).
+//
+//   npm run test:vm                       # both lanes
+//   npm run test:vm -- --lane x64-6.1     # one lane
+//   npm run test:vm -- --lane x64 test/process/limits.test.ts   # other files in that lane
+//
+// Ends with the counts per lane and one closing line. A lane that cannot boot here (no qemu,
+// no fetched kernel) is skipped with a line saying how to get it, except under CI, where that
+// is a failure. Needs: apt-get install qemu-system-x86 qemu-system-arm kmod libc6-arm64-cross,
+// node scripts/vm/fetch.js, and for arm64 the prebuild:
+// PREBUILD_TARGETS=linux-arm64-glibc node scripts/prebuild-all.js
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LANES, laneByName } from './lanes.js';
+import { missingFor, runInVm } from './run.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The x64 lane's files: every suite whose outcome depends on the cgroup layout (v2 limits,
+ * containment, orphan and adoption leases, shieldCpus), on the kernel's sandbox features
+ * (Landlock ABI, seccomp, namespaces) or on the scheduler, and the supervision and crash
+ * paths built on them. Left out, as kernel-independent or too slow to emulate: the spawn
+ * behaviour suites (the arm64 smoke covers their core), hardening/stress (thousands of
+ * children), sched/latency (wall-clock jitter means nothing under TCG).
+ */
+export const X64_SUITES = [
+  'test/process/limits.test.ts',
+  'test/process/containment.test.ts',
+  'test/process/orphans.test.ts',
+  'test/process/adopt.test.ts',
+  'test/process/subreaper.test.ts',
+  'test/process/sandbox.test.ts',
+  'test/service/sandbox.test.ts',
+  'test/sched/shield.test.ts',
+  'test/sched/spawn.test.ts',
+  'test/cli/crash.test.ts',
+  'test/cli/sandbox.test.ts',
+];
+
+const ARM64_ADDON = path.join(root, 'prebuilds', 'linux-arm64', '@core+process.glibc.node');
+
+/** lib/ compiled on the host for the guest's subprocesses (tsc under TCG takes minutes). */
+function compileLib() {
+  const out = path.join(root, 'node_modules', '.cache', 'core-process-vm-lib');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(path.dirname(out), { recursive: true });
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(
+    process.execPath,
+    [
+      tsc,
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      out,
+      '--declaration',
+      'false',
+      '--sourceMap',
+      'false',
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+  return out;
+}
+
+const prefix = (lane) => (s) => process.stdout.write(s.replace(/^(?=.)/gm, `[${lane}] `));
+
+async function x64Lane(lane, lib, files) {
+  const r = await runInVm({
+    lane,
+    cwd: root,
+    argv: [
+      'node',
+      'node_modules/vitest/vitest.mjs',
+      'run',
+      '--project',
+      'default',
+      '--maxWorkers',
+      '1',
+      '--reporter',
+      'default',
+      '--reporter',
+      'json',
+      '--outputFile.json',
+      '/run/vm/out/results/vitest.json',
+      ...files,
+    ],
+    env: { CORE_PROCESS_COMPILED_LIB: lib, NO_COLOR: '1' },
+    onOutput: prefix(lane.name),
+  });
+  const json = r.results['vitest.json'];
+  if (!json) return { ...r, counts: null };
+  const v = JSON.parse(json);
+  return {
+    ...r,
+    counts: {
+      passed: v.numPassedTests,
+      failed: v.numFailedTests,
+      skipped: v.numPendingTests + v.numTodoTests,
+    },
+  };
+}
+
+async function arm64Lane(lane, lib) {
+  if (!existsSync(ARM64_ADDON)) {
+    return {
+      code: null,
+      why: `no ${path.relative(root, ARM64_ADDON)} (PREBUILD_TARGETS=linux-arm64-glibc node scripts/prebuild-all.js)`,
+      counts: null,
+      seconds: 0,
+    };
+  }
+  let out = '';
+  const show = prefix(lane.name);
+  const r = await runInVm({
+    lane,
+    cwd: root,
+    argv: ['node', 'scripts/smoke.mjs', path.join(lib, 'index.js')],
+    env: { CORE_PROCESS_ADDON: ARM64_ADDON },
+    onOutput: (s) => {
+      out += s;
+      show(s);
+    },
+  });
+  // One line per check: "ok   name", "FAIL name", "skip name".
+  const count = (re) => out.split('\n').filter((l) => re.test(l)).length;
+  return {
+    ...r,
+    counts: { passed: count(/^ok {3}/), failed: count(/^FAIL /), skipped: count(/^skip /) },
+  };
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const i = args.indexOf('--lane');
+  const only = i < 0 ? null : laneByName(args[i + 1]);
+  const files = args.filter((a, j) => a !== '--lane' && j !== i + 1);
+  const lanes = only ? [only] : Object.values(LANES);
+  const started = Date.now();
+  const lib = compileLib();
+  const rows = [];
+  for (const lane of lanes) {
+    const missing = missingFor(lane);
+    if (missing.length > 0) {
+      const line = `${lane.name}: SKIPPED, cannot boot here: missing ${missing.join('; ')}`;
+      console.log(line);
+      rows.push({ lane, skipped: line });
+      continue;
+    }
+    console.log(`=== ${lane.name}: booting`);
+    const r =
+      lane.name === 'x64-6.1'
+        ? await x64Lane(lane, lib, files.length > 0 ? files : X64_SUITES)
+        : await arm64Lane(lane, lib);
+    rows.push({ lane, ...r });
+  }
+  console.log('\n=== test:vm, per lane');
+  let bad = 0;
+  for (const row of rows) {
+    if (row.skipped) {
+      if (process.env.CI) bad++;
+      console.log(`  ${row.skipped}`);
+      continue;
+    }
+    const c = row.counts;
+    const counts = c ? `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped` : 'no counts';
+    const ok = row.code === 0 && c !== null && c.failed === 0;
+    if (!ok) bad++;
+    console.log(
+      `  ${row.lane.name}: ${counts}; exit ${row.code ?? `none (${row.why})`} [${row.seconds.toFixed(0)} s]`,
+    );
+  }
+  const secs = ((Date.now() - started) / 1000).toFixed(0);
+  console.log(
+    bad === 0
+      ? `test:vm: all lanes passed [${secs} s]`
+      : `test:vm: ${bad} lane(s) failed or could not run [${secs} s]`,
+  );
+  process.exit(bad === 0 ? 0 : 1);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
