@@ -86,7 +86,8 @@ export function missingFor(lane) {
  * @param {number} [o.timeoutSeconds]
  * @param {(chunk: string) => void} [o.onOutput]  the command's output (stdout and stderr) as it comes
  * @param {(chunk: string) => void} [o.onConsole]  the guest's serial console as it comes
- * @returns {Promise<{ code: number | null, seconds: number, console: string, why?: string, results: Record<string, string> }>}
+ * @returns {Promise<{ code: number | null, seconds: number, cpuSeconds: number, console: string, why?: string, results: Record<string, string> }>}
+ *   cpuSeconds: qemu's CPU time, which on an idle 2-core host is about the wall time times 2
  *   results: the files the command wrote into $VM_RESULTS (a directory shared with the host)
  * @example const r = await runInVm({ lane: laneByName('x64'), argv: ['uname', '-r'] }); // r.code 0
  */
@@ -176,7 +177,17 @@ export async function runInVm(o) {
       { file: consoleFile, fd: -1, sink: o.onConsole },
     ];
     const buf = Buffer.alloc(1 << 16);
+    // qemu's CPU time (utime + stime, /proc/<pid>/stat fields 14-15), the last sample before
+    // it exits: the guest's cost independent of how loaded the host is.
+    let cpuTicks = 0;
     const pump = () => {
+      try {
+        const stat = readFileSync(`/proc/${qemu.pid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpuTicks = Number(f[11]) + Number(f[12]);
+      } catch {
+        // exited
+      }
       for (const t of tails) {
         if (t.fd < 0) {
           if (!existsSync(t.file)) continue;
@@ -216,7 +227,15 @@ export async function runInVm(o) {
       why = `the guest stopped without an exit code (qemu exit ${qemuCode}${qemuErr ? `: ${qemuErr.trim()}` : ''})`;
     }
     const consoleText = existsSync(consoleFile) ? readFileSync(consoleFile, 'utf8') : '';
-    return { code, seconds: (Date.now() - started) / 1000, console: consoleText, why, results };
+    const cpuSeconds = cpuTicks / 100; // USER_HZ is 100 on Linux
+    return {
+      code,
+      seconds: (Date.now() - started) / 1000,
+      cpuSeconds,
+      console: consoleText,
+      why,
+      results,
+    };
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
@@ -266,7 +285,9 @@ async function main() {
     console.error(`vm: ${lane.name}: ${r.why} [${r.seconds.toFixed(1)} s]`);
     process.exit(125);
   }
-  console.error(`vm: ${lane.name}: exit ${r.code} [${r.seconds.toFixed(1)} s]`);
+  console.error(
+    `vm: ${lane.name}: exit ${r.code} [${r.seconds.toFixed(1)} s, qemu CPU ${r.cpuSeconds.toFixed(0)} s]`,
+  );
   process.exit(r.code);
 }
 

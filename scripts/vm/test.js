@@ -158,11 +158,14 @@ async function main() {
       continue;
     }
     console.log(`=== ${lane.name}: booting`);
+    const suites = files.length > 0 ? files : X64_SUITES;
     const r =
+      lane.name === 'x64-6.1' ? await x64Lane(lane, lib, suites) : await arm64Lane(lane, lib);
+    const ran =
       lane.name === 'x64-6.1'
-        ? await x64Lane(lane, lib, files.length > 0 ? files : X64_SUITES)
-        : await arm64Lane(lane, lib);
-    rows.push({ lane, ...r });
+        ? `vitest over ${suites.join(' ')}`
+        : 'scripts/smoke.mjs with the linux-arm64 prebuild and the official arm64 Node';
+    rows.push({ lane, ran, ...r });
   }
   console.log('\n=== test:vm, per lane');
   let bad = 0;
@@ -177,8 +180,9 @@ async function main() {
     const ok = row.code === 0 && c !== null && c.failed === 0;
     if (!ok) bad++;
     console.log(
-      `  ${row.lane.name}: ${counts}; exit ${row.code ?? `none (${row.why})`} [${row.seconds.toFixed(0)} s]`,
+      `  ${row.lane.name}: ${counts}; exit ${row.code ?? `none (${row.why})`} [${row.seconds.toFixed(0)} s, qemu CPU ${row.cpuSeconds?.toFixed(0) ?? 0} s]`,
     );
+    console.log(`    ran: ${row.ran}`);
   }
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   console.log(
