@@ -22,6 +22,7 @@ export default defineConfig({
   test: {
     testTimeout: 30_000 * scale,
     hookTimeout: 30_000 * scale,
+    teardownTimeout: 10_000 * scale,
     pool: 'forks',
     // Vitest's default on this 2-vCPU machine is one worker (CPUs - 1), which ran the files
     // one after another while most of them wait on child processes: 12 minutes. Two workers

@@ -38,7 +38,7 @@ import { buildInitramfs } from './initramfs.js';
 import { laneByName, laneFiles, moduleOrder } from './lanes.js';
 
 /** How much slower than this host a lane runs test code (TCG), for tests' waits. */
-const TIME_SCALE = { 'x64-6.1': 5, 'arm64-6.1': 10 };
+const TIME_SCALE = { 'x64-6.1': 10, 'arm64-6.1': 20 };
 
 /** Environment passed into the guest from the host's, besides what the harness sets. */
 const PASSED = /^(CI|CORE_PROCESS_\w+|VITEST_\w+|NO_COLOR|FORCE_COLOR|NODE_OPTIONS|STRESS_\w+)$/;

@@ -17,7 +17,7 @@
 // node scripts/vm/fetch.js, and for arm64 the prebuild:
 // PREBUILD_TARGETS=linux-arm64-glibc node scripts/prebuild-all.js
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LANES, laneByName } from './lanes.js';
@@ -49,11 +49,16 @@ export const X64_SUITES = [
 
 const ARM64_ADDON = path.join(root, 'prebuilds', 'linux-arm64', '@core+process.glibc.node');
 
-/** lib/ compiled on the host for the guest's subprocesses (tsc under TCG takes minutes). */
+/**
+ * lib/ compiled on the host for the guest's subprocesses (tsc under TCG takes minutes), inside
+ * node_modules so it resolves its dependencies from this checkout; one per run.
+ */
 function compileLib() {
-  const out = path.join(root, 'node_modules', '.cache', 'core-process-vm-lib');
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(path.dirname(out), { recursive: true });
+  const cache = path.join(root, 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const out = mkdtempSync(path.join(cache, 'core-process-vm-lib-'));
+  chmodSync(out, 0o755); // readable by the other users some tests run as (setpriv)
+  process.on('exit', () => rmSync(out, { recursive: true, force: true }));
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   execFileSync(
     process.execPath,
