@@ -13,6 +13,8 @@
 // Node of the host's version. The guest's Node is slow (TCG: no KVM here), so the harness sets
 // CORE_PROCESS_TEST_TIME_SCALE for tests to scale their waits by.
 //
+// The command's stdout and stderr stream back as it runs; files it writes into $VM_RESULTS come
+// back to runInVm's caller (scripts/vm/test.js: vitest's JSON report).
 // Options: --lane <name> (required), --cpus N (2), --mem MiB (x64 4096, arm64 2048),
 // --timeout S (1800), --env K=V (repeatable), --verbose (the guest console as it boots).
 // Needs the lane fetched first: node scripts/vm/fetch.js (kernels, busybox) and qemu-system-x86

@@ -17,7 +17,7 @@
 // node scripts/vm/fetch.js, and for arm64 the prebuild:
 // PREBUILD_TARGETS=linux-arm64-glibc node scripts/prebuild-all.js
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LANES, laneByName } from './lanes.js';
@@ -50,16 +50,19 @@ export const X64_SUITES = [
 const ARM64_ADDON = path.join(root, 'prebuilds', 'linux-arm64', '@core+process.glibc.node');
 
 /**
- * lib/ compiled on the host for the guest's subprocesses (tsc under TCG takes minutes), inside
+ * lib/ compiled on the host for the guest (tsc under TCG takes minutes), laid out as npm
+ * installs the package (package.json, bin/, dist/) so the CLI tests run it too; inside
  * node_modules so it resolves its dependencies from this checkout; one per run.
+ * @returns {{ lib: string, cli: string }} for CORE_PROCESS_COMPILED_LIB / _CLI
  */
 function compileLib() {
   const cache = path.join(root, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
-  const out = mkdtempSync(path.join(cache, 'core-process-vm-lib-'));
+  const out = mkdtempSync(path.join(cache, 'core-process-vm-'));
   chmodSync(out, 0o755); // readable by the other users some tests run as (setpriv)
   process.on('exit', () => rmSync(out, { recursive: true, force: true }));
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const dist = path.join(out, 'dist');
   execFileSync(
     process.execPath,
     [
@@ -67,7 +70,7 @@ function compileLib() {
       '-p',
       'tsconfig.build.json',
       '--outDir',
-      out,
+      dist,
       '--declaration',
       'false',
       '--sourceMap',
@@ -75,12 +78,16 @@ function compileLib() {
     ],
     { cwd: root, stdio: 'inherit' },
   );
-  return out;
+  copyFileSync(path.join(root, 'package.json'), path.join(out, 'package.json'));
+  mkdirSync(path.join(out, 'bin'));
+  const cli = path.join(out, 'bin', 'core-process.js');
+  copyFileSync(path.join(root, 'bin', 'core-process.js'), cli);
+  return { lib: dist, cli };
 }
 
 const prefix = (lane) => (s) => process.stdout.write(s.replace(/^(?=.)/gm, `[${lane}] `));
 
-async function x64Lane(lane, lib, files) {
+async function x64Lane(lane, compiled, files) {
   const r = await runInVm({
     lane,
     cwd: root,
@@ -100,7 +107,11 @@ async function x64Lane(lane, lib, files) {
       '/run/vm/out/results/vitest.json',
       ...files,
     ],
-    env: { CORE_PROCESS_COMPILED_LIB: lib, NO_COLOR: '1' },
+    env: {
+      CORE_PROCESS_COMPILED_LIB: compiled.lib,
+      CORE_PROCESS_COMPILED_CLI: compiled.cli,
+      NO_COLOR: '1',
+    },
     onOutput: prefix(lane.name),
   });
   const json = r.results['vitest.json'];
@@ -116,7 +127,7 @@ async function x64Lane(lane, lib, files) {
   };
 }
 
-async function arm64Lane(lane, lib) {
+async function arm64Lane(lane, compiled) {
   if (!existsSync(ARM64_ADDON)) {
     return {
       code: null,
@@ -130,7 +141,7 @@ async function arm64Lane(lane, lib) {
   const r = await runInVm({
     lane,
     cwd: root,
-    argv: ['node', 'scripts/smoke.mjs', path.join(lib, 'index.js')],
+    argv: ['node', 'scripts/smoke.mjs', path.join(compiled.lib, 'index.js')],
     env: { CORE_PROCESS_ADDON: ARM64_ADDON },
     onOutput: (s) => {
       out += s;
@@ -152,7 +163,7 @@ async function main() {
   const files = args.filter((a, j) => a !== '--lane' && j !== i + 1);
   const lanes = only ? [only] : Object.values(LANES);
   const started = Date.now();
-  const lib = compileLib();
+  const compiled = compileLib();
   const rows = [];
   for (const lane of lanes) {
     const missing = missingFor(lane);
@@ -165,7 +176,9 @@ async function main() {
     console.log(`=== ${lane.name}: booting`);
     const suites = files.length > 0 ? files : X64_SUITES;
     const r =
-      lane.name === 'x64-6.1' ? await x64Lane(lane, lib, suites) : await arm64Lane(lane, lib);
+      lane.name === 'x64-6.1'
+        ? await x64Lane(lane, compiled, suites)
+        : await arm64Lane(lane, compiled);
     const ran =
       lane.name === 'x64-6.1'
         ? `vitest over ${suites.join(' ')}`
