@@ -7,7 +7,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { onlineCpus } from '../../lib/sched/cpus.js';
 import { cpusetMount, recoverShields } from '../../lib/sched/shield.js';
-import { scaled } from '../helpers.js';
 import { asRoot } from '../optional.js';
 import { childEnv, compiledLib, FIXTURES, removeCompiledLib } from '../subprocess.js';
 
@@ -61,79 +60,71 @@ let bystander: cp.ChildProcess;
 beforeAll(async () => {
   lib = await compiledLib();
   bystander = cp.spawn('sleep', ['120'], { stdio: 'ignore' });
-}, scaled(120_000));
+}, 120_000);
 afterAll(() => {
   bystander.kill('SIGKILL');
   removeCompiledLib();
 });
 
 (usable ? describeRoot : describeRoot.skip)('shieldCpus, subtree scope', () => {
-  it(
-    'moves the holder’s tasks off the CPU, puts add()ed ones on it alone, and release() restores all',
-    async () => {
-      const before = {
-        cpuset: cpuset(bystander.pid as number),
-        allowed: allowed(bystander.pid as number),
-      };
-      const { child, held } = await startHolder(lib);
-      const [plain, shielded] = held.pids;
-      const mount = cpusetMount() as string;
-      expect(held.moved).toBeGreaterThan(0);
-      expect(path.join(mount, cpuset(plain))).toBe(held.systemPath);
-      expect(allowed(plain)).toBe('0');
-      expect(path.join(mount, cpuset(shielded))).toBe(held.shieldPath);
-      expect(allowed(shielded)).toBe(String(CPU));
-      expect(path.join(mount, cpuset(held.self))).toBe(held.systemPath);
-      expect(readFileSync(path.join(held.shieldPath, 'cpuset.cpu_exclusive'), 'utf8').trim()).toBe(
-        held.exclusive ? '1' : '0',
-      );
-      // Not ours: untouched.
-      expect({
-        cpuset: cpuset(bystander.pid as number),
-        allowed: allowed(bystander.pid as number),
-      }).toEqual(before);
+  it('moves the holder’s tasks off the CPU, puts add()ed ones on it alone, and release() restores all', async () => {
+    const before = {
+      cpuset: cpuset(bystander.pid as number),
+      allowed: allowed(bystander.pid as number),
+    };
+    const { child, held } = await startHolder(lib);
+    const [plain, shielded] = held.pids;
+    const mount = cpusetMount() as string;
+    expect(held.moved).toBeGreaterThan(0);
+    expect(path.join(mount, cpuset(plain))).toBe(held.systemPath);
+    expect(allowed(plain)).toBe('0');
+    expect(path.join(mount, cpuset(shielded))).toBe(held.shieldPath);
+    expect(allowed(shielded)).toBe(String(CPU));
+    expect(path.join(mount, cpuset(held.self))).toBe(held.systemPath);
+    expect(readFileSync(path.join(held.shieldPath, 'cpuset.cpu_exclusive'), 'utf8').trim()).toBe(
+      held.exclusive ? '1' : '0',
+    );
+    // Not ours: untouched.
+    expect({
+      cpuset: cpuset(bystander.pid as number),
+      allowed: allowed(bystander.pid as number),
+    }).toEqual(before);
 
-      child.stdin?.write('release\n');
-      await new Promise((r) => child.once('exit', r));
+    child.stdin?.write('release\n');
+    await new Promise((r) => child.once('exit', r));
+    expect(existsSync(held.shieldPath)).toBe(false);
+    expect(existsSync(held.systemPath)).toBe(false);
+    expect({
+      cpuset: cpuset(bystander.pid as number),
+      allowed: allowed(bystander.pid as number),
+    }).toEqual(before);
+  }, 60_000);
+
+  it('a SIGKILLed holder’s shield is undone by the next start (recoverShields)', async () => {
+    const { child, held } = await startHolder(lib);
+    const [plain, shielded] = held.pids;
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    try {
+      // Nobody released it: the orphaned children are still fenced.
+      expect(existsSync(held.shieldPath)).toBe(true);
+      expect(allowed(plain)).toBe('0');
+      expect(allowed(shielded)).toBe(String(CPU));
+      expect(recoverShields()).toContain(held.self);
       expect(existsSync(held.shieldPath)).toBe(false);
       expect(existsSync(held.systemPath)).toBe(false);
-      expect({
-        cpuset: cpuset(bystander.pid as number),
-        allowed: allowed(bystander.pid as number),
-      }).toEqual(before);
-    },
-    scaled(60_000),
-  );
-
-  it(
-    'a SIGKILLed holder’s shield is undone by the next start (recoverShields)',
-    async () => {
-      const { child, held } = await startHolder(lib);
-      const [plain, shielded] = held.pids;
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      try {
-        // Nobody released it: the orphaned children are still fenced.
-        expect(existsSync(held.shieldPath)).toBe(true);
-        expect(allowed(plain)).toBe('0');
-        expect(allowed(shielded)).toBe(String(CPU));
-        expect(recoverShields()).toContain(held.self);
-        expect(existsSync(held.shieldPath)).toBe(false);
-        expect(existsSync(held.systemPath)).toBe(false);
-        expect(cpuset(plain)).toBe(cpuset(process.pid));
-        expect(cpuset(shielded)).toBe(cpuset(process.pid));
-        expect(allowed(plain)).toBe(allowed(process.pid));
-        expect(recoverShields()).toEqual([]); // nothing left to undo
-      } finally {
-        for (const pid of held.pids) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // gone
-          }
+      expect(cpuset(plain)).toBe(cpuset(process.pid));
+      expect(cpuset(shielded)).toBe(cpuset(process.pid));
+      expect(allowed(plain)).toBe(allowed(process.pid));
+      expect(recoverShields()).toEqual([]); // nothing left to undo
+    } finally {
+      for (const pid of held.pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
         }
       }
-    },
-    scaled(60_000),
-  );
+    }
+  }, 60_000);
 });
