@@ -189,7 +189,9 @@ describe("spawn({ containment: 'cgroup' })", () => {
   });
 });
 
-describe('spawn({ dieWithParent })', () => {
+// Each test starts a Node parent (and the worker case a worker in it): tens of seconds on a
+// loaded machine, so more than the default 30 s per test.
+describe('spawn({ dieWithParent })', { timeout: scaled(90_000) }, () => {
   async function parentThatSpawns(where: 'main' | 'worker', mode: 'die' | 'keep') {
     const lib = await compiledLib();
     const c = cp.spawn(
