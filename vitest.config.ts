@@ -15,10 +15,14 @@ const behaviour = [
   'test/sched/spawn.test.ts',
 ];
 
+// Inside the qemu lanes (scripts/vm/run.js) everything runs several times slower (TCG).
+const scale = Number(process.env.CORE_PROCESS_TEST_TIME_SCALE) || 1;
+
 export default defineConfig({
   test: {
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    testTimeout: 30_000 * scale,
+    hookTimeout: 30_000 * scale,
+    teardownTimeout: 10_000 * scale,
     pool: 'forks',
     // Vitest's default on this 2-vCPU machine is one worker (CPUs - 1), which ran the files
     // one after another while most of them wait on child processes: 12 minutes. Two workers

@@ -181,6 +181,102 @@ await check('rusage', async () => {
   }
   return `${r.status.rusage.userCpuMs.toFixed(1)} ms user`;
 });
+// The kernel's sandbox and cgroup features, each read back from /proc and the cgroup files.
+await check("sandbox syscalls 'default'", async () => {
+  const c = spawn({ program: 'sleep', args: ['30'], sandbox: { syscalls: 'default' } });
+  const status = readFileSync(`/proc/${c.pid}/status`, 'utf8');
+  const field = (f) => new RegExp(`^${f}:\\s*(\\d+)`, 'm').exec(status)?.[1];
+  c.kill('SIGKILL');
+  await c.exited;
+  expectEq([field('NoNewPrivs'), field('Seccomp')], ['1', '2'], 'NoNewPrivs, Seccomp');
+  // unshare is on the deny list: the call fails with EPERM inside, though we are root.
+  const r = await run('unshare', ['-U', 'true'], {
+    sandbox: { syscalls: 'default' },
+    reject: false,
+  });
+  if (r.status.code === 0 || !/not permitted/i.test(r.stderr)) {
+    throw new Error(`unshare -U under the filter: code ${r.status.code}, ${r.stderr.trim()}`);
+  }
+  return 'NoNewPrivs 1, Seccomp 2, unshare denied';
+});
+// A limit's value from outside: the child's v2 cgroup when it has the file, else the v1
+// hierarchy of the controller (hybrid hosts).
+function cgroupFile(pid, controller, v2file, v1file) {
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '));
+  const unified = mounts.find((f) => f[2] === 'cgroup2')?.[1];
+  const own = lines.find((l) => l.startsWith('0::'))?.slice(3);
+  if (unified && own && existsSync(`${unified}${own}/${v2file}`)) {
+    return readFileSync(`${unified}${own}/${v2file}`, 'utf8').trim();
+  }
+  const mount = mounts.find((f) => f[2] === 'cgroup' && f[3]?.split(',').includes(controller))?.[1];
+  const dir = lines.find((l) => l.split(':')[1]?.split(',').includes(controller))?.split(':')[2];
+  if (!mount || dir === undefined) throw new Error(`pid ${pid} is in no ${controller} cgroup`);
+  return readFileSync(`${mount}${dir}/${v1file}`, 'utf8').trim();
+}
+for (const name of ['limits memoryBytes', 'limits pids', "containment 'cgroup'"]) {
+  if (!isRoot && !skips.has(name)) skips.set(name, 'needs root (a writable cgroup)');
+}
+await check('limits memoryBytes', async () => {
+  // dd's one 256 MiB buffer, filled by the kernel from /dev/zero: far past the limit at
+  // kernel speed once told to go (a shell loop takes minutes under emulation).
+  const c = spawn({
+    program: 'sh',
+    args: ['-c', 'read go; exec dd if=/dev/zero of=/dev/null bs=256M count=1'],
+    stdin: 'pipe',
+    stdout: 'null',
+    stderr: 'null',
+    limits: { memoryBytes: 32 << 20 },
+    timeout: 120_000,
+  });
+  const limit = cgroupFile(c.pid, 'memory', 'memory.max', 'memory.limit_in_bytes');
+  c.stdin.end('go\n');
+  const s = await c.exited;
+  expectEq(
+    [limit, s.signal, s.oomKilled],
+    [String(32 << 20), 'SIGKILL', true],
+    'limit, signal, oomKilled',
+  );
+  return `limit ${limit} bytes, SIGKILL, oomKilled`;
+});
+await check('limits pids', async () => {
+  const c = spawn({
+    program: 'sh',
+    args: ['-c', 'read go; for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait'],
+    stdin: 'pipe',
+    stderr: 'null',
+    limits: { pids: 4 },
+    timeout: 120_000,
+  });
+  const max = cgroupFile(c.pid, 'pids', 'pids.max', 'pids.max');
+  c.stdin.end('go\n');
+  const s = await c.exited;
+  c.killTree('SIGKILL');
+  expectEq(max, '4', 'pids.max');
+  if (!(s.limitsHit?.pids > 0)) throw new Error(`limitsHit ${JSON.stringify(s.limitsHit)}`);
+  return `pids.max 4, ${s.limitsHit.pids} forks refused`;
+});
+await check("containment 'cgroup'", async () => {
+  const c = spawn({
+    program: 'sh',
+    args: ['-c', 'setsid sleep 60 & exec sleep 60'],
+    containment: 'cgroup',
+  });
+  const procs = `${c.cgroupPath}/cgroup.procs`;
+  const members = () => readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number);
+  const two = await settled(() => members().length, 2, 30_000);
+  const pids = members();
+  c.killTree('SIGKILL');
+  await c.exited;
+  expectEq(two, 2, 'members (sleep and its setsid sibling)');
+  for (const pid of pids)
+    if (!(await gone(pid, 30_000))) throw new Error(`pid ${pid} survived killTree`);
+  const left = await settled(() => existsSync(c.cgroupPath), false, 30_000);
+  if (left) throw new Error(`${c.cgroupPath} still there`);
+  return `setsid member killed through the cgroup, ${c.cgroupPath} removed`;
+});
 // node:child_process in the same process keeps working beside our reaping.
 await check('coexists with node:child_process', async () => {
   const code = await new Promise((resolve) => cpSpawn('sh', ['-c', 'exit 5']).on('exit', resolve));

@@ -5,6 +5,22 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 
+/**
+ * How many times slower than this host the test code may run: the qemu lanes
+ * (scripts/vm/run.js) set CORE_PROCESS_TEST_TIME_SCALE, since under TCG every Node start and
+ * fork takes several times longer. Bounds on waits are multiplied by it; bounds that prove
+ * something did NOT happen in time are not.
+ *
+ * @example
+ * await until(() => ready, scaled(10_000));
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.CORE_PROCESS_TEST_TIME_SCALE) || 1);
+
+/** `ms` times TIME_SCALE: a wait's upper bound that holds on a slow (emulated) machine too. */
+export function scaled(ms: number): number {
+  return ms * TIME_SCALE;
+}
+
 /** A field of /proc/<pid>/status, e.g. 'SigIgn' -> '0000000000001000'. */
 export function procStatusField(pid: number | 'self', field: string): string {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -89,7 +105,7 @@ export function tempDir(prefix = 'core-process-'): string {
 
 /** Polls `check` until it returns true or `timeoutMs` passes (a generous bound, not a timing). */
 export async function eventually(check: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
+  const end = Date.now() + scaled(timeoutMs);
   while (Date.now() < end) {
     if (check()) return true;
     await new Promise((r) => setTimeout(r, 10));

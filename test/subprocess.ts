@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { scaled } from './helpers.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
@@ -131,7 +132,8 @@ export function runNode(
       env: childVars,
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: options.timeoutMs ?? 15_000,
+      // An upper bound: longer where everything runs slower (the qemu lanes).
+      timeout: scaled(options.timeoutMs ?? 15_000),
     });
     let stdout = '';
     let stderr = '';

@@ -5,7 +5,7 @@ import cp, { type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempDir } from '../helpers.js';
+import { scaled, tempDir } from '../helpers.js';
 import { childEnv, ROOT } from '../subprocess.js';
 
 const CACHE = path.join(ROOT, 'node_modules', '.cache');
@@ -111,6 +111,10 @@ async function build(dir: string): Promise<void> {
  * separate processes): one of them compiles, under a lock directory, the others wait for it.
  */
 export function compiledCli(): Promise<string> {
+  // Laid out the same way by a harness that compiled it beforehand (scripts/vm/test.js: tsc
+  // inside an emulated guest takes minutes).
+  const prebuilt = process.env.CORE_PROCESS_COMPILED_CLI;
+  if (prebuilt !== undefined && fs.existsSync(prebuilt)) return Promise.resolve(prebuilt);
   compiled ??= (async () => {
     fs.mkdirSync(CACHE, { recursive: true });
     const name = `${PREFIX}${sourceHash()}`;
@@ -202,7 +206,7 @@ export class CliProcess {
   async waitFor(
     stream: 'stdout' | 'stderr',
     re: RegExp,
-    timeoutMs = 15_000,
+    timeoutMs = scaled(15_000),
   ): Promise<RegExpExecArray> {
     const end = Date.now() + timeoutMs;
     for (;;) {
@@ -267,7 +271,7 @@ export class Cli {
     options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
   ): Promise<CliResult> {
     const p = this.start(args, options);
-    const timer = setTimeout(() => p.child.kill('SIGKILL'), options.timeoutMs ?? 40_000);
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), options.timeoutMs ?? scaled(40_000));
     try {
       return await p.done;
     } finally {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
 import { cgroupBase } from '../../lib/process/cgroup.js';
-import { eventually } from '../helpers.js';
+import { eventually, scaled } from '../helpers.js';
 import { asRoot } from '../optional.js';
 import { Cli, type CliProcess, compiledCli, dead, type OnFinished, processesWith } from './cli.js';
 
@@ -16,7 +16,7 @@ const { itRoot } = asRoot('the crash test of setsid grandchildren (a writable cg
 let bin: string;
 beforeAll(async () => {
   bin = await compiledCli();
-}, 120_000);
+}, scaled(120_000));
 
 /** Live pids whose command line holds `token` (a unique sleep length). */
 function liveWith(token: string): number[] {
@@ -55,7 +55,7 @@ async function exited(p: CliProcess): Promise<boolean> {
 const sigkill = (pid: number) => process.kill(pid, 'SIGKILL');
 const cgroupNote = cgroupBase() === null ? ' (no writable cgroup v2: group only)' : '';
 
-describe('core-process supervise, crash-only', { timeout: 90_000 }, () => {
+describe('core-process supervise, crash-only', { timeout: scaled(90_000) }, () => {
   it('good: kill -9 of the supervisor takes its child down with it (it used to live on under pid 1)', async ({
     expect,
     onTestFinished,
@@ -190,7 +190,7 @@ describe('core-process supervise, crash-only', { timeout: 90_000 }, () => {
   });
 });
 
-describe('core-process serve, crash-only', { timeout: 90_000 }, () => {
+describe('core-process serve, crash-only', { timeout: scaled(90_000) }, () => {
   it('good: kill -9 of the host takes its non-detached processes and their trees down; a detached one lives on', async ({
     expect,
     onTestFinished,

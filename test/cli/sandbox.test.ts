@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { tempDir } from '../helpers.js';
+import { scaled, tempDir } from '../helpers.js';
 import { asRoot, needsTool } from '../optional.js';
 import { FIXTURES } from '../subprocess.js';
 import { Cli, compiledCli, type OnFinished } from './cli.js';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   server = createServer((s) => s.end());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as { port: number }).port;
-}, 120_000);
+}, scaled(120_000));
 afterAll(async () => {
   await new Promise((r) => server.close(r));
   fs.rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // Shared by the core tests: a Core whose logger records instead of printing, and a way to
 // wait for the bus to deliver without sleeping for a guessed time.
 import { Core, type CoreLogger, type CoreOptions } from '../../lib/core/index.js';
+import { scaled } from '../helpers.js';
 
 export interface LogLine {
   level: 'error' | 'warn';
@@ -25,9 +26,11 @@ export function testCore(options: Partial<CoreOptions> = {}): Core & { log: LogL
 
 /** Polls until `check` holds, with a generous bound; the bound is a failure, not a timing. */
 export async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
+  // An upper bound on a wait: longer where everything runs slower (the qemu lanes).
+  const bound = scaled(timeoutMs);
+  const end = Date.now() + bound;
   while (!check()) {
-    if (Date.now() > end) throw new Error(`condition not met within ${timeoutMs} ms`);
+    if (Date.now() > end) throw new Error(`condition not met within ${bound} ms`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

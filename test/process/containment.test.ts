@@ -7,7 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ProcessHandle } from '../../lib/process/handle.js';
 import { spawn } from '../../lib/process/spawn.js';
 import { until } from '../core/helpers.js';
-import { procState } from '../helpers.js';
+import { procState, scaled } from '../helpers.js';
 import { asRoot } from '../optional.js';
 import { childEnv, compiledLib, FIXTURES, removeCompiledLib } from '../subprocess.js';
 
@@ -146,7 +146,8 @@ describe("spawn({ containment: 'cgroup' })", () => {
         program: 'sh',
         args: ['-c', 'trap "" TERM; setsid sh -c \'trap "" TERM; sleep 60\' & sleep 60 & wait'],
         containment: 'cgroup',
-        timeout: 200,
+        // Long enough for the shell to fork both members first (under TCG that took >400 ms).
+        timeout: scaled(1000),
         killGrace: 200,
         stdout: 'null',
         stderr: 'null',
@@ -188,7 +189,9 @@ describe("spawn({ containment: 'cgroup' })", () => {
   });
 });
 
-describe('spawn({ dieWithParent })', () => {
+// Each test starts a Node parent (and the worker case a worker in it): tens of seconds on a
+// loaded machine, so more than the default 30 s per test.
+describe('spawn({ dieWithParent })', { timeout: scaled(90_000) }, () => {
   async function parentThatSpawns(where: 'main' | 'worker', mode: 'die' | 'keep') {
     const lib = await compiledLib();
     const c = cp.spawn(
@@ -203,7 +206,9 @@ describe('spawn({ dieWithParent })', () => {
     c.stdout.setEncoding('utf8').on('data', (d: string) => {
       for (const l of d.split('\n').filter(Boolean)) lines.push(JSON.parse(l));
     });
-    await until(() => lines.some((l) => typeof l.pid === 'number'), 10_000);
+    // A Node start plus the library's import: seconds, more on a loaded machine (seen >10 s
+    // with load 20 on two cores); until() scales it again under emulation.
+    await until(() => lines.some((l) => typeof l.pid === 'number'), 30_000);
     const pid = lines.find((l) => typeof l.pid === 'number')?.pid as number;
     return { c, pid, lines };
   }
@@ -226,7 +231,7 @@ describe('spawn({ dieWithParent })', () => {
   it('ugly: spawned from a worker thread, the child dies when that worker ends, though the process lives', async () => {
     const { c, pid, lines } = await parentThatSpawns('worker', 'die');
     try {
-      await until(() => lines.some((l) => l.workerExited === true), 10_000);
+      await until(() => lines.some((l) => l.workerExited === true), 30_000);
       await until(() => !alive(pid));
       expect(c.exitCode).toBeNull(); // the parent process is still running
     } finally {

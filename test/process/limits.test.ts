@@ -13,28 +13,31 @@ import {
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProcessError, reapOrphanCgroups, spawn } from '../../lib/index.js';
-import { limitHierarchies } from '../../lib/process/limits.js';
+import {
+  type ControllerDir,
+  controllerDir,
+  hasV1Hierarchy,
+  type LimitController,
+  limitParent,
+  limitValue,
+} from '../cgroups.js';
 import { eventually, procState, thrown } from '../helpers.js';
 import { asRoot } from '../optional.js';
 
 const { describeRoot } = asRoot('creating v1/v2 cgroups for limits');
 
-/** controller -> the directory the process is in on that hierarchy (v1 lines only). */
-function v1Cgroups(pid: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n');
-  for (const line of readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')) {
-    const [, list, dir] = line.split(':');
-    for (const c of list?.split(',') ?? []) {
-      if (c === '' || dir === undefined) continue;
-      const m = mounts.find((l) => {
-        const f = l.split(' ');
-        return f[2] === 'cgroup' && f[3]?.split(',').includes(c);
-      });
-      if (m) out[c] = path.join(m.split(' ')[1] as string, dir);
-    }
-  }
-  return out;
+// Where each limit is: on v2 where the child's cgroup offers the controller, else on v1.
+const at = (pid: number, controller: LimitController): ControllerDir => {
+  const d = controllerDir(pid, controller);
+  if (d === undefined)
+    throw new Error(`pid ${pid} is in no ${controller} cgroup (/proc/${pid}/cgroup)`);
+  return d;
+};
+const v1Only = hasV1Hierarchy() ? it : it.skip;
+if (!hasV1Hierarchy()) {
+  process.stderr.write(
+    '\nSKIPPED: the v1 orphan-reaper case needs a cgroup v1 hierarchy (a hybrid host); this host is pure v2, where test/process/orphans.test.ts covers the reaper\n',
+  );
 }
 
 describeRoot('limits', () => {
@@ -49,10 +52,10 @@ describeRoot('limits', () => {
       limits: { pids: 8 },
       timeout: 20_000,
     });
-    const dirs = v1Cgroups(child.pid);
-    const pidsDir = dirs.pids as string;
+    const pids = at(child.pid, 'pids');
+    const pidsDir = pids.dir;
     expect(path.basename(pidsDir)).toMatch(/^core-process\./);
-    expect(readFileSync(path.join(pidsDir, 'pids.max'), 'utf8').trim()).toBe('8');
+    expect(limitValue(pids, 'pids')).toBe('8');
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString();
@@ -88,10 +91,10 @@ describeRoot('limits', () => {
       limits: { memoryBytes: 64 << 20 },
       timeout: 30_000,
     });
-    const memDir = v1Cgroups(child.pid).memory as string;
-    expect(readFileSync(path.join(memDir, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(
-      String(64 << 20),
-    );
+    const mem = at(child.pid, 'memory');
+    const memDir = mem.dir;
+    expect(path.basename(memDir)).toMatch(/^core-process\./);
+    expect(limitValue(mem, 'memory')).toBe(String(64 << 20));
     child.stdin?.end('go\n');
     const status = await child.exited;
     expect(status.signal).toBe('SIGKILL');
@@ -117,8 +120,10 @@ describeRoot('limits', () => {
       timeout: 2000,
       killSignal: 'SIGKILL',
     });
-    const cpuDir = v1Cgroups(child.pid).cpu as string;
-    expect(readFileSync(path.join(cpuDir, 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('10000');
+    const cpu = at(child.pid, 'cpu');
+    const cpuDir = cpu.dir;
+    expect(path.basename(cpuDir)).toMatch(/^core-process\./);
+    expect(limitValue(cpu, 'cpu')).toBe('10000');
     const status = await child.exited;
     expect(status.signal).toBe('SIGKILL');
     expect(status.limitsHit?.cpuThrottledUs).toBeGreaterThan(0);
@@ -129,7 +134,8 @@ describeRoot('limits', () => {
   });
 
   it('a spawn that fails after its limit cgroups were made removes them (nothing leaks)', () => {
-    const pidsBase = limitHierarchies().find((d) => d.includes('/pids')) as string;
+    const pidsBase = limitParent('pids')?.dir as string;
+    expect(pidsBase).toBeDefined();
     const mine = () =>
       readdirSync(pidsBase).filter((n) => n.startsWith(`core-process.${process.pid}.`));
     const before = mine();
@@ -140,27 +146,35 @@ describeRoot('limits', () => {
     expect(mine()).toEqual(before);
   });
 
-  it('the orphan reaper empties and removes a v1 limit cgroup whose owner is gone', async () => {
-    const pidsBase = limitHierarchies().find((d) => d.includes('/pids')) as string;
-    const parent = path.join(pidsBase, `orphans-test.${process.pid}.${Date.now()}`);
-    mkdirSync(parent);
-    const gone = cp.spawnSync('true').pid as number;
-    const dir = path.join(parent, `core-process.${gone}.12345.1`);
-    mkdirSync(dir);
-    const sleeper = cp.spawn('sleep', ['300'], { stdio: 'ignore', detached: true });
-    try {
-      writeFileSync(path.join(dir, 'cgroup.procs'), String(sleeper.pid));
-      const orphans = await reapOrphanCgroups({ dir: parent });
-      expect(orphans).toEqual([
-        { path: dir, ownerPid: gone, killed: [{ pid: sleeper.pid, comm: 'sleep' }], removed: true },
-      ]);
-      expect(await eventually(() => procState(sleeper.pid as number) !== 'S')).toBe(true);
-      expect(existsSync(dir)).toBe(false);
-    } finally {
-      sleeper.kill('SIGKILL');
-      rmdirSync(parent);
-    }
-  });
+  v1Only(
+    'the orphan reaper empties and removes a v1 limit cgroup whose owner is gone',
+    async () => {
+      const pidsBase = limitParent('pids')?.dir as string;
+      const parent = path.join(pidsBase, `orphans-test.${process.pid}.${Date.now()}`);
+      mkdirSync(parent);
+      const gone = cp.spawnSync('true').pid as number;
+      const dir = path.join(parent, `core-process.${gone}.12345.1`);
+      mkdirSync(dir);
+      const sleeper = cp.spawn('sleep', ['300'], { stdio: 'ignore', detached: true });
+      try {
+        writeFileSync(path.join(dir, 'cgroup.procs'), String(sleeper.pid));
+        const orphans = await reapOrphanCgroups({ dir: parent });
+        expect(orphans).toEqual([
+          {
+            path: dir,
+            ownerPid: gone,
+            killed: [{ pid: sleeper.pid, comm: 'sleep' }],
+            removed: true,
+          },
+        ]);
+        expect(await eventually(() => procState(sleeper.pid as number) !== 'S')).toBe(true);
+        expect(existsSync(dir)).toBe(false);
+      } finally {
+        sleeper.kill('SIGKILL');
+        rmdirSync(parent);
+      }
+    },
+  );
 
   it("limits with containment 'none' are refused (a limit the tree could leave is no limit)", () => {
     const e = thrown(ProcessError, () =>

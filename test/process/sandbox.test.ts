@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessError, type RunOptions, run, spawn } from '../../lib/index.js';
 import { native } from '../../lib/native.js';
 import { DEFAULT_SYSCALL_DENY } from '../../lib/process/sandbox.js';
-import { fdsOf, procStatusField, tempDir, thrown } from '../helpers.js';
+import { fdsOf, procStatusField, scaled, tempDir, thrown } from '../helpers.js';
 import { asRoot, needsTool } from '../optional.js';
 import { childEnv, compiledLib, FIXTURES, removeCompiledLib, runNode } from '../subprocess.js';
 
@@ -49,7 +49,7 @@ async function attempts(
   list: string[],
   options: RunOptions,
 ): Promise<{ out: Record<string, string>; signal: string | null; code: number | null }> {
-  const r = await run(probe, list, { ...options, reject: false, timeout: 20_000 });
+  const r = await run(probe, list, { ...options, reject: false, timeout: scaled(20_000) });
   const out: Record<string, string> = {};
   for (const line of r.stdout.split('\n')) {
     const eq = line.indexOf('=');

@@ -10,6 +10,7 @@ import type { Core, CoreEvent } from '../../lib/core/index.js';
 import { JsonlWriter } from '../../lib/events/jsonl.js';
 import { verifyPolicy } from '../../lib/service/policy.js';
 import { type ProcessServiceOptions, processService } from '../../lib/service/service.js';
+import { controllerDir, limitValue } from '../cgroups.js';
 import { testCore, until } from '../core/helpers.js';
 import { tempDir } from '../helpers.js';
 import { asRoot, needsTool } from '../optional.js';
@@ -184,16 +185,10 @@ suite('sandbox through the process service', () => {
       if (!r.ok) return;
       const snap = await core.action('process.get').run({ id: (r.value as { id: string }).id });
       const pid = snap.ok ? (snap.value as { pid: number }).pid : 0;
-      const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
-        .split('\n')
-        .find((l) => l.split(':')[1]?.split(',').includes('pids'));
-      const dir = line?.split(':')[2] ?? '';
-      expect(path.basename(dir)).toMatch(/^core-process\./);
-      const mount = readFileSync('/proc/self/mounts', 'utf8')
-        .split('\n')
-        .map((l) => l.split(' '))
-        .find((f) => f[2] === 'cgroup' && f[3]?.split(',').includes('pids'))?.[1] as string;
-      expect(readFileSync(path.join(mount, dir, 'pids.max'), 'utf8').trim()).toBe('8');
+      // On v2 where the child's cgroup offers pids (pure v2 hosts), else on the v1 hierarchy.
+      const pids = controllerDir(pid, 'pids');
+      expect(path.basename(pids?.dir ?? '')).toMatch(/^core-process\./);
+      expect(pids && limitValue(pids, 'pids')).toBe('8');
     },
   );
 
