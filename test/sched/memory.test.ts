@@ -179,6 +179,7 @@ describe.skipIf(sanitized)('lockMemory', () => {
         child.stdin?.write('go\n');
       } else if (l.unlocked) {
         seen.push(vmLckBytes(child.pid as number));
+        child.stdin?.write('bye\n');
       }
     });
     expect(r.stderr).toBe('');
@@ -209,6 +210,8 @@ describe.skipIf(sanitized)('lockMemory', () => {
             rss = Number(m?.[1]) * 1024;
             expect(vmLckBytes(child.pid as number)).toBeGreaterThan(0);
             child.stdin?.write('go\n');
+          } else if (l.unlocked) {
+            child.stdin?.write('bye\n');
           }
         });
         return rss;
