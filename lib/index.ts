@@ -61,6 +61,7 @@ export {
   Entitlement,
   EventBus,
   fail,
+  ID,
   isFail,
   isOk,
   isResult,

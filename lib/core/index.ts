@@ -29,6 +29,7 @@ export type {
   SubscriberStats,
 } from './events.js';
 export { EventBus } from './events.js';
+export { ID } from './id.js';
 export type { CoreLogger } from './logger.js';
 export { consoleLogger, silentLogger } from './logger.js';
 export { outputSchema } from './output-schema.js';
