@@ -84,13 +84,15 @@ export function apiError(e: Error): ApiError {
         return { status: 504, body: body('Timeout', e.message) };
       case 'Aborted':
         return { status: 503, body: body('Aborted', e.message) };
-      case 'HandlerFailed':
+      case 'Unreachable':
+        return { status: 502, body: body('Unreachable', e.message) };
+      default:
+        // A domain kind (NonZeroExit, NotFound...) or HandlerFailed: the handler's own error
+        // decides the status and carries the details (exit code, output).
         if (e.cause instanceof Error && !(e.cause instanceof CoreError)) {
           const inner = apiError(e.cause);
-          if (inner.status !== 500) return inner;
+          if (inner.status !== 500 || e.kind !== 'HandlerFailed') return inner;
         }
-        return { status: 500, body: body('HandlerFailed', e.message) };
-      default:
         return { status: 500, body: body(e.kind, e.message) };
     }
   }

@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { Result } from '../result.js';
 import type { Core } from './core.js';
 import type { Entitlement } from './entitlement.js';
-import { CoreError, toError } from './errors.js';
+import { CoreError, domainKind, toError } from './errors.js';
 import type { EventBus } from './events.js';
 import type { CoreLogger } from './logger.js';
 import { fail, isResult, ok } from './result.js';
@@ -154,7 +154,9 @@ export class Action<I = unknown, O = unknown> {
 
   /**
    * Runs the action. Never rejects: every refusal and failure is a failed Result carrying a
-   * CoreError (`NotRegistered`, `Aborted`, `NotEntitled`, `InvalidInput`, `HandlerFailed`).
+   * CoreError: the machinery's own kinds (`NotRegistered`, `Aborted`, `NotEntitled`,
+   * `InvalidInput`), the handler error's domain kind (`NonZeroExit`, `TimedOut`,
+   * `SpawnFailed`... with the error itself as `cause`), or `HandlerFailed` for an untyped throw.
    *
    * @example
    * const r = await core.action('process.run').run({ command: 'git', args: ['log'] }, { signal });
@@ -216,27 +218,39 @@ export class Action<I = unknown, O = unknown> {
 
     entry.failures++;
     host.countFailure();
-    const error =
-      outcome.error instanceof CoreError
-        ? outcome.error
-        : new CoreError(
-            'HandlerFailed',
-            `action ${name}: handler failed: ${outcome.error.message}`,
-            {
-              action: name,
-              cause: outcome.error,
-            },
-          );
-    host.logger.error(`action ${name} failed`, {
-      action: name,
-      kind: error.kind,
-      error: outcome.error,
-    });
+    const error = outcome.error instanceof CoreError ? outcome.error : wrap(name, outcome.error);
+    // An error with a domain kind (NonZeroExit, TimedOut, NotFound...) is an answer the caller
+    // branches on, not a crash: only an untyped throw is logged.
+    if (error.kind === 'HandlerFailed') {
+      host.logger.error(`action ${name} failed`, {
+        action: name,
+        kind: error.kind,
+        error: outcome.error,
+      });
+    }
     return fail(error);
   }
 }
 
 const ABORTED = Symbol('aborted');
+
+// The handler's error under the action's name, its domain kind at `kind` (seed 004 §5).
+function wrap(name: string, cause: Error): CoreError {
+  const kind = domainKind(cause);
+  if (kind === undefined) {
+    return new CoreError('HandlerFailed', `action ${name}: handler failed: ${cause.message}`, {
+      action: name,
+      cause,
+    });
+  }
+  const code = (cause as { code?: unknown }).code;
+  return new CoreError(kind, `action ${name}: ${cause.message}`, {
+    action: name,
+    cause,
+    origin: cause.name,
+    ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+  });
+}
 
 // One shared signal for runs without their own: an AbortController per run cost more than
 // the rest of the action machinery (bench 11), and nothing ever aborts this one.

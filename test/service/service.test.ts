@@ -50,6 +50,13 @@ describe('process.run', () => {
     expect(cause).toBeInstanceOf(ProcessError);
     expect(cause).toMatchObject({ kind: 'NonZeroExit', code: 3, stderr: 'oops\n' });
     expect(cause?.status?.code).toBe(3);
+    // The kind is the caller's to branch on (seed 004 §5), and an expected exit is no crash.
+    expect(!r.ok && r.error).toMatchObject({
+      kind: 'NonZeroExit',
+      code: 3,
+      origin: 'ProcessError',
+    });
+    expect((core as Core & { log: unknown[] }).log).toEqual([]);
   });
 
   it('ugly: bad input names the field, and a missing program fails without a child', async () => {
@@ -58,6 +65,7 @@ describe('process.run', () => {
     expect(!bad.ok && bad.error).toMatchObject({ kind: 'InvalidInput', field: 'command' });
     const missing = await core.action('process.run').run({ command: 'no-such-program-zz' });
     expect(!missing.ok && (missing.error.cause as ProcessError).kind).toBe('NotFound');
+    expect(!missing.ok && missing.error.kind).toBe('NotFound');
   });
 });
 
