@@ -29,6 +29,10 @@ export const apiErrorBodySchema = z.object({
     signal: z.string().nullable().optional().describe('a command that ran and failed: its signal'),
     stdout: z.string().optional().describe('a command that ran and failed: what it printed'),
     stderr: z.string().optional(),
+    output: z
+      .string()
+      .optional()
+      .describe("process.run's default: stdout and stderr together, in the order written"),
   }),
 });
 export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
@@ -103,8 +107,10 @@ export function apiError(e: Error): ApiError {
       Object.assign(out.error, {
         exitCode: e.status.code,
         signal: e.status.signal,
-        stdout: String(e.stdout ?? ''),
-        stderr: String(e.stderr ?? ''),
+        // process.run's default is both streams in one, in the order written: `output`.
+        ...(e.all === undefined
+          ? { stdout: String(e.stdout ?? ''), stderr: String(e.stderr ?? '') }
+          : { output: String(e.all) }),
       });
     }
     return { status, body: out };

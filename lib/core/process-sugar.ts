@@ -10,7 +10,7 @@ import { SPAWN_OPTION_KEYS } from '../process/option-keys.js';
 import type { SpawnOptions } from '../process/options.js';
 import type { Result } from '../result.js';
 import type { Action } from './action.js';
-import type { CoreError } from './errors.js';
+import { CoreError } from './errors.js';
 
 /** `sandbox` of a spawn (lib/process/sandbox.ts validates the values in depth). */
 export const sandboxInputSchema = z.strictObject({
@@ -54,14 +54,47 @@ function unknownKeyError(known: ReadonlySet<string>) {
 const RUN_KEYS: ReadonlySet<string> = new Set([
   'command',
   'args',
+  'dir',
   'cwd',
   'env',
+  'output',
+  'timeout',
   'sandbox',
   'limits',
 ]);
 
 /**
- * Input of `process.run`; the action's value is the child's stdout as text.
+ * `env` as the seed has it (000 §3, 001 §17.6: a list of `K=V` added to the inherited
+ * environment), or as an object of overrides (ours, kept: it cannot get the `=` wrong).
+ */
+export const envInputSchema = z.union([
+  z.array(z.string().regex(/^[^=\0]+=[^\0]*$/, "must be 'NAME=value'")),
+  z.record(z.string(), z.string()),
+]);
+export type EnvInput = z.infer<typeof envInputSchema>;
+
+/**
+ * `K=V` list or object -> the object spawn() merges over the inherited environment.
+ *
+ * @example
+ * envRecord(['GOWORK=off', 'A=b=c']); // { GOWORK: 'off', A: 'b=c' }
+ */
+export function envRecord(env: EnvInput | undefined): Record<string, string> | undefined {
+  if (env === undefined || !Array.isArray(env)) return env;
+  const out: Record<string, string> = {};
+  for (const kv of env) {
+    const eq = kv.indexOf('=');
+    out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * Input of `process.run`. As seed 000 §3 has it: `command, args, dir, env` (env a `K=V` list),
+ * and the value is the combined output, stdout and stderr in the order the child wrote them
+ * (both are one pipe, as Go's CombinedOutput). Ours besides: `cwd` (the same as `dir`), env as
+ * an object, `timeout` (ms; the seed's ctx deadline, like the AbortSignal of `run()`),
+ * `output: 'separate'` for `{ stdout, stderr }` instead, `sandbox`, `limits`.
  *
  * @example
  * core.action('process.run', handler, { schema: processRunInputSchema });
@@ -70,8 +103,11 @@ export const processRunInputSchema = z.strictObject(
   {
     command: z.string().min(1),
     args: z.array(z.string()).optional(),
+    dir: z.string().min(1).optional(),
     cwd: z.string().min(1).optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    env: envInputSchema.optional(),
+    output: z.enum(['combined', 'separate']).optional(),
+    timeout: z.number().int().positive().max(0x7fffffff).optional(),
     sandbox: sandboxInputSchema.optional(),
     limits: limitsInputSchema.optional(),
   },
@@ -79,10 +115,17 @@ export const processRunInputSchema = z.strictObject(
 );
 export type ProcessRunInput = z.infer<typeof processRunInputSchema>;
 
+/** `process.run` with `output: 'separate'`. */
+export interface ProcessRunSeparate {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 // process.start takes every spawn option but `program` (it is `command` here).
 const START_KEYS: ReadonlySet<string> = new Set([
   ...[...SPAWN_OPTION_KEYS].filter((k) => k !== 'program'),
   'command',
+  'dir',
   'detach',
 ]);
 
@@ -100,8 +143,10 @@ export const processStartInputSchema = z.strictObject(
     ...Object.fromEntries([...START_KEYS].map((k) => [k, z.unknown().optional()])),
     command: z.string().min(1),
     args: z.array(z.string()).optional(),
+    /** The seed's name for `cwd` (000 §3, 001 §17.4). */
+    dir: z.string().min(1).optional(),
     cwd: z.string().min(1).optional(),
-    env: z.record(z.string(), z.string()).optional(),
+    env: envInputSchema.optional(),
     /** Keep running after the core stops (not killed by the process service's shutdown). */
     detach: z.boolean().optional(),
     sandbox: sandboxInputSchema.optional(),
@@ -111,6 +156,23 @@ export const processStartInputSchema = z.strictObject(
 );
 export type ProcessStartInput = z.infer<typeof processStartInputSchema> &
   Omit<SpawnOptions, 'program' | 'args' | 'cwd' | 'env' | 'sandbox' | 'limits'>;
+
+/**
+ * `dir` or `cwd` (one of them: both given and different is a contradiction, not a choice).
+ *
+ * @example
+ * dirOf({ dir: '/repo' }, 'process.run'); // '/repo'
+ */
+export function dirOf(input: { dir?: string; cwd?: string }, action: string): string | undefined {
+  if (input.dir !== undefined && input.cwd !== undefined && input.dir !== input.cwd) {
+    throw new CoreError(
+      'InvalidInput',
+      `action ${action}: invalid input at dir: give dir or cwd, not both (${JSON.stringify(input.dir).slice(0, 80)} vs ${JSON.stringify(input.cwd).slice(0, 80)})`,
+      { action, field: 'dir' },
+    );
+  }
+  return input.dir ?? input.cwd;
+}
 
 /** Value of `process.start`. */
 export interface ProcessStartValue {
