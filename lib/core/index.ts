@@ -33,6 +33,10 @@ export { ID } from './id.js';
 export type { CoreLogger } from './logger.js';
 export { consoleLogger, silentLogger } from './logger.js';
 export { outputSchema } from './output-schema.js';
+// Named apart from lib/process's ProcessHandle (a spawned child): this one is seed 001 §17.5's,
+// a handle on a process the process service manages, reached through actions.
+export type { ProcessInfo } from './process-handle.js';
+export { ProcessHandle as ManagedProcessHandle } from './process-handle.js';
 export type {
   ProcessCallOptions,
   ProcessRunInput,

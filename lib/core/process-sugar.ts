@@ -11,6 +11,8 @@ import type { SpawnOptions } from '../process/options.js';
 import type { Result } from '../result.js';
 import type { Action } from './action.js';
 import { CoreError } from './errors.js';
+import { ProcessHandle } from './process-handle.js';
+import { ok } from './result.js';
 
 /** `sandbox` of a spawn (lib/process/sandbox.ts validates the values in depth). */
 export const sandboxInputSchema = z.strictObject({
@@ -174,9 +176,10 @@ export function dirOf(input: { dir?: string; cwd?: string }, action: string): st
   return input.dir ?? input.cwd;
 }
 
-/** Value of `process.start`. */
+/** Value of the `process.start` action. */
 export interface ProcessStartValue {
   readonly id: string;
+  readonly pid: number | null;
 }
 
 export interface ProcessCallOptions {
@@ -210,34 +213,55 @@ export class ProcessApi {
    * await core.process().runIn('/repo', 'git', 'log', '-1');
    */
   runIn(dir: string, command: string, ...args: string[]): Promise<Result<string, CoreError>> {
-    return this.#run({ command, args, cwd: dir });
+    return this.#run({ command, args, dir });
   }
 
   /**
    * @example
+   * await core.process().runWithEnv('/repo', ['GOWORK=off'], 'go', 'test');
    * await core.process().runWithEnv('/repo', { GIT_PAGER: 'cat' }, 'git', 'log');
    */
   runWithEnv(
     dir: string,
-    env: Record<string, string>,
+    env: EnvInput,
     command: string,
     ...args: string[]
   ): Promise<Result<string, CoreError>> {
-    return this.#run({ command, args, cwd: dir, env });
+    return this.#run({ command, args, dir, env });
   }
 
   /**
+   * Starts a managed process through `process.start` and answers its ProcessHandle (seed 001
+   * §17.4-5); the action itself answers `{ id, pid }`.
+   *
    * @example
-   * const r = await core.process().start({ command: 'sleep', args: ['60'] });
-   * if (r.ok) console.log('managed as', r.value.id);
+   * const r = await core.process().start({ command: 'sleep', args: ['60'], dir: '/tmp' });
+   * if (r.ok) { const h = r.value; h.isRunning(); h.kill(); await h.done; }
    */
-  start(
+  async start(
     options: ProcessStartInput,
     call: ProcessCallOptions = {},
-  ): Promise<Result<ProcessStartValue, CoreError>> {
-    return this.host
+  ): Promise<Result<ProcessHandle, CoreError>> {
+    const r = await this.host
       .action<ProcessStartInput, ProcessStartValue>('process.start')
       .run(options, call);
+    if (!r.ok) return r;
+    const first = await this.host
+      .action<{ id: string }, ConstructorParameters<typeof ProcessHandle>[1]>('process.get')
+      .run({ id: r.value.id });
+    const snapshot = first.ok
+      ? first.value
+      : {
+          id: r.value.id,
+          pid: r.value.pid,
+          command: options.command,
+          status: 'running',
+          exitCode: null,
+          signal: null,
+          durationMs: null,
+          startedAt: new Date().toISOString(),
+        };
+    return ok(new ProcessHandle(this.host, snapshot));
   }
 
   #run(input: ProcessRunInput): Promise<Result<string, CoreError>> {

@@ -26,6 +26,7 @@ import {
   processKillValueSchema,
   processRunValueSchema,
   processSnapshotSchema,
+  processStartValueSchema,
 } from './schemas.js';
 
 const idInput = z.object({ id: z.string().min(1) });
@@ -176,12 +177,12 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
     (input: StartInput, ctx) => {
       const m = host.manage(spawnOptionsOf(input, dirOf(input, 'process.start')), true, ctx);
       if (input.detach === true) host.detached.add(m.id);
-      return { id: m.id };
+      return { id: m.id, pid: m.handle?.pid ?? null };
     },
     {
-      description: 'Start a managed process; the value is { id }',
+      description: 'Start a managed process; the value is { id, pid }',
       schema: processStartInputSchema,
-      output: processIdValueSchema,
+      output: processStartValueSchema,
     },
   );
 

@@ -90,5 +90,11 @@ export const processRunValueSchema = z.union([
 /** process.start and process.input: the managed process's id. */
 export const processIdValueSchema = z.object({ id: z.string() });
 
+/** process.start: the managed process's id and its pid. */
+export const processStartValueSchema = z.object({
+  id: z.string(),
+  pid: z.int().positive().nullable(),
+});
+
 /** process.kill: false when nothing was left to signal. */
 export const processKillValueSchema = z.object({ id: z.string(), sent: z.boolean() });

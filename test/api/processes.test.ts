@@ -70,11 +70,11 @@ describe('POST /processes/run', () => {
 });
 
 describe('POST /processes', () => {
-  it('good: 201 { id }, and the child really runs in /proc with the command line asked for', async () => {
+  it('good: 201 { id, pid }, and the child really runs in /proc with the command line asked for', async () => {
     const api = await start();
     const r = await api.call('POST', `${BASE}/processes`, { command: 'sleep', args: ['30'] });
     expect(r.status).toBe(201);
-    expect(r.body).toEqual({ id: expect.stringMatching(/^proc-/) });
+    expect(r.body).toEqual({ id: expect.stringMatching(/^proc-/), pid: expect.any(Number) });
     const got = await api.call('GET', `${BASE}/processes/${r.body.id}`);
     const pid = got.body.pid as number;
     expect(await eventually(() => runningAsleep(pid))).toBe(true);
