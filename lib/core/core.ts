@@ -395,6 +395,18 @@ export class Core {
   }
 
   #check(action: string, quantity: number, data: Readonly<Record<string, unknown>>): Entitlement {
+    const e = this.#decide(action, quantity, data);
+    // Seed 001 §21.9: every denial is logged and published, whether Action.run or a caller
+    // of core.entitled() asked.
+    if (!e.allowed) {
+      const reason = e.reason || 'denied by entitlement checker';
+      this.logger.warn(`entitlement denied: ${action}`, { action, quantity, reason });
+      this.events.publish('entitlement.denied', { core: this.name, action, quantity, reason });
+    }
+    return e;
+  }
+
+  #decide(action: string, quantity: number, data: Readonly<Record<string, unknown>>): Entitlement {
     try {
       return new Entitlement(
         this.#checker(action, quantity, { core: this.name, used: this.usage(action), data }),
