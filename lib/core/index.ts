@@ -48,6 +48,7 @@ export type { RegistrySetOptions } from './registry.js';
 export { Registry } from './registry.js';
 export type { Result } from './result.js';
 export { attempt, fail, isFail, isOk, isResult, ok, unwrap, valueOr } from './result.js';
+export type { ScheduleSpec, TaskInfo } from './schedule.js';
 export type { Service, StopReport } from './service.js';
 export type {
   ActionStep,
