@@ -5,6 +5,7 @@
 export { METRIC_TOPICS, ProcessMetrics } from './api/metrics.js';
 export type { MetricsServer, MetricsServerOptions } from './api/metrics-server.js';
 export { serveMetrics } from './api/metrics-server.js';
+export { httpStreams } from './api/remote.js';
 export type { ApiServer, ServeOptions } from './api/server.js';
 export { serve } from './api/server.js';
 // The drop-in node:child_process facade; also its own entry point, '@core/process/child_process'.

@@ -100,10 +100,13 @@ export const ROUTES: readonly Route[] = [
     input: (r) => r.body,
     // A bare JSON string is not a body most clients parse: the text goes in an object.
     output: (v) => ({ body: typeof v === 'string' ? { output: v } : v }),
-    response: z.union([
-      z.object({ output: z.string().describe('stdout and stderr, in the order written') }),
-      z.object({ stdout: z.string(), stderr: z.string() }),
-    ]),
+    // One object (not a union) so generated clients get one type: `output` by default,
+    // `stdout` and `stderr` with output: 'separate'.
+    response: z.object({
+      output: z.string().optional().describe('stdout and stderr, in the order written'),
+      stdout: z.string().optional(),
+      stderr: z.string().optional(),
+    }),
     errors: [404, 422],
   },
   {

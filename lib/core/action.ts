@@ -75,6 +75,11 @@ export interface ActionRunOptions {
   quantity?: number;
   /** Passed to the entitlement checker and the handler: workspace, user, surface. */
   context?: Readonly<Record<string, unknown>>;
+  /**
+   * Deadline in ms for a remote action (`host:action`): the seed's ctx deadline. The remote
+   * is told too, and aborts its work there.
+   */
+  timeout?: number;
 }
 
 /** @internal One registered action: its definition and its counters. */
@@ -100,6 +105,13 @@ export interface ActionHost {
   ): Entitlement;
   countFailure(): void;
   countDenied(): void;
+  /** Runs `action` on the core behind drive entry `host` (lib/core/api.ts). */
+  remote(
+    host: string,
+    action: string,
+    input: unknown,
+    options: ActionRunOptions,
+  ): Promise<Result<unknown, CoreError>>;
 }
 
 const NO_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
@@ -166,6 +178,10 @@ export class Action<I = unknown, O = unknown> {
     const { name, host } = this;
     const entry = host.lookupAction(name);
     if (!entry) {
+      const colon = name.indexOf(':');
+      // `charon:agentic.status` (seed 001 §19.6): the action of another machine's core.
+      if (colon > 0)
+        return this.#remote(name.slice(0, colon), name.slice(colon + 1), input, options);
       return fail(
         new CoreError('NotRegistered', `action ${name}: not registered`, { action: name }),
       );
@@ -229,6 +245,33 @@ export class Action<I = unknown, O = unknown> {
       });
     }
     return fail(error);
+  }
+
+  // Our entitlement checker gates the call under its full name; the remote's own policy,
+  // entitlements and audit apply there.
+  async #remote(
+    remoteHost: string,
+    action: string,
+    input: I | undefined,
+    options: ActionRunOptions,
+  ): Promise<Result<O, CoreError>> {
+    const { name, host } = this;
+    if (options.signal?.aborted) return fail(aborted(name, options.signal));
+    const quantity = options.quantity ?? 1;
+    const entitlement = host.checkEntitlement(name, quantity, options.context ?? NO_CONTEXT);
+    if (!entitlement.allowed) {
+      host.countDenied();
+      const reason = entitlement.reason || 'denied by entitlement checker';
+      return fail(
+        new CoreError('NotEntitled', `action ${name}: not entitled: ${reason}`, {
+          action: name,
+          reason,
+        }),
+      );
+    }
+    const r = await host.remote(remoteHost, action, input, options);
+    if (!r.ok) host.countFailure();
+    return r as Result<O, CoreError>;
   }
 }
 

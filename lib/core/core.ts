@@ -10,6 +10,8 @@ import {
   type ActionHost,
   type ActionOptions,
 } from './action.js';
+import { Api } from './api.js';
+import { Drive } from './drive.js';
 import { allowAll, Entitlement, type EntitlementChecker } from './entitlement.js';
 import { CoreError, toError } from './errors.js';
 import { EventBus } from './events.js';
@@ -72,6 +74,8 @@ export class Core {
   readonly #stopTimeout: number;
   readonly #host: ActionHost;
   readonly #scheduler: Scheduler;
+  readonly #drive = new Drive();
+  readonly #api = new Api(this.#drive);
   #checker: EntitlementChecker = allowAll;
   #state: CoreState = 'idle';
   #started: Service[] = [];
@@ -117,6 +121,8 @@ export class Core {
       countDenied: () => {
         this.#denied++;
       },
+      remote: (host, action, input, options) =>
+        this.#api.call(host, action, input, { signal: options.signal, timeout: options.timeout }),
     };
   }
 
@@ -427,6 +433,28 @@ export class Core {
       failed: report.failed.map((f) => f.service),
     });
     return report;
+  }
+
+  /**
+   * The phone book of remote endpoints (seed 001 §19.4).
+   *
+   * @example
+   * core.drive().new({ name: 'a', transport: 'https://a:8790/', token });
+   */
+  drive(): Drive {
+    return this.#drive;
+  }
+
+  /**
+   * Remote streams and protocol handlers (seed 001 §19); `core.use(httpStreams())` brings
+   * http and https.
+   *
+   * @example
+   * core.api().registerProtocol('mcp', factory);
+   * const s = core.api().stream('a');
+   */
+  api(): Api {
+    return this.#api;
   }
 
   /**

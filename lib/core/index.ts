@@ -12,8 +12,12 @@ export type {
   ActionStats,
 } from './action.js';
 export { Action } from './action.js';
+export type { RemoteCallOptions, Stream, StreamFactory, StreamIo } from './api.js';
+export { Api } from './api.js';
 export type { CoreOptions, CoreState, CoreStats, TaskOptions } from './core.js';
 export { Core } from './core.js';
+export type { DriveHandle, DriveOptions } from './drive.js';
+export { Drive } from './drive.js';
 export type { EntitlementChecker, EntitlementContext, EntitlementDecision } from './entitlement.js';
 export { allowAll, Entitlement } from './entitlement.js';
 export type { CoreErrorDetails, CoreErrorKind } from './errors.js';
