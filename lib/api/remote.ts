@@ -21,10 +21,14 @@ class HttpStream implements Stream {
   #pending: Promise<string> | null = null;
   #request: http.ClientRequest | null = null;
 
-  constructor(private readonly endpoint: DriveHandle) {}
+  readonly #endpoint: DriveHandle;
+
+  constructor(endpoint: DriveHandle) {
+    this.#endpoint = endpoint;
+  }
 
   send(data: string, options: StreamIo = {}): Promise<void> {
-    const { endpoint } = this;
+    const endpoint = this.#endpoint;
     const url = new URL(
       CALL_PATH,
       endpoint.transport.href.endsWith('/') ? endpoint.transport : `${endpoint.transport.href}/`,

@@ -22,10 +22,7 @@ afterEach(async () => {
 });
 
 async function remoteCore(
-  opts: {
-    policy?: ProcessPolicy;
-    tls?: { key: string; cert: string };
-  } = {},
+  opts: { policy?: ProcessPolicy; tls?: { key: string; cert: string } } = {},
 ): Promise<{ core: Core; server: ApiServer; events: CoreEvent[] }> {
   const core = new Core({ name: 'b', logger: silentLogger });
   core.use(processService({ killGrace: 300, ...(opts.policy ? { policy: opts.policy } : {}) }));
