@@ -121,6 +121,7 @@ export class Core {
       countDenied: () => {
         this.#denied++;
       },
+      matchActions: (glob) => actions.names(glob),
       remote: (host, action, input, options) =>
         this.#api.call(host, action, input, { signal: options.signal, timeout: options.timeout }),
     };

@@ -10,6 +10,7 @@ export type {
   ActionOptions,
   ActionRunOptions,
   ActionStats,
+  AsyncRun,
 } from './action.js';
 export { Action } from './action.js';
 export type { RemoteCallOptions, Stream, StreamFactory, StreamIo } from './api.js';
