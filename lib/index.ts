@@ -5,6 +5,7 @@
 export { METRIC_TOPICS, ProcessMetrics } from './api/metrics.js';
 export type { MetricsServer, MetricsServerOptions } from './api/metrics-server.js';
 export { serveMetrics } from './api/metrics-server.js';
+export { httpStreams } from './api/remote.js';
 export type { ApiServer, ServeOptions } from './api/server.js';
 export { serve } from './api/server.js';
 // The drop-in node:child_process facade; also its own entry point, '@core/process/child_process'.
@@ -34,10 +35,12 @@ export type {
   PanicPayload,
   ParallelStep,
   ProcessCallOptions,
+  ProcessInfo,
   ProcessRunInput,
   ProcessStartInput,
   ProcessStartValue,
   RegistrySetOptions,
+  ScheduleSpec,
   Service,
   StepCondition,
   StopReport,
@@ -45,6 +48,7 @@ export type {
   SubscribeOptions,
   SubscriberStats,
   TaskDef,
+  TaskInfo,
   TaskOptions,
   TaskRun,
   TaskRunOptions,
@@ -61,9 +65,11 @@ export {
   Entitlement,
   EventBus,
   fail,
+  ID,
   isFail,
   isOk,
   isResult,
+  ManagedProcessHandle,
   ok,
   outputSchema,
   ProcessApi,

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** 0 inherit, 1 null, 2 pipe, 3 socketpair, or a descriptor / file to connect. */
-export type NativeStdio = 0 | 1 | 2 | 3 | { fd: number } | { file: string; append: boolean };
+// 6: stderr only, the child's fd 2 a dup of its fd 1 (2>&1).
+export type NativeStdio = 0 | 1 | 2 | 3 | 6 | { fd: number } | { file: string; append: boolean };
 
 export interface NativeSpawnRequest {
   file: string;

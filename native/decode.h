@@ -87,12 +87,13 @@ StrResult StringArray(const V& v, std::vector<std::string>* out) {
   return StrResult::Ok;
 }
 
-// A number 0..3 (inherit, null, pipe, socketpair), { fd } or { file, append? }.
+// A number 0..3 (inherit, null, pipe, socketpair) or 6 (same as stdout), { fd } or
+// { file, append? }.
 template <class V>
 bool Stdio(const V& v, StdioSpec* spec) {
   if (v.IsNumber()) {
     int64_t k;
-    if (!IntIn(v, 0, 3, &k)) return false;
+    if (!IntIn(v, 0, 6, &k) || k == 4 || k == 5) return false;
     spec->kind = static_cast<StdioKind>(k);
     return true;
   }

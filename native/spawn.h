@@ -13,7 +13,17 @@
 
 namespace coreproc {
 
-enum class StdioKind { Inherit = 0, Null = 1, Pipe = 2, Socketpair = 3, Fd = 4, File = 5 };
+// SameAsStdout (stderr only): the child's fd 2 is a dup of whatever fd 1 gets, as `2>&1`,
+// so both streams land in one pipe in the order the child wrote them.
+enum class StdioKind {
+  Inherit = 0,
+  Null = 1,
+  Pipe = 2,
+  Socketpair = 3,
+  Fd = 4,
+  File = 5,
+  SameAsStdout = 6
+};
 
 struct StdioSpec {
   StdioKind kind = StdioKind::Inherit;

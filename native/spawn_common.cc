@@ -157,6 +157,14 @@ bool PrepareStdio(const SpawnRequest& req, StdioPlan* plan, SpawnError* error) {
     const StdioSpec& s = req.stdio[i];
     int src = -1;
     switch (s.kind) {
+      case StdioKind::SameAsStdout:
+        // Only stderr may follow stdout, whose source is settled by now (i == 1 came first).
+        if (i != 2) {
+          *error = {EINVAL, "stdio", "stdio", ""};
+          return false;
+        }
+        plan->source[2] = plan->source[1];
+        continue;
       case StdioKind::Inherit:
         // Node marks its own 0..2 close-on-exec; "inherit" must clear that in the child
         // (a dup2 onto itself does, in posix_spawn and in our clone child alike).

@@ -29,6 +29,10 @@ export const apiErrorBodySchema = z.object({
     signal: z.string().nullable().optional().describe('a command that ran and failed: its signal'),
     stdout: z.string().optional().describe('a command that ran and failed: what it printed'),
     stderr: z.string().optional(),
+    output: z
+      .string()
+      .optional()
+      .describe("process.run's default: stdout and stderr together, in the order written"),
   }),
 });
 export type ApiErrorBody = z.infer<typeof apiErrorBodySchema>;
@@ -84,13 +88,15 @@ export function apiError(e: Error): ApiError {
         return { status: 504, body: body('Timeout', e.message) };
       case 'Aborted':
         return { status: 503, body: body('Aborted', e.message) };
-      case 'HandlerFailed':
+      case 'Unreachable':
+        return { status: 502, body: body('Unreachable', e.message) };
+      default:
+        // A domain kind (NonZeroExit, NotFound...) or HandlerFailed: the handler's own error
+        // decides the status and carries the details (exit code, output).
         if (e.cause instanceof Error && !(e.cause instanceof CoreError)) {
           const inner = apiError(e.cause);
-          if (inner.status !== 500) return inner;
+          if (inner.status !== 500 || e.kind !== 'HandlerFailed') return inner;
         }
-        return { status: 500, body: body('HandlerFailed', e.message) };
-      default:
         return { status: 500, body: body(e.kind, e.message) };
     }
   }
@@ -101,8 +107,10 @@ export function apiError(e: Error): ApiError {
       Object.assign(out.error, {
         exitCode: e.status.code,
         signal: e.status.signal,
-        stdout: String(e.stdout ?? ''),
-        stderr: String(e.stderr ?? ''),
+        // process.run's default is both streams in one, in the order written: `output`.
+        ...(e.all === undefined
+          ? { stdout: String(e.stdout ?? ''), stderr: String(e.stderr ?? '') }
+          : { output: String(e.all) }),
       });
     }
     return { status, body: out };

@@ -59,7 +59,11 @@ export const wsTopicPayloads = {
     code: z.union([z.string(), z.number()]).nullable().describe('errno name or exit code'),
     kind: z.string().describe('the ProcessError kind'),
   }),
-  'process.exited': processSnapshotSchema,
+  'process.exited': processSnapshotSchema.extend({
+    output: z
+      .string()
+      .describe('captured output (seed 001 §17.6 ProcessExited.Output): stdout, then stderr'),
+  }),
   'process.output': z.object({
     id: z.string(),
     stream: z.enum(['stdout', 'stderr']),

@@ -96,11 +96,17 @@ export const ROUTES: readonly Route[] = [
     path: '/processes/run',
     action: 'process.run',
     summary:
-      'Run a command to completion and answer its stdout; a non-zero exit or a signal is 422 with the output',
+      "Run a command to completion and answer its combined output ({ output }), or { stdout, stderr } with output: 'separate'; a non-zero exit or a signal is 422 with the output",
     input: (r) => r.body,
     // A bare JSON string is not a body most clients parse: the text goes in an object.
-    output: (v) => ({ body: { stdout: v } }),
-    response: z.object({ stdout: z.string() }),
+    output: (v) => ({ body: typeof v === 'string' ? { output: v } : v }),
+    // One object (not a union) so generated clients get one type: `output` by default,
+    // `stdout` and `stderr` with output: 'separate'.
+    response: z.object({
+      output: z.string().optional().describe('stdout and stderr, in the order written'),
+      stdout: z.string().optional(),
+      stderr: z.string().optional(),
+    }),
     errors: [404, 422],
   },
   {

@@ -13,6 +13,7 @@ import type { Core } from '../core/core.js';
 import { httpUrl } from '../daemon/addr.js';
 import { describe } from '../errors.js';
 import { newToken } from './auth.js';
+import { remoteCall } from './call.js';
 import { apiError, httpError } from './errors.js';
 import { bridgeEvents } from './events-ws.js';
 import { refuseBearer, refuseForeignHost } from './guard.js';
@@ -37,6 +38,8 @@ export interface ServeOptions {
   panel?: boolean;
   /** Bytes a WebSocket client may leave unread before it is dropped; default 1 MiB. */
   wsMaxBufferedBytes?: number;
+  /** Serve https with this PEM key and certificate (what a remote core's drive entry verifies). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface ApiServer {
@@ -82,6 +85,9 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
   if (token.length < 16) throw new TypeError('serve: token must be at least 16 characters');
   const cors = new Set(options.corsOrigins ?? []);
   const app = Fastify({
+    ...(options.tls === undefined
+      ? {}
+      : { https: { key: options.tls.key, cert: options.tls.cert } }),
     bodyLimit: options.bodyLimit ?? 1 << 20,
     logger: false,
     // close() must not wait for in-flight requests: a POST .../wait without a timeout lasts
@@ -183,6 +189,7 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
   for (const route of ROUTES) {
     app.route({ method: route.method, url: `${BASE}${route.path}`, handler: handle(route) });
   }
+  app.post(`${BASE}/call`, remoteCall(core, context));
   app.get(`${BASE}/openapi.json`, async () => openApiDocument(core, version()));
   const metrics = new ProcessMetrics();
   const detachMetrics = metrics.attach(core.events);
@@ -221,7 +228,7 @@ export async function serve(options: ServeOptions): Promise<ApiServer> {
     throw e;
   }
   const { port } = app.server.address() as AddressInfo;
-  const url = httpUrl(host, port);
+  const url = httpUrl(host, port).replace(/^http:/, options.tls === undefined ? 'http:' : 'https:');
   return {
     url,
     port,

@@ -81,7 +81,7 @@ export function serveSubcommand(): Command {
     )
     .option(
       '--audit',
-      'audit every spawn, signal and exit to the events: subscribers of ./core-process.yaml',
+      'audit every spawn, signal and exit to the events: subscribers of ./specscore.yaml (else ./core-process.yaml)',
     )
     .option('--cors <origin...>', 'origins allowed to call from browsers elsewhere (default: none)')
     .addHelpText(

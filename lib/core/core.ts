@@ -10,12 +10,15 @@ import {
   type ActionHost,
   type ActionOptions,
 } from './action.js';
+import { Api } from './api.js';
+import { Drive } from './drive.js';
 import { allowAll, Entitlement, type EntitlementChecker } from './entitlement.js';
 import { CoreError, toError } from './errors.js';
 import { EventBus } from './events.js';
 import { type CoreLogger, consoleLogger } from './logger.js';
 import { ProcessApi } from './process-sugar.js';
 import { Registry } from './registry.js';
+import { Scheduler, type TaskInfo } from './schedule.js';
 import {
   DEFAULT_STOP_TIMEOUT_MS,
   type Service,
@@ -70,6 +73,9 @@ export class Core {
   readonly #usage = new Map<string, number>();
   readonly #stopTimeout: number;
   readonly #host: ActionHost;
+  readonly #scheduler: Scheduler;
+  readonly #drive = new Drive();
+  readonly #api = new Api(this.#drive);
   #checker: EntitlementChecker = allowAll;
   #state: CoreState = 'idle';
   #started: Service[] = [];
@@ -97,6 +103,12 @@ export class Core {
     this.logger = options.logger ?? consoleLogger(options.name);
     this.events = new EventBus({ queueSize: options.queueSize, logger: this.logger });
     const actions = this.#actions;
+    this.#scheduler = new Scheduler(
+      this.name,
+      (n) => this.#taskHandle(n),
+      this.events,
+      this.logger,
+    );
     this.#host = {
       core: this,
       events: this.events,
@@ -109,6 +121,9 @@ export class Core {
       countDenied: () => {
         this.#denied++;
       },
+      matchActions: (glob) => actions.names(glob),
+      remote: (host, action, input, options) =>
+        this.#api.call(host, action, input, { signal: options.signal, timeout: options.timeout }),
     };
   }
 
@@ -176,18 +191,50 @@ export class Core {
   }
 
   /**
-   * With a definition: registers the task (validated now; its actions are looked up at run
-   * time, so they may come from services started later). Without: returns the handle.
+   * With a definition: registers the task (validated now, a `schedule` included; its actions
+   * are looked up at run time, so they may come from services started later). Without: returns
+   * the handle. A task with `schedule` (cron, seconds optional) runs by it while the core runs,
+   * never overlapping itself unless `overlap: true`.
    *
    * @example
+   * core.task({ name: 'sweep', schedule: '*\/5 * * * * *', steps: [{ action: 'repo.sweep' }] });
    * core.task('qa', { steps: [{ action: 'go.test' }, { if: 'previous.ok', do: { action: 'git.merge' } }] });
    * const r = await core.task('qa').run();
    */
-  task(name: string, def?: TaskDef, options: TaskOptions = {}): Task {
+  task(def: TaskDef & { name: string }, options?: TaskOptions): Task;
+  task(name: string, def?: TaskDef, options?: TaskOptions): Task;
+  task(
+    nameOrDef: string | (TaskDef & { name: string }),
+    defOrOptions?: TaskDef | TaskOptions,
+    maybeOptions: TaskOptions = {},
+  ): Task {
+    // The seed's form, core.task({ name, schedule, steps }), and ours, core.task(name, def).
+    const named = typeof nameOrDef === 'object' && nameOrDef !== null;
+    const name = named ? nameOrDef.name : nameOrDef;
+    let def: TaskDef | undefined;
+    let options: TaskOptions;
+    if (named) {
+      const { name: _n, ...rest } = nameOrDef;
+      def = rest;
+      options = (defOrOptions as TaskOptions | undefined) ?? {};
+    } else {
+      def = defOrOptions as TaskDef | undefined;
+      options = maybeOptions;
+    }
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new CoreError('InvalidInput', 'core.task: name must be a non-empty string', {
+        field: 'name',
+      });
+    }
     if (def !== undefined) {
       validateTaskDef(name, def);
       this.#tasks.set(name, def, { replace: options.replace });
+      this.#scheduler.set(name, def);
     }
+    return this.#taskHandle(name);
+  }
+
+  #taskHandle(name: string): Task {
     return new Task(name, {
       lookupTask: (n) => this.#tasks.get(n),
       action: (n) => this.action(n),
@@ -195,13 +242,23 @@ export class Core {
   }
 
   /**
-   * Registered task names, optionally filtered by a dotted glob.
+   * Registered task names, optionally filtered by a dotted glob; with `{ detail: true }`, each
+   * task's schedule, time zone, next run time (while the core runs), and run counts.
    *
    * @example
    * core.tasks('deploy.*');
+   * core.tasks(undefined, { detail: true })[0]?.nextRun; // Date of the next scheduled run
    */
-  tasks(glob?: string): string[] {
-    return this.#tasks.names(glob);
+  tasks(glob?: string): string[];
+  tasks(glob: string | undefined, options: { detail: true }): TaskInfo[];
+  tasks(glob?: string, options?: { detail?: boolean }): string[] | TaskInfo[] {
+    const names = this.#tasks.names(glob);
+    if (options?.detail !== true) return names;
+    return names.map((name) => ({
+      name,
+      description: this.#tasks.get(name)?.description ?? '',
+      ...this.#scheduler.info(name),
+    }));
   }
 
   /**
@@ -343,6 +400,7 @@ export class Core {
         : new CoreError('Lifecycle', `core ${this.name}: start failed`, { cause: toError(e) });
     }
     this.#state = 'running';
+    this.#scheduler.start();
     this.events.publish('core.started', {
       core: this.name,
       services: this.#started.map((s) => s.name),
@@ -361,6 +419,8 @@ export class Core {
   async stop(): Promise<StopReport> {
     if (this.#state !== 'running') return { ok: true, stopped: [], timedOut: [], failed: [] };
     this.#state = 'stopping';
+    // No scheduled run may start (or go on) while the services it calls are stopping.
+    this.#scheduler.stop();
     const report = await stopServices(
       { core: this, events: this.events, logger: this.logger },
       [...this.#started].reverse(),
@@ -374,6 +434,28 @@ export class Core {
       failed: report.failed.map((f) => f.service),
     });
     return report;
+  }
+
+  /**
+   * The phone book of remote endpoints (seed 001 §19.4).
+   *
+   * @example
+   * core.drive().new({ name: 'a', transport: 'https://a:8790/', token });
+   */
+  drive(): Drive {
+    return this.#drive;
+  }
+
+  /**
+   * Remote streams and protocol handlers (seed 001 §19); `core.use(httpStreams())` brings
+   * http and https.
+   *
+   * @example
+   * core.api().registerProtocol('mcp', factory);
+   * const s = core.api().stream('a');
+   */
+  api(): Api {
+    return this.#api;
   }
 
   /**
@@ -395,6 +477,18 @@ export class Core {
   }
 
   #check(action: string, quantity: number, data: Readonly<Record<string, unknown>>): Entitlement {
+    const e = this.#decide(action, quantity, data);
+    // Seed 001 §21.9: every denial is logged and published, whether Action.run or a caller
+    // of core.entitled() asked.
+    if (!e.allowed) {
+      const reason = e.reason || 'denied by entitlement checker';
+      this.logger.warn(`entitlement denied: ${action}`, { action, quantity, reason });
+      this.events.publish('entitlement.denied', { core: this.name, action, quantity, reason });
+    }
+    return e;
+  }
+
+  #decide(action: string, quantity: number, data: Readonly<Record<string, unknown>>): Entitlement {
     try {
       return new Entitlement(
         this.#checker(action, quantity, { core: this.name, used: this.usage(action), data }),

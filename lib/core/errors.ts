@@ -4,7 +4,11 @@
  * acted on without parsing the message.
  */
 
-export type CoreErrorKind =
+import type { ProcessErrorKind } from '../errors.js';
+import type { ThreadErrorKind } from '../thread/errors.js';
+
+/** Failures of the action machinery itself: the call never reached, or never left, a handler. */
+export type MachineryErrorKind =
   | 'NotRegistered'
   | 'NotEntitled'
   | 'InvalidInput'
@@ -15,7 +19,22 @@ export type CoreErrorKind =
   | 'Timeout'
   | 'Aborted'
   /** A service's policy refused the request (not an entitlement: a rule about the input). */
-  | 'PermissionDenied';
+  | 'PermissionDenied'
+  /** A remote core could not be reached, or its answer could not be read (lib/core/remote.ts). */
+  | 'Unreachable';
+
+/**
+ * What a failed action says at `error.kind`: the machinery's own kind, or the kind of the
+ * domain error the handler failed with (seed 004 §5 and 001 §18.3: a caller of process.run
+ * branches on `NonZeroExit`, `TimedOut`, `SpawnFailed`... directly). A handler's error of
+ * another domain with its own string `kind` (PipelineError's) comes through as is, hence the
+ * open end; a plain Error without one is `HandlerFailed`.
+ */
+export type CoreErrorKind =
+  | MachineryErrorKind
+  | ProcessErrorKind
+  | ThreadErrorKind
+  | (string & { readonly domainKind?: never });
 
 /** One step of a task run, as reported by `Task.run` (see `TaskStepRecord` in task.ts). */
 export interface CoreErrorStepRecord {
@@ -43,6 +62,12 @@ export interface CoreErrorDetails {
   steps?: readonly CoreErrorStepRecord[];
   /** What the handler threw, the schema issue, the service's own error. */
   cause?: unknown;
+  /** For a domain kind: the class of the handler's error (`ProcessError`, `ThreadError`). */
+  origin?: string;
+  /** For a domain kind: the handler error's `code` (errno name, exit code, signal name). */
+  code?: string | number;
+  /** For a remote call: the endpoint (drive name) it went to. */
+  remote?: string;
 }
 
 /**
@@ -62,6 +87,9 @@ export class CoreError extends Error {
   readonly entry?: string;
   readonly reason?: string;
   readonly steps?: readonly CoreErrorStepRecord[];
+  readonly origin?: string;
+  readonly code?: string | number;
+  readonly remote?: string;
 
   constructor(kind: CoreErrorKind, message: string, details: CoreErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -73,6 +101,18 @@ export class CoreError extends Error {
       }
     }
   }
+}
+
+/**
+ * The kind a handler's error brings to `error.kind`: its own string `kind` (ProcessError,
+ * ThreadError, PipelineError...) or undefined for an Error without one.
+ *
+ * @example
+ * domainKind(new ProcessError('NonZeroExit', 'git exited with code 1')); // 'NonZeroExit'
+ */
+export function domainKind(e: Error): string | undefined {
+  const kind = (e as { kind?: unknown }).kind;
+  return typeof kind === 'string' && kind.length > 0 ? kind : undefined;
 }
 
 /**

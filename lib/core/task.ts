@@ -11,6 +11,7 @@ import type { Result } from '../result.js';
 import type { Action, ActionRunOptions } from './action.js';
 import { CoreError, type CoreErrorKind, toError } from './errors.js';
 import { fail, ok } from './result.js';
+import { type ScheduleSpec, validateSchedule } from './schedule.js';
 
 /**
  * Runs one action. Its input is, in order of precedence: the previous step's value when
@@ -71,7 +72,7 @@ export type TaskStep = ActionStep | ParallelStep | IfStep;
  * @example
  * core.task('deploy', { description: 'build and ship', steps: [{ action: 'go.build' }, { action: 'docker.push' }] });
  */
-export interface TaskDef {
+export interface TaskDef extends ScheduleSpec {
   description?: string;
   steps?: TaskStep[];
   parallel?: TaskStep[];
@@ -257,6 +258,7 @@ export function validateTaskDef(name: string, def: TaskDef): void {
     throw new CoreError('InvalidInput', `task ${name}: ${field} ${why}`, { task: name, field });
   };
   if (typeof def !== 'object' || def === null) bad('(root)', 'must be an object');
+  validateSchedule(name, def);
   const hasSteps = def.steps !== undefined;
   const hasParallel = def.parallel !== undefined;
   if (hasSteps === hasParallel) bad('(root)', 'needs exactly one of steps or parallel');

@@ -111,7 +111,20 @@ function compileFast(schema: z.ZodType): ValidateFunction | undefined {
 function zodCheck(schema: z.ZodType, input: unknown): Validation {
   const parsed = schema.safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const issue = parsed.error.issues[0];
+  let issue = parsed.error.issues[0];
+  // A union (env: a K=V list or an object) names the deepest issue of its closest branch,
+  // not just itself: `env.A`, not `env`.
+  while (issue?.code === 'invalid_union' && issue.errors.length > 0) {
+    const branches = issue.errors
+      .map((branch) => branch[0])
+      .filter((i): i is z.core.$ZodIssue => i !== undefined);
+    const deepest = branches.reduce<z.core.$ZodIssue | undefined>(
+      (best, i) => (best === undefined || i.path.length > best.path.length ? i : best),
+      undefined,
+    );
+    if (deepest === undefined || deepest.path.length === 0) break;
+    issue = { ...deepest, path: [...issue.path, ...deepest.path] } as z.core.$ZodIssue;
+  }
   // An unknown key is named itself, not the object holding it.
   const at =
     issue?.code === 'unrecognized_keys' && issue.keys[0] !== undefined

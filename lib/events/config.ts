@@ -1,7 +1,8 @@
 /**
- * The `events` block of core-process.yaml (or .yml, or .json): which subscribers an
- * event goes to. No file, or no `events` key, means the JSONL default; an explicit empty
- * list means none.
+ * The `events` block of specscore.yaml (seed 003 LoadSubscribers), else of our own
+ * core-process.yaml (or .yml, or .json): which subscribers an event goes to. No file, or no
+ * `events` key, means the JSONL default at the seed's `.specscore/events.jsonl`; an explicit
+ * empty list means none.
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -14,10 +15,18 @@ import { NoOp } from './noop.js';
 import type { Subscriber } from './subscriber.js';
 
 /** Where events go when nothing is configured, relative to the project root. */
-export const DEFAULT_EVENTS_PATH = '.core-process/events.jsonl';
+export const DEFAULT_EVENTS_PATH = '.specscore/events.jsonl';
 
-/** Looked for in this order; the first that exists is the configuration. */
-const CONFIG_FILES = ['core-process.yaml', 'core-process.yml', 'core-process.json'] as const;
+/**
+ * Looked for in this order; the first that exists is the configuration. specscore.yaml is the
+ * seed's file; the core-process ones are ours, kept for projects that already have them.
+ */
+const CONFIG_FILES = [
+  'specscore.yaml',
+  'core-process.yaml',
+  'core-process.yml',
+  'core-process.json',
+] as const;
 
 const TIMEOUT_MIN_MS = 100;
 const TIMEOUT_MAX_MS = 30_000;
@@ -202,8 +211,8 @@ function parse(file: string, text: string): unknown {
 }
 
 /**
- * Reads `<root>/core-process.yaml` (else `.yml`, else `.json`) and builds its subscribers.
- * No file, or no `events` key: one JsonlWriter at `<root>/.core-process/events.jsonl`.
+ * Reads `<root>/specscore.yaml` (else `core-process.yaml`, `.yml`, `.json`) and builds its
+ * subscribers. No file, or no `events` key: one JsonlWriter at `<root>/.specscore/events.jsonl`.
  * `events: { subscribers: [] }`: none. Rejects EventConfigError naming the file and the
  * field for any unreadable, unparsable or invalid configuration.
  * @example

@@ -58,7 +58,7 @@ function writeStderr(line: string): void {
  * `event-dispatch failure: subscriber=<name> event=<name> error="<message>"`, and the next
  * subscriber still gets the event. Successes print nothing. Never rejects.
  * @example
- * const result = await dispatch(event, [new JsonlWriter('.core-process/events.jsonl', root)]);
+ * const result = await dispatch(event, [new JsonlWriter('.specscore/events.jsonl', root)]);
  * process.exitCode = dispatchExitCode(result, 1);
  */
 export async function dispatch(

@@ -3,7 +3,7 @@
  * Field names and meanings follow the cross-repo event contract so a JSONL line written here
  * reads the same as one written by any other implementation of it.
  */
-import { randomUUID } from 'node:crypto';
+import { ID } from '../core/id.js';
 
 /** Who caused the event. */
 export type ActorKind = 'user' | 'service' | 'system' | 'agent';
@@ -43,7 +43,7 @@ export interface CreateEventOptions {
   version?: number;
   /** The event time; default the current time. */
   now?: Date;
-  /** Default a fresh `crypto.randomUUID()`. */
+  /** Default a fresh `ID()` (UUIDv7). */
   uuid?: string;
 }
 
@@ -66,7 +66,7 @@ export function createEvent<P extends Record<string, unknown>>(
   return {
     name,
     version: options.version ?? 1,
-    uuid: options.uuid ?? randomUUID(),
+    uuid: options.uuid ?? ID(),
     timestamp: (options.now ?? new Date()).toISOString(),
     // Copied so a caller mutating its actor object later cannot rewrite a queued event.
     actor: { kind: options.actor.kind, id: options.actor.id },

@@ -13,8 +13,8 @@ const IDLE_CLOSE_MS = 200;
  * parent directories (0755) as needed. A relative path resolves against `root`, never
  * against the current directory, so a `process.chdir()` cannot move the log.
  * @example
- * const writer = new JsonlWriter('.core-process/events.jsonl', '/srv/app');
- * writer.name; // 'jsonl:/srv/app/.core-process/events.jsonl'
+ * const writer = new JsonlWriter('.specscore/events.jsonl', '/srv/app');
+ * writer.name; // 'jsonl:/srv/app/.specscore/events.jsonl'
  * await writer.deliver(event);
  */
 export class JsonlWriter implements Subscriber {

@@ -25,6 +25,8 @@ import { type SignalName, signalNumber } from './signals.js';
  *   early, and cannot open /dev/stdout;
  * - `{ file, append? }`: a file opened for the child (created 0666 & ~umask for output,
  *   truncated unless `append`); `{ fd }`: one of our open descriptors;
+ * - 'stdout' (stderr only): wherever stdout goes, as the shell's `2>&1`: one pipe carries
+ *   both streams in the order the child wrote them (child.stderr is then null);
  * - `{ onread: { buffer, callback } }` (stdout, stderr): a pipe read straight into the
  *   caller's buffer, callback(nread, buffer) per read; returning false pauses (see onread.ts).
  */
@@ -33,6 +35,7 @@ export type StdioSpec =
   | 'null'
   | 'pipe'
   | 'socketpair'
+  | 'stdout'
   | { file: string; append?: boolean }
   | { fd: number }
   | OnreadSpec;
@@ -194,6 +197,9 @@ function stdioFor(field: string, spec: unknown): NativeStdio {
       return 2;
     case 'socketpair':
       return 3;
+    case 'stdout':
+      if (field !== 'stderr') throw invalid(field, spec, "'stdout' is a stderr spec only");
+      return 6;
   }
   if (spec !== null && typeof spec === 'object') {
     const o = spec as Record<string, unknown>;
@@ -216,7 +222,7 @@ function stdioFor(field: string, spec: unknown): NativeStdio {
   throw invalid(
     field,
     spec,
-    "is not a stdio spec: use 'inherit', 'null', 'pipe', 'socketpair', { file, append? }, { fd } or { onread }",
+    "is not a stdio spec: use 'inherit', 'null', 'pipe', 'socketpair', 'stdout' (stderr), { file, append? }, { fd } or { onread }",
   );
 }
 

@@ -44,7 +44,7 @@ export interface CapturedOutput {
 export type ManagedEvent =
   | { topic: 'process.started'; payload: ProcessSnapshot & { spawnMs: number } }
   | { topic: 'process.output'; payload: { id: string; stream: 'stdout' | 'stderr'; line: string } }
-  | { topic: 'process.exited'; payload: ProcessSnapshot }
+  | { topic: 'process.exited'; payload: ProcessSnapshot & { output: string } }
   | { topic: 'process.killed'; payload: { id: string; pid: number | null; signal: SignalName } };
 
 /**
@@ -133,7 +133,11 @@ export class ManagedProcess {
       clearTimeout(bound);
       this.#exit = status;
       this.#status = this.#killed && status.signal !== null ? 'killed' : 'exited';
-      if (wants('process.exited')) emit({ topic: 'process.exited', payload: this.snapshot() });
+      if (wants('process.exited')) {
+        // Seed 001 §17.6: ProcessExited carries the Output (what the rings kept of it).
+        const { stdout, stderr } = this.output();
+        emit({ topic: 'process.exited', payload: { ...this.snapshot(), output: stdout + stderr } });
+      }
       resolveDone(status);
     });
   }

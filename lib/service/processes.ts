@@ -6,11 +6,18 @@
 import { z } from 'zod';
 import { type ActionContext, NEVER_ABORTED } from '../core/action.js';
 import type { Core } from '../core/core.js';
-import { processRunInputSchema, processStartInputSchema } from '../core/process-sugar.js';
+import {
+  dirOf,
+  envRecord,
+  type ProcessRunSeparate,
+  processRunInputSchema,
+  processStartInputSchema,
+} from '../core/process-sugar.js';
 import { ProcessError } from '../errors.js';
 import type { SpawnOptions } from '../process/options.js';
 import { crashSafeDefaults } from '../process/orphans.js';
 import { type SignalName, signalNumber } from '../process/signals.js';
+import type { ExitStatus } from '../process/status.js';
 import { fail, ok, type Result } from '../result.js';
 import type { CapturedOutput, ManagedProcess, ProcessSnapshot } from './managed.js';
 import {
@@ -19,6 +26,7 @@ import {
   processKillValueSchema,
   processRunValueSchema,
   processSnapshotSchema,
+  processStartValueSchema,
 } from './schemas.js';
 
 const idInput = z.object({ id: z.string().min(1) });
@@ -65,14 +73,39 @@ export function notFound(what: string, id: string | number): ProcessError {
  * detached stops with the core, a crash of the core included: it dies with us, and its tree
  * is in a cgroup the next start removes (explicit options win).
  */
-function spawnOptionsOf(input: StartInput): SpawnOptions {
-  const { command, detach, ...rest } = input;
+function spawnOptionsOf(input: StartInput, cwd: string | undefined): SpawnOptions {
+  const { command, detach, dir: _dir, env, ...rest } = input;
   return {
     processGroup: true,
     ...(detach === true ? {} : crashSafeDefaults()),
     ...(rest as Omit<SpawnOptions, 'program'>),
+    ...(cwd === undefined ? {} : { cwd }),
+    ...(env === undefined ? {} : { env: envRecord(env) }),
     program: command,
   };
+}
+
+// A run that did not exit 0: its kind, status and output (the combined text as `all`).
+function runFailure(
+  command: string,
+  status: ExitStatus | null,
+  out: CapturedOutput,
+  separate: boolean,
+  timedOut: boolean,
+  timeout: number | undefined,
+): ProcessError {
+  const why = timedOut
+    ? `timed out after ${timeout} ms (killed by ${status?.signal})`
+    : status?.signal
+      ? `was killed by ${status.signal}`
+      : `exited with code ${status?.code}`;
+  const kind = timedOut ? 'TimedOut' : status?.signal ? 'TerminatedBySignal' : 'NonZeroExit';
+  return new ProcessError(kind, `${command} ${why}`, {
+    code: status?.signal ?? status?.code ?? undefined,
+    status: status ?? undefined,
+    ...(separate ? { stdout: out.stdout, stderr: out.stderr } : { all: out.stdout }),
+    command,
+  });
 }
 
 /**
@@ -92,17 +125,21 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
 
   core.action(
     'process.run',
-    async (input, ctx): Promise<Result<string, ProcessError>> => {
+    async (input, ctx): Promise<Result<string | ProcessRunSeparate, ProcessError>> => {
       const { signal } = ctx;
+      const separate = input.output === 'separate';
       const m = host.manage(
         {
           program: input.command,
           args: input.args,
-          cwd: input.cwd,
-          env: input.env,
+          cwd: dirOf(input, 'process.run'),
+          env: envRecord(input.env),
           ...(input.sandbox === undefined ? {} : { sandbox: input.sandbox }),
           ...(input.limits === undefined ? {} : { limits: input.limits }),
+          ...(input.timeout === undefined ? {} : { timeout: input.timeout }),
           stdin: 'null',
+          // The seed's value is CombinedOutput: one pipe for both, so the order is the child's.
+          ...(separate ? {} : { stderr: 'stdout' as const }),
           // Dies with the core; a run is short, so no cgroup (and its mkdir) per call.
           dieWithParent: true,
           // Listening on an AbortSignal is not free; skip the one that can never fire.
@@ -113,26 +150,23 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
       );
       const status = await m.done;
       const out = m.output();
-      if (status !== null && status.code === 0) return ok(out.stdout);
-      const why = status?.signal
-        ? `was killed by ${status.signal}`
-        : `exited with code ${status?.code}`;
+      if (status !== null && status.code === 0) {
+        return ok(separate ? { stdout: out.stdout, stderr: out.stderr } : out.stdout);
+      }
       return fail(
-        new ProcessError(
-          status?.signal ? 'TerminatedBySignal' : 'NonZeroExit',
-          `${input.command} ${why}`,
-          {
-            code: status?.signal ?? status?.code ?? undefined,
-            status: status ?? undefined,
-            stdout: out.stdout,
-            stderr: out.stderr,
-            command: input.command,
-          },
+        runFailure(
+          input.command,
+          status,
+          out,
+          separate,
+          m.handle?.timedOut === true,
+          input.timeout,
         ),
       );
     },
     {
-      description: 'Run a command to completion; the value is its stdout',
+      description:
+        "Run a command to completion; the value is its combined output (stdout and stderr as written), or { stdout, stderr } with output: 'separate'",
       schema: processRunInputSchema,
       output: processRunValueSchema,
     },
@@ -141,14 +175,14 @@ export function registerProcessActions(core: Core, host: ProcessActionHost): voi
   core.action(
     'process.start',
     (input: StartInput, ctx) => {
-      const m = host.manage(spawnOptionsOf(input), true, ctx);
+      const m = host.manage(spawnOptionsOf(input, dirOf(input, 'process.start')), true, ctx);
       if (input.detach === true) host.detached.add(m.id);
-      return { id: m.id };
+      return { id: m.id, pid: m.handle?.pid ?? null };
     },
     {
-      description: 'Start a managed process; the value is { id }',
+      description: 'Start a managed process; the value is { id, pid }',
       schema: processStartInputSchema,
-      output: processIdValueSchema,
+      output: processStartValueSchema,
     },
   );
 

@@ -78,11 +78,23 @@ export const capturedOutputSchema = outputSchema<CapturedOutput>()(
   }),
 );
 
-/** process.run: the child's stdout, as text. */
-export const processRunValueSchema = z.string();
+/**
+ * process.run: the combined output as text (seed 000 §3), or `{ stdout, stderr }` when asked
+ * with `output: 'separate'`.
+ */
+export const processRunValueSchema = z.union([
+  z.string().describe('stdout and stderr together, in the order the child wrote them'),
+  z.object({ stdout: z.string(), stderr: z.string() }),
+]);
 
 /** process.start and process.input: the managed process's id. */
 export const processIdValueSchema = z.object({ id: z.string() });
+
+/** process.start: the managed process's id and its pid. */
+export const processStartValueSchema = z.object({
+  id: z.string(),
+  pid: z.int().positive().nullable(),
+});
 
 /** process.kill: false when nothing was left to signal. */
 export const processKillValueSchema = z.object({ id: z.string(), sent: z.boolean() });

@@ -48,7 +48,8 @@ export interface ProcessServiceOptions {
   policy?: ProcessPolicy;
   /**
    * Audit trail: one envelope per spawn, signal, exit and denial. `subscribers` given: those;
-   * else the `events:` block of `<root>/core-process.yaml` (root defaults to the cwd).
+   * else the `events:` block of `<root>/specscore.yaml` (else core-process.yaml; root defaults
+   * to the cwd).
    */
   audit?: { subscribers?: Subscriber[]; root?: string };
 }

@@ -10,12 +10,11 @@ import './start-form.js';
 
 const COLUMNS = ['Status', 'ID', 'PID', 'Command', 'Uptime', 'CPUs', 'Scheduler', 'Exit', ''];
 
-// Newest first: by start time, then by the number in the id (proc-10 after proc-9).
+// Newest first: by start time, then by id (a UUIDv7 after its kind prefix: ids sort by creation).
 function newestFirst(a, b) {
   const byTime = Date.parse(b.snap.startedAt ?? 0) - Date.parse(a.snap.startedAt ?? 0);
   if (byTime) return byTime;
-  const num = (e) => Number(/(\d+)$/.exec(e.snap.id)?.[1] ?? 0);
-  return num(b) - num(a);
+  return a.snap.id < b.snap.id ? 1 : a.snap.id > b.snap.id ? -1 : 0;
 }
 
 function exitText(snap) {

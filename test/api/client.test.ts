@@ -125,11 +125,11 @@ describe('a client generated from /openapi.json (openapi-typescript + openapi-fe
     expect(waited.userCpuMs).toBeGreaterThanOrEqual(0);
     expect(await eventually(() => !alive(pid))).toBe(true);
 
-    expect(await client.run('echo hello; echo there')).toEqual({ stdout: 'hello\nthere\n' });
+    expect(await client.run('echo hello; echo there')).toEqual({ output: 'hello\nthere\n' });
     expect(await client.run('echo oops >&2; exit 3')).toEqual({
       status: 422,
       exitCode: 3,
-      stderr: 'oops\n',
+      output: 'oops\n',
     });
   }, 180_000);
 });

@@ -9,7 +9,7 @@ import { alive, BASE, cmdline, startProcess, useApi } from './helpers.js';
 const start = useApi();
 
 describe('POST /processes/run', () => {
-  it('good: runs one command to completion and answers its stdout; the child is gone', async () => {
+  it('good: runs one command to completion and answers its combined output; the child is gone', async () => {
     const api = await start();
     const dir = tempDir();
     const r = await api.call('POST', `${BASE}/processes/run`, {
@@ -19,27 +19,32 @@ describe('POST /processes/run', () => {
       env: { GREETING: 'hi there' },
     });
     expect(r.status).toBe(200);
-    expect(r.body).toEqual({ stdout: `${dir}\nhi there\n` });
+    expect(r.body).toEqual({ output: `${dir}\nhi there\n` });
     const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'));
     expect(alive(pid)).toBe(false);
     // Run to completion: not kept in the managed list.
     expect((await api.call('GET', `${BASE}/processes`)).body).toEqual([]);
   });
 
-  it('bad: a command that exits non-zero is 422 with its exit code, stdout and stderr', async () => {
+  it('bad: a command that exits non-zero is 422 with its exit code and its output as written', async () => {
     const api = await start();
     const r = await api.call('POST', `${BASE}/processes/run`, {
       command: 'sh',
-      args: ['-c', 'echo partial; echo broken >&2; exit 7'],
+      args: ['-c', 'echo partial; echo broken >&2; echo after; exit 7'],
     });
     expect(r.status).toBe(422);
     expect(r.body.error).toMatchObject({
       kind: 'NonZeroExit',
       exitCode: 7,
       signal: null,
-      stdout: 'partial\n',
-      stderr: 'broken\n',
+      output: 'partial\nbroken\nafter\n',
     });
+    const apart = await api.call('POST', `${BASE}/processes/run`, {
+      command: 'sh',
+      args: ['-c', 'echo partial; echo broken >&2; exit 7'],
+      output: 'separate',
+    });
+    expect(apart.body.error).toMatchObject({ stdout: 'partial\n', stderr: 'broken\n' });
   });
 
   it('ugly: a pipeline body is refused naming `command` (pipelines are POST /pipelines), nothing runs', async () => {
@@ -65,11 +70,11 @@ describe('POST /processes/run', () => {
 });
 
 describe('POST /processes', () => {
-  it('good: 201 { id }, and the child really runs in /proc with the command line asked for', async () => {
+  it('good: 201 { id, pid }, and the child really runs in /proc with the command line asked for', async () => {
     const api = await start();
     const r = await api.call('POST', `${BASE}/processes`, { command: 'sleep', args: ['30'] });
     expect(r.status).toBe(201);
-    expect(r.body).toEqual({ id: expect.stringMatching(/^proc-/) });
+    expect(r.body).toEqual({ id: expect.stringMatching(/^proc-/), pid: expect.any(Number) });
     const got = await api.call('GET', `${BASE}/processes/${r.body.id}`);
     const pid = got.body.pid as number;
     expect(await eventually(() => runningAsleep(pid))).toBe(true);

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type CoreEvent, fail } from '../../lib/core/index.js';
+import { ProcessError } from '../../lib/errors.js';
+import { ThreadError } from '../../lib/thread/errors.js';
 import { testCore, until } from './helpers.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'core-action-'));
@@ -118,6 +120,27 @@ describe('Action.run', () => {
       'action boom.async failed',
     ]);
     expect(await core.action('fine').run()).toEqual({ ok: true, value: 'still here' });
+  });
+
+  it('good: a domain error comes back with its kind at error.kind, counted but not logged as a crash', async () => {
+    const core = testCore();
+    core.action('git.status', () => {
+      throw new ProcessError('NonZeroExit', 'git exited with code 128', { code: 128 });
+    });
+    core.action('thread.join', () => fail(new ThreadError('TimedOut', 'join timed out')));
+    const r = await core.action('git.status').run();
+    expect(!r.ok && r.error).toMatchObject({
+      kind: 'NonZeroExit',
+      action: 'git.status',
+      origin: 'ProcessError',
+      code: 128,
+      message: 'action git.status: git exited with code 128',
+    });
+    expect(!r.ok && r.error.cause).toBeInstanceOf(ProcessError);
+    const t = await core.action('thread.join').run();
+    expect(!t.ok && t.error).toMatchObject({ kind: 'TimedOut', origin: 'ThreadError' });
+    expect(core.stats().actionFailures).toBe(2);
+    expect(core.log).toEqual([]);
   });
 
   it('ugly: a handler returning a failed Result is a failure; a CoreError passes through', async () => {

@@ -1,7 +1,7 @@
 // Entitlements: the checker's answer, quantities, usage and the Entitlement helpers.
 import { describe, expect, it } from 'vitest';
 import { Entitlement } from '../../lib/core/index.js';
-import { testCore } from './helpers.js';
+import { testCore, until } from './helpers.js';
 
 describe('core.entitled', () => {
   it('good: the default is allowed and unlimited', () => {
@@ -57,6 +57,43 @@ describe('core.entitled', () => {
       throw new Error('oops');
     });
     expect(core.entitled('x').allowed).toBe(false);
+  });
+});
+
+describe('entitlement.denied (seed 001 §21.9)', () => {
+  it('good: a denial asked through core.entitled() is logged and published, an allowance is not', async () => {
+    const core = testCore();
+    core.setEntitlementChecker((action) =>
+      action === 'ai.credits' ? { allowed: false, reason: 'quota' } : { allowed: true },
+    );
+    const seen: unknown[] = [];
+    core.events.subscribe('entitlement.denied', (e) => {
+      seen.push(e.payload);
+    });
+    expect(core.entitled('other').allowed).toBe(true);
+    expect(core.entitled('ai.credits', 5).allowed).toBe(false);
+    await until(() => seen.length === 1);
+    expect(seen).toEqual([{ core: 'test', action: 'ai.credits', quantity: 5, reason: 'quota' }]);
+    expect(core.log).toEqual([
+      {
+        level: 'warn',
+        message: 'entitlement denied: ai.credits',
+        fields: { action: 'ai.credits', quantity: 5, reason: 'quota' },
+      },
+    ]);
+  });
+
+  it('bad: a denied action run publishes entitlement.denied too', async () => {
+    const core = testCore();
+    core.action('x.y', () => 1);
+    core.setEntitlementChecker(() => ({ allowed: false }));
+    const topics: string[] = [];
+    core.events.subscribe('*.denied', (e) => {
+      topics.push(e.topic);
+    });
+    expect((await core.action('x.y').run()).ok).toBe(false);
+    await until(() => topics.length === 2);
+    expect(topics.sort()).toEqual(['entitlement.denied', 'security.denied']);
   });
 });
 

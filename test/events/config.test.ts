@@ -29,17 +29,30 @@ async function configError(root: string): Promise<EventConfigError> {
 function expectDefault(subs: unknown[], root: string): void {
   expect(subs).toHaveLength(1);
   expect(subs[0]).toBeInstanceOf(JsonlWriter);
-  expect((subs[0] as JsonlWriter).path).toBe(path.join(root, '.core-process', 'events.jsonl'));
+  expect((subs[0] as JsonlWriter).path).toBe(path.join(root, '.specscore', 'events.jsonl'));
 }
 
 describe('loadSubscribers', () => {
-  it('good: no config file: one JsonlWriter writing <root>/.core-process/events.jsonl', async () => {
+  it('good: no config file: one JsonlWriter writing <root>/.specscore/events.jsonl (seed 003)', async () => {
     const root = project();
     const subs = await loadSubscribers(root);
     expectDefault(subs, root);
-    expect(DEFAULT_EVENTS_PATH).toBe('.core-process/events.jsonl');
+    expect(DEFAULT_EVENTS_PATH).toBe('.specscore/events.jsonl');
     await subs[0]?.deliver(validEvent());
-    expect(readJsonl(path.join(root, '.core-process', 'events.jsonl'))).toEqual([validEvent()]);
+    expect(readJsonl(path.join(root, '.specscore', 'events.jsonl'))).toEqual([validEvent()]);
+  });
+
+  it("good: specscore.yaml (the seed's file) is read first, before core-process.yaml", async () => {
+    const root = project({
+      'specscore.yaml': 'events:\n  subscribers:\n    - type: noop\n',
+      'core-process.yaml': 'events:\n  subscribers: []\n',
+    });
+    const subs = await loadSubscribers(root);
+    expect(subs.map((s) => s.name)).toEqual(['noop']);
+    const bad = project({ 'specscore.yaml': 'events:\n  subscribers:\n    - type: kafka\n' });
+    await expect(loadSubscribers(bad)).rejects.toThrow(
+      /^specscore.yaml: events.subscribers.0.type/,
+    );
   });
 
   it('good: a file without an events key gives the default too', async () => {

@@ -50,11 +50,12 @@ describe('OutputRing growth', () => {
 });
 
 describe('nextId', () => {
-  it('good: ids are unique and carry the prefix', () => {
+  it('good: ids are unique, carry the prefix and a UUIDv7 from core.ID()', () => {
     const a = nextId('proc');
     const b = nextId('proc');
-    expect(a).toMatch(/^proc-\d+$/);
+    expect(a).toMatch(/^proc-[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(a).not.toBe(b);
+    expect(a < b).toBe(true); // time-ordered, monotonic within a millisecond
   });
 });
 

@@ -40,6 +40,26 @@ describe('process.run', () => {
     expect(await core.process().run('printf', 'x')).toEqual({ ok: true, value: 'x' });
   });
 
+  it('good: the value is the combined output in the order written, as the seed has it (dir, env K=V)', async () => {
+    const core = await started();
+    const dir = tempDir();
+    // Alternating writes to fd 1 and fd 2: one pipe keeps the child's order exactly.
+    const script =
+      'for i in 1 2 3 4 5 6 7 8 9 10; do echo "out $i"; echo "err $i" >&2; done; pwd; echo "$A $B"';
+    const r = await core.action('process.run').run({
+      command: 'sh',
+      args: ['-c', script],
+      dir,
+      env: ['A=one', 'B=two=2'],
+    });
+    const expected = Array.from({ length: 10 }, (_, i) => `out ${i + 1}\nerr ${i + 1}\n`).join('');
+    expect(r).toEqual({ ok: true, value: `${expected}${dir}\none two=2\n` });
+    const apart = await core
+      .action('process.run')
+      .run({ command: 'sh', args: ['-c', 'echo o; echo e >&2'], output: 'separate' });
+    expect(apart).toEqual({ ok: true, value: { stdout: 'o\n', stderr: 'e\n' } });
+  });
+
   it('bad: a non-zero exit is a failed Result carrying the status and the output', async () => {
     const core = await started();
     const r = await core
@@ -48,8 +68,32 @@ describe('process.run', () => {
     expect(r.ok).toBe(false);
     const cause = !r.ok ? (r.error.cause as ProcessError) : undefined;
     expect(cause).toBeInstanceOf(ProcessError);
-    expect(cause).toMatchObject({ kind: 'NonZeroExit', code: 3, stderr: 'oops\n' });
+    expect(cause).toMatchObject({ kind: 'NonZeroExit', code: 3, all: 'oops\n' });
     expect(cause?.status?.code).toBe(3);
+    // The kind is the caller's to branch on (seed 004 §5), and an expected exit is no crash.
+    expect(!r.ok && r.error).toMatchObject({
+      kind: 'NonZeroExit',
+      code: 3,
+      origin: 'ProcessError',
+    });
+    expect((core as Core & { log: unknown[] }).log).toEqual([]);
+  });
+
+  it('bad: an env entry without = and dir with a different cwd are refused naming the field', async () => {
+    const core = await started();
+    const env = await core.action('process.run').run({ command: 'true', env: ['A=1', 'NOEQ'] });
+    expect(!env.ok && env.error).toMatchObject({ kind: 'InvalidInput', field: 'env.1' });
+    const both = await core.action('process.run').run({ command: 'true', dir: '/', cwd: '/tmp' });
+    expect(!both.ok && both.error).toMatchObject({ kind: 'InvalidInput', field: 'dir' });
+  });
+
+  it('ugly: timeout (the seed ctx deadline) kills the child and fails TimedOut with its output so far', async () => {
+    const core = await started();
+    const r = await core
+      .action('process.run')
+      .run({ command: 'sh', args: ['-c', 'echo started; exec sleep 30'], timeout: 200 });
+    expect(!r.ok && r.error).toMatchObject({ kind: 'TimedOut', origin: 'ProcessError' });
+    expect(!r.ok && (r.error.cause as ProcessError).all).toBe('started\n');
   });
 
   it('ugly: bad input names the field, and a missing program fails without a child', async () => {
@@ -58,6 +102,7 @@ describe('process.run', () => {
     expect(!bad.ok && bad.error).toMatchObject({ kind: 'InvalidInput', field: 'command' });
     const missing = await core.action('process.run').run({ command: 'no-such-program-zz' });
     expect(!missing.ok && (missing.error.cause as ProcessError).kind).toBe('NotFound');
+    expect(!missing.ok && missing.error.kind).toBe('NotFound');
   });
 });
 
