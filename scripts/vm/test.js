@@ -112,6 +112,9 @@ async function x64Lane(lane, compiled, files) {
     env: {
       CORE_PROCESS_COMPILED_LIB: compiled.lib,
       CORE_PROCESS_COMPILED_CLI: compiled.cli,
+      // The guest is a machine of the test's own, so the system-scope shield (a v2 partition
+      // that takes its CPU from every other task) runs there; on a shared host it never does.
+      CORE_PROCESS_TEST_SYSTEM_SHIELD: '1',
       NO_COLOR: '1',
     },
     onOutput: prefix(lane.name),

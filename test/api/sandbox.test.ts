@@ -32,7 +32,7 @@ suite('POST /processes/run with a sandbox', () => {
     });
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
-      stdout: `unshare=EPERM\nwrite:${path.join(dir, 'escaped')}=EACCES\n`,
+      output: `unshare=EPERM\nwrite:${path.join(dir, 'escaped')}=EACCES\n`,
     });
     expect(existsSync(path.join(dir, 'escaped'))).toBe(false);
   });
