@@ -158,8 +158,11 @@ suite('sandbox through the process service', () => {
       args: [`write:${path.join(allowed, 'sub', 'f')}`, `write:${path.join(allowed, 'g')}`],
       sandbox: { filesystem: { write: [path.join(allowed, 'sub')] } },
     });
-    expect(inside.ok && inside.value).toBe(
-      `write:${path.join(allowed, 'sub', 'f')}=0\nwrite:${path.join(allowed, 'g')}=EACCES\n`,
+    // Below Landlock ABI 3 the read-only mount namespace refuses first: EROFS, not EACCES.
+    expect(inside.ok && inside.value).toMatch(
+      new RegExp(
+        `^write:${path.join(allowed, 'sub', 'f')}=0\nwrite:${path.join(allowed, 'g')}=(EACCES|EROFS)\n$`,
+      ),
     );
     rmSync(allowed, { recursive: true, force: true });
   });
