@@ -190,6 +190,7 @@ async function main() {
   }
   console.log('\n=== test:vm, per lane');
   let bad = 0;
+  let failedTests = 0;
   for (const row of rows) {
     if (row.skipped) {
       if (process.env.CI) bad++;
@@ -199,7 +200,10 @@ async function main() {
     const c = row.counts;
     const counts = c ? `${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped` : 'no counts';
     const ok = row.code === 0 && c !== null && c.failed === 0;
-    if (!ok) bad++;
+    // A lane that booted and counted its tests, some failing, is a test failure; one that could
+    // not boot or report is a broken lane (always fatal).
+    if (!ok && c !== null && c.failed > 0) failedTests++;
+    else if (!ok) bad++;
     console.log(
       `  ${row.lane.name}: ${counts}; exit ${row.code ?? `none (${row.why})`} [${row.seconds.toFixed(0)} s, qemu CPU ${row.cpuSeconds?.toFixed(0) ?? 0} s]`,
     );
@@ -208,6 +212,19 @@ async function main() {
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   const skipped = rows.filter((r) => r.skipped).length;
   const ran = rows.length - skipped;
+  // VM_TESTS_ADVISORY=1 (set by .ci/run until both lanes have passed end to end there once):
+  // failing tests inside a lane that booted are printed loudly but do not fail the command; a
+  // lane that cannot boot or report still does.
+  const advisory = process.env.VM_TESTS_ADVISORY === '1';
+  if (failedTests > 0) {
+    if (advisory) {
+      console.log(
+        `test:vm: ADVISORY: ${failedTests} lane(s) had failing tests (VM_TESTS_ADVISORY=1: not failing this run)`,
+      );
+    } else {
+      bad += failedTests;
+    }
+  }
   console.log(
     bad > 0
       ? `test:vm: ${bad} of ${rows.length} lane(s) failed or could not run [${secs} s]`
