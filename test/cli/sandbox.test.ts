@@ -60,7 +60,8 @@ suite('core-process run --sandbox-*', () => {
     expect(r.stdout.trim().split('\n')).toEqual([
       `connect:${port}=ENETUNREACH`,
       `write:${path.join(out, 'f')}=0`,
-      `write:${path.join(dir, 'g')}=EACCES`,
+      // Below Landlock ABI 3 the read-only mount namespace refuses first: EROFS.
+      expect.stringMatching(new RegExp(`^write:${path.join(dir, 'g')}=(EACCES|EROFS)$`)),
       'unshare=EPERM',
     ]);
     expect(fs.existsSync(path.join(dir, 'g'))).toBe(false);
