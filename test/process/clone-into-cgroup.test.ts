@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { backend, type ProcessHandle, spawn } from '../../lib/index.js';
 import { cgroupBase } from '../../lib/process/cgroup.js';
 import { eventually, runningAsleep } from '../helpers.js';
@@ -148,54 +148,62 @@ describeRoot('spawning into a cgroup', () => {
 });
 
 const hasStrace = spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
-needsTool(
-  'strace',
-  hasStrace,
-  'apt-get install strace',
-)('the system calls behind it (strace)', () => {
-  const { itRoot } = asRoot('strace of a spawn into a cgroup');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'core-process-strace-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  // The child's own calls between clone and exec: lines of its pid before its execve.
-  const childCalls = (trace: string, pid: number) =>
-    trace.split('\n').filter((l) => l.startsWith(`${pid} `));
-
-  itRoot(
-    'clone3 with CLONE_INTO_CGROUP makes the child, which never opens cgroup.procs',
-    async () => {
-      if (!clone3Expected()) {
-        // Not this host's path (old kernel, no writable v2, or the no-clone3 project).
-        expect(backend().intoCgroup).toBe('join');
-        return;
-      }
-      const lib = await compiledLib();
-      const file = path.join(dir, 'clone3.trace');
-      const r = firstActIn({}, lib, file);
-      const trace = readFileSync(file, 'utf8');
-      expect(r.method).toBe('clone3');
-      // With CLONE_VFORK strace splits the call: `clone3({flags=...|CLONE_INTO_CGROUP, ...`
-      // <unfinished ...>, then `<... clone3 resumed> ...) = <pid>`.
-      expect(trace).toMatch(/clone3\(\{flags=[^}]*CLONE_INTO_CGROUP/);
-      expect(trace).toMatch(new RegExp(`clone3[^\\n]*= ${r.pid}\\b`));
-      expect(childCalls(trace, r.pid).filter((l) => l.includes('cgroup.procs'))).toEqual([]);
-      expect(r.cgroupPath.endsWith(r.v2 as string)).toBe(true);
-    },
-    120_000,
+// Under the sanitizer run (npm run test:asan) the traced Node carries LeakSanitizer, whose exit
+// check stops the world with ptrace and cannot while strace already traces it: the child dies
+// with no status. npm test runs these; the sanitizer run covers the same spawns untraced above.
+const sanitized = process.env.CORE_PROCESS_SANITIZER_PRELOAD !== undefined;
+if (sanitized) {
+  console.log(
+    'clone-into-cgroup.test.ts: the strace tests are skipped under the sanitizer run (LeakSanitizer cannot run under ptrace); npm test runs them',
   );
+}
+(sanitized ? describe.skip : needsTool('strace', hasStrace, 'apt-get install strace'))(
+  'the system calls behind it (strace)',
+  () => {
+    const { itRoot } = asRoot('strace of a spawn into a cgroup');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'core-process-strace-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  itRoot(
-    'without clone3 the child opens cgroup.procs itself before exec',
-    async () => {
-      const lib = await compiledLib();
-      const file = path.join(dir, 'join.trace');
-      const r = firstActIn({ CORE_PROCESS_NO_CLONE3: '1' }, lib, file);
-      const trace = readFileSync(file, 'utf8');
-      expect(r.method).toBe('clone');
-      const opens = childCalls(trace, r.pid).filter((l) => /openat\([^)]*cgroup\.procs/.test(l));
-      expect(opens.length).toBe(1);
-      expect(trace).not.toMatch(/CLONE_INTO_CGROUP/);
-    },
-    120_000,
-  );
-});
+    // The child's own calls between clone and exec: lines of its pid before its execve.
+    const childCalls = (trace: string, pid: number) =>
+      trace.split('\n').filter((l) => l.startsWith(`${pid} `));
+
+    itRoot(
+      'clone3 with CLONE_INTO_CGROUP makes the child, which never opens cgroup.procs',
+      async () => {
+        if (!clone3Expected()) {
+          // Not this host's path (old kernel, no writable v2, or the no-clone3 project).
+          expect(backend().intoCgroup).toBe('join');
+          return;
+        }
+        const lib = await compiledLib();
+        const file = path.join(dir, 'clone3.trace');
+        const r = firstActIn({}, lib, file);
+        const trace = readFileSync(file, 'utf8');
+        expect(r.method).toBe('clone3');
+        // With CLONE_VFORK strace splits the call: `clone3({flags=...|CLONE_INTO_CGROUP, ...`
+        // <unfinished ...>, then `<... clone3 resumed> ...) = <pid>`.
+        expect(trace).toMatch(/clone3\(\{flags=[^}]*CLONE_INTO_CGROUP/);
+        expect(trace).toMatch(new RegExp(`clone3[^\\n]*= ${r.pid}\\b`));
+        expect(childCalls(trace, r.pid).filter((l) => l.includes('cgroup.procs'))).toEqual([]);
+        expect(r.cgroupPath.endsWith(r.v2 as string)).toBe(true);
+      },
+      120_000,
+    );
+
+    itRoot(
+      'without clone3 the child opens cgroup.procs itself before exec',
+      async () => {
+        const lib = await compiledLib();
+        const file = path.join(dir, 'join.trace');
+        const r = firstActIn({ CORE_PROCESS_NO_CLONE3: '1' }, lib, file);
+        const trace = readFileSync(file, 'utf8');
+        expect(r.method).toBe('clone');
+        const opens = childCalls(trace, r.pid).filter((l) => /openat\([^)]*cgroup\.procs/.test(l));
+        expect(opens.length).toBe(1);
+        expect(trace).not.toMatch(/CLONE_INTO_CGROUP/);
+      },
+      120_000,
+    );
+  },
+);
