@@ -6,6 +6,36 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { ProcessError } from '../errors.js';
 
+/** A mount of /proc/self/mountinfo: where, its filesystem type and its super options. */
+export interface MountEntry {
+  mountPoint: string;
+  fstype: string;
+  superOptions: string[];
+}
+
+/**
+ * The mounts of this process (mountinfo(5): fields before " - ", then fstype, source and super
+ * options; spaces in paths are escaped as \040). Empty when /proc is unreadable.
+ * @example mounts().filter((m) => m.fstype === 'cgroup2')
+ */
+export function mounts(): MountEntry[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const out: MountEntry[] = [];
+  for (const line of info.split('\n')) {
+    const [left, right] = line.split(' - ');
+    const mountPoint = left?.split(' ')[4]?.replace(/\\040/g, ' ');
+    if (!right || mountPoint === undefined) continue;
+    const [fstype = '', , opts = ''] = right.split(' ');
+    out.push({ mountPoint, fstype, superOptions: opts.split(',') });
+  }
+  return out;
+}
+
 export type ShieldScope = 'subtree' | 'system';
 
 /** What a holder writes down so a later process can undo its shield if it dies. */

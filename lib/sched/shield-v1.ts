@@ -3,11 +3,12 @@
  * (cpu_exclusive where no sibling shares its CPUs) and a system cpuset beside it, both under
  * our cpuset; tasks move one tid at a time through `tasks`.
  */
-import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ids,
   type Made,
+  mounts,
   parseList,
   read,
   type ShieldBackend,
@@ -19,21 +20,8 @@ import {
 
 /** The cgroup v1 cpuset mount point, or null. */
 export function cpusetV1Mount(): string | null {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of info.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right) continue;
-    const [fstype, , opts] = right.split(' ');
-    if (fstype === 'cgroup' && opts?.split(',').includes('cpuset')) {
-      return left.split(' ')[4] ?? null;
-    }
-  }
-  return null;
+  const m = mounts().find((e) => e.fstype === 'cgroup' && e.superOptions.includes('cpuset'));
+  return m?.mountPoint ?? null;
 }
 
 function cpusetOf(tid: number): string | null {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import {
   ids,
   type Made,
+  mounts,
   parseList,
   read,
   type ShieldBackend,
@@ -26,19 +27,12 @@ import {
 
 /** The cgroup v2 mount whose root offers the cpuset controller, or null. */
 export function cpusetV2Mount(): string | null {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of info.split('\n')) {
-    const [left, right] = line.split(' - ');
-    if (!left || !right || right.split(' ')[0] !== 'cgroup2') continue;
-    const mount = left.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (mount === undefined) continue;
+  for (const { mountPoint, fstype } of mounts()) {
+    if (fstype !== 'cgroup2') continue;
     try {
-      if (read(path.join(mount, 'cgroup.controllers')).split(' ').includes('cpuset')) return mount;
+      if (read(path.join(mountPoint, 'cgroup.controllers')).split(' ').includes('cpuset')) {
+        return mountPoint;
+      }
     } catch {
       // not readable: not ours to use
     }
