@@ -69,6 +69,22 @@
           }
         }]
       ]
+    },
+    {
+      # PID 1 of a child's PID namespace (native/init_linux.c, issue 29): plain C, linked
+      # statically so it needs nothing a sandbox could hide. Next to the addon in build/Release;
+      # scripts/prebuild-all.js puts a static musl build of it in each prebuilds/<platform>/.
+      "target_name": "core-process-init",
+      "conditions": [
+        ["OS=='linux'", {
+          "type": "executable",
+          "sources": ["native/init_linux.c"],
+          "cflags": ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Os"],
+          "ldflags": ["-static"]
+        }, {
+          "type": "none"
+        }]
+      ]
     }
   ]
 }

@@ -63,6 +63,11 @@ export interface NativeSpawnRequest {
   pipeSize?: number;
   /** What the child may do after exec; any value implies no_new_privs (lib/process/sandbox.ts). */
   sandbox?: NativeSandbox;
+  /**
+   * A PID namespace: the child is its PID 1 and execs `init` (lib/process/pidns.ts), which runs
+   * the program as PID 2; mountProc: a fresh /proc in a mount namespace of the child's.
+   */
+  pidNamespace?: { init: string; mountProc: boolean };
 }
 
 /** The sandbox as the addon builds it: syscall numbers already resolved for this arch. */

@@ -117,6 +117,7 @@ Napi::Value SpawnBinding(const Napi::CallbackInfo& info) {
   child->env = data;
   child->pid = result.pid;
   child->pidfd = std::move(result.pidfd);
+  child->statusFd = std::move(result.statusFd);
   child->startNs = result.startNs;
   child->groupLeader = req.setsid || req.pgid == 0;
   child->onExit = Napi::Persistent(info[1].As<Napi::Function>());

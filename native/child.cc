@@ -119,6 +119,30 @@ bool PidfdMode(const Child* c) {
 #endif
 }
 
+// A child run under our init in a PID namespace: init died of what the program did (its exit
+// code) but cannot die of the program's signal (PID 1 ignores its own), so the program's
+// exact status comes through the status pipe, written before init exited. Nothing there
+// (init was SIGKILLed, by PDEATHSIG or by hand): init's own status is the truth.
+void ApplyInitStatus(Child* c) {
+  if (!c->statusFd.Valid()) return;
+  int status = 0;
+  ssize_t n;
+  do {
+    n = read(c->statusFd.Get(), &status, sizeof status);
+  } while (n < 0 && errno == EINTR);
+  c->statusFd.Reset();
+  if (n != static_cast<ssize_t>(sizeof status)) return;
+  if (WIFEXITED(status)) {
+    c->info.code = WEXITSTATUS(status);
+    c->info.signal = 0;
+    c->info.coreDumped = false;
+  } else if (WIFSIGNALED(status)) {
+    c->info.code = -1;
+    c->info.signal = WTERMSIG(status);
+    c->info.coreDumped = WCOREDUMP(status);
+  }
+}
+
 int TryReap(Child* c, bool block) {
   if (c->foreign) {
     // The pidfd is readable once the process has exited: that is all we may know of it.
@@ -145,6 +169,7 @@ int TryReap(Child* c, bool block) {
     c->info.endNs = MonotonicNs();
     return 1;
   }
+  if (r == 1) ApplyInitStatus(c);
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -82,6 +83,7 @@ const char* ChildStageName(int stage) {
     case kStageLimitCgroup: return "limits";
     case kStagePrivateTmp: return "privatetmp";
     case kStageMountReadonly: return "mountreadonly";
+    case kStageMountProc: return "mountproc";
     default: return "unknown";
   }
 }
@@ -113,6 +115,7 @@ const char* ChildStageSyscall(int stage) {
     case kStageLimitCgroup: return "limits";
     case kStagePrivateTmp: return "privatetmp";
     case kStageMountReadonly: return "mount_setattr";
+    case kStageMountProc: return "mount";
     default: return "unknown";
   }
 }
@@ -257,7 +260,16 @@ CORE_CHILD_CODE void ArmDeathSignal(const ChildPlan* plan) {
   if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(plan->deathSignal), 0, 0, 0) != 0) {
     Report(plan, kStageDeathSignal, errno);
   }
-  if (getppid() != plan->parentPid) {
+  // In a new PID namespace getppid() is 0 whatever happened; the parent holds the report
+  // pipe's read end until we exec, so POLLERR on our write end says it is gone.
+  bool gone;
+  if (plan->pidNamespace) {
+    struct pollfd p = {plan->errorFd, 0, 0};
+    gone = poll(&p, 1, 0) > 0 && (p.revents & POLLERR) != 0;
+  } else {
+    gone = getppid() != plan->parentPid;
+  }
+  if (gone) {
     syscall(SYS_kill, syscall(SYS_getpid), plan->deathSignal);
     _exit(128 + plan->deathSignal);
   }
@@ -316,11 +328,15 @@ CORE_CHILD_CODE void FillNamespaces(const ChildPlan* plan) {
     if (err == 0) err = WriteProcSelf("/proc/self/gid_map", plan->gidMap);
     if (err != 0) Report(plan, kStageUserns, err);
   }
-  if (plan->privateTmp || plan->mountReadonly) {
+  if (plan->privateTmp || plan->mountReadonly || plan->mountProc) {
     // Private first: with shared propagation (systemd's default) our mounts would appear on
     // the host too.
     if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-      Report(plan, plan->privateTmp ? kStagePrivateTmp : kStageMountReadonly, errno, -1);
+      Report(plan,
+             plan->privateTmp      ? kStagePrivateTmp
+             : plan->mountReadonly ? kStageMountReadonly
+                                   : kStageMountProc,
+             errno, -1);
     }
   }
   // Before the private /tmp, which must stay writable.
@@ -341,6 +357,11 @@ CORE_CHILD_CODE void FillNamespaces(const ChildPlan* plan) {
       close(fd);
       if (rc != 0) Report(plan, kStageLandlock, err);
     }
+  }
+  // Mounted by PID 1 of the new namespace, so this proc shows that namespace's processes only.
+  if (plan->mountProc &&
+      mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    Report(plan, kStageMountProc, errno);
   }
   if (plan->loIfreq != nullptr) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -426,6 +447,12 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
   sigemptyset(&empty);
   if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, sizeof(unsigned long)) != 0) {
     Report(plan, kStageSignals, errno);
+  }
+
+  // Our init gets the report and status pipes across exec (it passes their numbers on).
+  if (plan->pidNamespace &&
+      (fcntl(plan->errorFd, F_SETFD, 0) != 0 || fcntl(plan->statusFd, F_SETFD, 0) != 0)) {
+    Report(plan, kStageExec, errno);
   }
 
   // Last before exec: nothing of ours runs under the filter but execve itself, and the

@@ -35,6 +35,7 @@ enum ChildStage : int {
   kStageLimitCgroup = 45,
   kStagePrivateTmp = 46,
   kStageMountReadonly = 47,
+  kStageMountProc = 48,  // pidNamespace: the fresh /proc
 };
 
 // The kernel's struct rlimit64, for the raw prlimit64 syscall.
@@ -110,6 +111,13 @@ struct ChildPlan {
   // Resource-limit cgroups (one per v1 controller hierarchy), joined first like cgroupFd.
   const int* limitCgroupFds;
   int limitCgroupCount;
+
+  // PID namespace (issue 29): this child is its PID 1 and execs path = our init, which needs
+  // errorFd (to report the program's exec failure) and statusFd across exec. getppid() is 0
+  // in the namespace, so the death-signal race is closed through errorFd instead.
+  bool pidNamespace;
+  int statusFd;
+  bool mountProc;  // a fresh proc on /proc (CLONE_NEWNS given)
 };
 
 // The child shares our memory, and with it AddressSanitizer's shadow: instrumented frames

@@ -250,9 +250,9 @@ const char* Sandbox(const V& v, SandboxSpec* s) {
 }  // namespace decode_detail
 
 // request: { file, searchPath, argv, env?, cwd?, stdio: [3], pgid, setsid, forceClone,
-// cgroupFd?, deathSignal?, pipeSize?, ...Sched above } into a default-constructed *out. Returns
-// nullptr, or the TypeError message after "native spawn: ", which names the failing field. Fields
-// the addon owns (wantPidfd, the forced clone path) are left to the caller.
+// cgroupFd?, deathSignal?, pipeSize?, pidNamespace?, ...Sched above } into a default-constructed
+// *out. Returns nullptr, or the TypeError message after "native spawn: ", which names the failing
+// field. Fields the addon owns (wantPidfd, the forced clone path) are left to the caller.
 template <class V>
 const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
   using decode_detail::StrResult;
@@ -315,6 +315,15 @@ const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
   }
   const char* bad = decode_detail::Sandbox(r.Get("sandbox"), &out->sandbox);
   if (bad != nullptr) return bad;
+  V pidns = r.Get("pidNamespace");  // { init: string, mountProc: boolean }
+  if (!pidns.IsUndefined()) {
+    if (!pidns.IsObject() ||
+        decode_detail::CString(pidns.Get("init"), &out->initPath) != StrResult::Ok) {
+      return "bad pidNamespace";
+    }
+    out->pidNamespace = true;
+    out->mountProc = pidns.Get("mountProc").Truthy();
+  }
   V limitFds = r.Get("limitCgroupFds");
   if (!limitFds.IsUndefined()) {
     if (!limitFds.IsArray() || limitFds.Length() > 8) return "bad limitCgroupFds";

@@ -34,6 +34,9 @@ struct Child {
   // child (node:child_process's), whose status belongs to whoever spawned it.
   bool foreign = false;
   int64_t startNs = 0;
+  // PID namespace: our init (pid) writes the program's raw wait status here before it exits;
+  // that status, not init's own, is the child's (native/init_linux.c).
+  UniqueFd statusFd;
   ExitInfo info;
   Napi::FunctionReference onExit;
 };

@@ -50,9 +50,11 @@ struct SandboxPlan {
   // A root child keeps CAP_SYS_ADMIN over its mount namespace: dropped from the bounding set,
   // or it could clear the read-only flag again (mount_setattr has no Landlock hook).
   bool dropSysAdmin = false;
+  // pidNamespace with mountProc: a fresh proc on /proc, mounted from inside the namespace.
+  bool mountProc = false;
 };
 
-// Builds the plan for req.sandbox.
+// Builds the plan for req.sandbox and req.pidNamespace (the namespaces both need).
 // Returns false with *error filled (stage "landlock" / "seccomp") and nothing left open.
 bool PrepareSandbox(const SpawnRequest& req, SandboxPlan* plan, SpawnError* error);
 #endif

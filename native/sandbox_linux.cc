@@ -89,7 +89,8 @@ int UsedLandlockAbi(const SandboxSpec& s) {
   return s.landlockAbi > 0 && s.landlockAbi < abi ? s.landlockAbi : abi;
 }
 
-bool PrepareLandlock(const SandboxSpec& s, SandboxPlan* plan, SpawnError* error) {
+bool PrepareLandlock(const SandboxSpec& s, const std::string& initPath, SandboxPlan* plan,
+                     SpawnError* error) {
   int abi = UsedLandlockAbi(s);
   // lib/process refuses below 1, and below 3 without the read-only mounts that confine
   // truncate; this is the re-check for the private binding.
@@ -111,6 +112,12 @@ bool PrepareLandlock(const SandboxSpec& s, SandboxPlan* plan, SpawnError* error)
   }
   for (const std::string& p : s.writePaths) {
     if (!AddPathRule(fd, p, handled, handled, error)) return false;
+  }
+  // Our init runs the program in a PID namespace; it is static, so this one file is all it
+  // needs to be executable under a narrowed read list.
+  if (!s.readAll && !initPath.empty() &&
+      !AddPathRule(fd, initPath, kFsExecute | kFsReadFile, handled, error)) {
+    return false;
   }
   // Programs write to /dev/null all the time (sh's `>/dev/null`); it leads nowhere.
   return AddPathRule(fd, "/dev/null", kFsReadFile | kFsWriteFile | kFsTruncate, handled, error);
@@ -193,35 +200,9 @@ bool PrepareSeccomp(const SandboxSpec& s, SandboxPlan* plan, SpawnError* error) 
 #endif
 }
 
-}  // namespace
-
-int LandlockAbi() {
-  long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, kLandlockCreateRulesetVersion);
-  return abi < 0 ? -errno : static_cast<int>(abi);
-}
-
-const char* SeccompArch() {
-#if defined(__x86_64__)
-  return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 ? "x86_64" : "";
-#elif defined(__aarch64__)
-  return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 ? "aarch64" : "";
-#else
-  return "";
-#endif
-}
-
-long SyscallNumber(const std::string& name) {
-  for (const SyscallName& s : kSyscallNames) {
-    if (name == s.name) return s.nr;
-  }
-  return -1;
-}
-
-bool PrepareSandbox(const SpawnRequest& req, SandboxPlan* plan, SpawnError* error) {
+bool PrepareSandboxSteps(const SpawnRequest& req, SandboxPlan* plan, SpawnError* error) {
   const SandboxSpec& s = req.sandbox;
-  if (!s.any) return true;
-  plan->noNewPrivs = true;  // implied by every sandbox option
-  if (s.landlock && !PrepareLandlock(s, plan, error)) return false;
+  if (s.landlock && !PrepareLandlock(s, req.initPath, plan, error)) return false;
   if (s.seccomp && !PrepareSeccomp(s, plan, error)) return false;
   if (s.landlock && s.mountReadonly) {
     plan->mountReadonly = true;
@@ -249,6 +230,46 @@ bool PrepareSandbox(const SpawnRequest& req, SandboxPlan* plan, SpawnError* erro
       plan->lo.ifr_flags = IFF_UP | IFF_LOOPBACK | IFF_RUNNING;
     }
   }
+  return true;
+}
+
+}  // namespace
+
+int LandlockAbi() {
+  long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, kLandlockCreateRulesetVersion);
+  return abi < 0 ? -errno : static_cast<int>(abi);
+}
+
+const char* SeccompArch() {
+#if defined(__x86_64__)
+  return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 ? "x86_64" : "";
+#elif defined(__aarch64__)
+  return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 ? "aarch64" : "";
+#else
+  return "";
+#endif
+}
+
+long SyscallNumber(const std::string& name) {
+  for (const SyscallName& s : kSyscallNames) {
+    if (name == s.name) return s.nr;
+  }
+  return -1;
+}
+
+bool PrepareSandbox(const SpawnRequest& req, SandboxPlan* plan, SpawnError* error) {
+  const SandboxSpec& s = req.sandbox;
+  if (req.pidNamespace) {
+    plan->cloneFlags |= CLONE_NEWPID;
+    if (req.mountProc) {
+      plan->mountProc = true;
+      plan->cloneFlags |= CLONE_NEWNS;
+    }
+  }
+  if (s.any) {
+    plan->noNewPrivs = true;  // implied by every sandbox option
+    if (!PrepareSandboxSteps(req, plan, error)) return false;
+  }
   // The namespaces are made by clone, while the child still has our credentials: root
   // needs nothing more (and a later uid switch happens inside them). Anyone else gets them
   // through a user namespace of its own that maps only its own ids, never uid 0.
@@ -260,7 +281,6 @@ bool PrepareSandbox(const SpawnRequest& req, SandboxPlan* plan, SpawnError* erro
   }
   return true;
 }
-
 }  // namespace coreproc
 
 #endif  // __linux__

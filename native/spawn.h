@@ -107,6 +107,12 @@ struct SpawnRequest {
   // Resource-limit cgroups (v1 controllers, or v2 ones apart from the containment cgroup):
   // O_DIRECTORY fds the child joins, like cgroupFd, before anything else (issue 16).
   std::vector<int> limitCgroupFds;
+  // A PID namespace of its own (issue 29): the clone child is its PID 1 and execs initPath
+  // (native/init_linux.c), which forks the program as PID 2. mountProc: a mount namespace
+  // with a fresh /proc, so the program sees only its own tree.
+  bool pidNamespace = false;
+  bool mountProc = false;
+  std::string initPath;
 };
 
 // Which step failed, so callers can tell a missing cwd from a missing program.
@@ -124,6 +130,8 @@ struct SpawnResult {
   UniqueFd parentEnds[3];   // our end of each 'pipe' stream
   const char* method = "";  // "posix_spawn" | "clone"
   int64_t startNs = 0;
+  // pidNamespace: the read end init writes the program's raw wait status to before it exits.
+  UniqueFd statusFd;
 };
 
 // posix_spawn file actions that are extensions, looked up at run time so one prebuild loads on

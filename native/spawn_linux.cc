@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -274,9 +275,31 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   UniqueFd reportRead(report[0]);
   UniqueFd reportWrite(report[1]);
 
+  // PID namespace: the clone child execs our init with the pipes' numbers and the program
+  // (native/init_linux.c: init <report fd> <status fd> <death signal> <path> <argv...>).
+  UniqueFd statusRead, statusWrite;
+  std::vector<char*> initArgv;
+  char fdText[3][16];
+  if (req.pidNamespace) {
+    int status[2];
+    if (pipe2(status, O_CLOEXEC) != 0) {
+      *error = {errno, "pipe2", "spawn", ""};
+      return false;
+    }
+    statusRead.Reset(status[0]);
+    statusWrite.Reset(status[1]);
+    snprintf(fdText[0], sizeof fdText[0], "%d", reportWrite.Get());
+    snprintf(fdText[1], sizeof fdText[1], "%d", statusWrite.Get());
+    snprintf(fdText[2], sizeof fdText[2], "%d", req.deathSignal);
+    initArgv = {const_cast<char*>(req.initPath.c_str()), fdText[0], fdText[1], fdText[2],
+                const_cast<char*>(path.c_str())};
+    for (char* const* a = argv; *a != nullptr; a++) initArgv.push_back(*a);
+    initArgv.push_back(nullptr);
+  }
+
   ChildPlan cp{};
-  cp.path = path.c_str();
-  cp.argv = argv;
+  cp.path = req.pidNamespace ? req.initPath.c_str() : path.c_str();
+  cp.argv = req.pidNamespace ? initArgv.data() : argv;
   cp.envp = envp;
   cp.cwd = req.hasCwd ? req.cwd.c_str() : nullptr;
   for (int i = 0; i < 3; i++) cp.source[i] = plan.source[i];
@@ -325,6 +348,9 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.dropSysAdmin = sandbox.dropSysAdmin;
   cp.limitCgroupFds = req.limitCgroupFds.data();
   cp.limitCgroupCount = static_cast<int>(req.limitCgroupFds.size());
+  cp.pidNamespace = req.pidNamespace;
+  cp.statusFd = statusWrite.Get();
+  cp.mountProc = sandbox.mountProc;
 
   // A private stack: the child must not scribble on the frames we return through.
   const size_t stackSize = 64 * 1024;
@@ -367,6 +393,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   }
   UniqueFd ownedPidfd(pidfd);
   reportWrite.Reset();  // our copy; the child's closes at exec
+  statusWrite.Reset();  // init's copy is the only writer: EOF without a status if it is killed
 
   // The report is 12 bytes written at once, or nothing (EOF at exec). A short read means the
   // child died mid-report: still a failed spawn, never a running child (DecodeChildReport).
@@ -387,6 +414,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 
   out->pid = pid;
   out->method = intoCgroup ? "clone3" : "clone";
+  out->statusFd = std::move(statusRead);
   if (ownedPidfd.Valid()) {
     out->pidfd = std::move(ownedPidfd);
   } else if (req.wantPidfd) {
@@ -405,7 +433,7 @@ bool NeedsClonePath(const SpawnRequest& req, const StdioPlan& plan, const SchedP
   const SpawnExtensions& ext = GetSpawnExtensions();
   return req.forceClone || ext.addclosefrom == nullptr || (req.hasCwd && ext.addchdir == nullptr) ||
          !sched.mask.empty() || sched.nice || !sched.rlimits.empty() || req.hasUid || req.hasGid ||
-         req.cgroupFd >= 0 || req.deathSignal != 0 || req.sandbox.any ||
+         req.cgroupFd >= 0 || req.deathSignal != 0 || req.sandbox.any || req.pidNamespace ||
          !req.limitCgroupFds.empty() || plan.extraHoles || !PosixSpawnCanSchedule(sched);
 }
 #endif

@@ -13,6 +13,7 @@ import { checkKnownKeys } from './keys.js';
 import { checkLimits, createLimitCgroups, type LimitCgroups, type Limits } from './limits.js';
 import { checkOnread, type OnreadOptions, type OnreadSpec } from './onread.js';
 import { SPAWN_OPTION_KEYS } from './option-keys.js';
+import { initPath, pidNamespaceUnavailable, warnNoPidNamespace } from './pidns.js';
 import { checkPipeSize } from './pipe-size.js';
 import { prepareSandbox, type SandboxOptions } from './sandbox.js';
 import { type SignalName, signalNumber } from './signals.js';
@@ -95,8 +96,13 @@ export interface SpawnOptions {
    * falls back to 'group' with a warning when no writable cgroup v2 exists. 'none' (the
    * default here): nothing beyond `processGroup`/`newSession`; it opts out where a caller
    * defaults to 'cgroup' (the supervisor, the process service).
+   * 'pidns': 'cgroup' plus a PID namespace under our init, which dies with us (implies
+   * dieWithParent unless false is given): the kernel then kills the whole tree at once, no
+   * restart needed. Falls back to 'cgroup' with a warning where no PID namespace can be made
+   * (see docs/containment.md). Without root it comes through a user namespace mapping only
+   * our own ids (set-user-ID programs do not gain privilege in it).
    */
-  containment?: 'none' | 'group' | 'cgroup';
+  containment?: 'none' | 'group' | 'cgroup' | 'pidns';
   /**
    * SIGKILL the child when the spawning thread dies (PR_SET_PDEATHSIG, race-checked with
    * getppid). From the main thread that is when this process dies; from a worker thread it
@@ -123,7 +129,7 @@ export interface SpawnOptions {
   limits?: Limits;
 }
 
-export type Containment = 'none' | 'group' | 'cgroup';
+export type Containment = 'none' | 'group' | 'cgroup' | 'pidns';
 
 export { SPAWN_OPTION_KEYS } from './option-keys.js';
 
@@ -350,16 +356,30 @@ export function prepareSpawn(options: SpawnOptions, lineCgroup?: ChildCgroup): P
 
   const limits = checkLimits(options.limits);
   let asked = options.containment;
-  if (asked !== undefined && asked !== 'none' && asked !== 'group' && asked !== 'cgroup') {
-    throw invalid('containment', asked, "must be 'none', 'group' or 'cgroup'");
+  if (
+    asked !== undefined &&
+    asked !== 'none' &&
+    asked !== 'group' &&
+    asked !== 'cgroup' &&
+    asked !== 'pidns'
+  ) {
+    throw invalid('containment', asked, "must be 'none', 'group', 'cgroup' or 'pidns'");
   }
   if (limits !== undefined) {
     // A limit on a tree that can leave its cgroup would be no limit: limits imply containment.
     if (asked === 'none' || asked === 'group') {
       throw invalid('containment', asked, "cannot be weaker than 'cgroup' together with limits");
     }
-    asked = 'cgroup';
+    if (asked !== 'pidns') asked = 'cgroup';
   }
+  if (asked === 'pidns' && lineCgroup === undefined) {
+    const why = pidNamespaceUnavailable();
+    if (why !== null) {
+      warnNoPidNamespace(why);
+      asked = 'cgroup';
+    }
+  }
+  const inPidns = asked === 'pidns' || options.sandbox?.pidNamespace === true;
   const containment = asked === 'none' ? undefined : asked;
   if (lineCgroup !== undefined && (containment !== undefined || limits !== undefined)) {
     // A pipeline member joins the line's cgroup: one line is one tree, with one boundary.
@@ -378,10 +398,12 @@ export function prepareSpawn(options: SpawnOptions, lineCgroup?: ChildCgroup): P
     );
   }
   if (containment !== undefined && !setsid) pgid = 0;
-  const dieWithParent = options.dieWithParent;
+  let dieWithParent = options.dieWithParent;
   if (dieWithParent !== undefined && typeof dieWithParent !== 'boolean') {
     throw invalid('dieWithParent', dieWithParent, 'must be a boolean');
   }
+  // The point of 'pidns': the init dies with us, and the kernel kills its namespace.
+  if (containment === 'pidns') dieWithParent ??= true;
 
   const pipeSize = checkPipeSize(options.pipeSize);
   const onreadOf = (s: 'stdout' | 'stderr') => {
@@ -420,15 +442,20 @@ export function prepareSpawn(options: SpawnOptions, lineCgroup?: ChildCgroup): P
   if (dieWithParent === true) request.deathSignal = signalNumber('SIGKILL');
   if (pipeSize !== undefined) request.pipeSize = pipeSize;
   if (sandbox !== undefined) request.sandbox = sandbox;
+  const init = inPidns ? initPath() : null;
+  if (init !== null) {
+    request.pidNamespace = { init, mountProc: options.sandbox?.pidNamespace === true };
+  }
   // Last, after every check: the only step here with a side effect (a new directory).
   let cgroup: ChildCgroup | null = null;
   if (lineCgroup !== undefined) {
     cgroup = lineCgroup;
     request.cgroupFd = lineCgroup.fd;
-  } else if (containment === 'cgroup') {
+  } else if (containment === 'cgroup' || containment === 'pidns') {
     cgroup = createChildCgroup();
-    if (cgroup === null) warnNoCgroup();
-    else request.cgroupFd = cgroup.fd;
+    // A PID namespace alone still takes the whole tree down when the child dies.
+    if (cgroup === null && containment === 'cgroup') warnNoCgroup();
+    else if (cgroup !== null) request.cgroupFd = cgroup.fd;
   }
   let limitGroups: LimitCgroups | null = null;
   if (limits !== undefined) {
@@ -449,7 +476,14 @@ export function prepareSpawn(options: SpawnOptions, lineCgroup?: ChildCgroup): P
     killSignal,
     killGrace,
     ownGroup: setsid || pgid === 0,
-    containment: cgroup !== null ? 'cgroup' : containment === undefined ? 'none' : 'group',
+    containment:
+      containment === 'pidns'
+        ? 'pidns'
+        : cgroup !== null
+          ? 'cgroup'
+          : containment === undefined
+            ? 'none'
+            : 'group',
     cgroup,
     cgroupShared: lineCgroup !== undefined,
     onread: [null, onreadOf('stdout'), onreadOf('stderr')],

@@ -6,6 +6,7 @@
 import { describe, errnoName, invalid, ProcessError } from '../errors.js';
 import { type NativeSandbox, type NativeSpawnError, native } from '../native.js';
 import { checkKnownKeys } from './keys.js';
+import { pidNamespaceUnavailable } from './pidns.js';
 import { kernelSandbox, resolveFilesystem } from './sandbox-fs.js';
 
 export {
@@ -47,7 +48,12 @@ export interface SandboxOptions {
    * by it (ENOENT at exec or chdir).
    */
   privateTmp?: boolean;
-  /** Not built yet (pid 1 of a new namespace needs an init): refused as Unsupported. */
+  /**
+   * A PID namespace of its own with a fresh /proc (in a mount namespace of its own): the
+   * program runs as PID 2 under our init and sees only its own tree. `child.pid` is the init,
+   * in our namespace; it forwards signals and reports the program's exact status. Everything
+   * in the namespace dies when the init does.
+   */
   pidNamespace?: boolean;
 }
 
@@ -186,7 +192,8 @@ export function prepareSandbox(value: unknown): NativeSandbox | undefined {
     throw unsupported('', `a sandbox needs Linux (this: ${process.platform})`);
   }
   if (o.pidNamespace === true) {
-    throw unsupported('pidNamespace', 'not implemented yet (pid 1 there needs an init)');
+    const why = pidNamespaceUnavailable();
+    if (why !== null) throw unsupported('pidNamespace', why);
   }
   const out: NativeSandbox = {};
   if (o.privateTmp === true) out.privateTmp = true;
@@ -204,6 +211,7 @@ export function prepareSandbox(value: unknown): NativeSandbox | undefined {
 const SANDBOX_STAGES: Record<string, string> = {
   privatetmp: 'cannot mount the private /tmp',
   mountreadonly: 'cannot mount everything but the write roots read-only',
+  mountproc: 'cannot mount a fresh /proc for the PID namespace',
   userns: 'cannot map the child’s own ids in its user namespace',
   loopback: 'cannot bring lo up in the child’s network namespace',
   nonewprivs: 'cannot set no_new_privs',
@@ -226,7 +234,7 @@ export function isSandboxStage(stage: string): boolean {
 export function sandboxFailure(program: string, e: NativeSpawnError): ProcessError {
   const code = errnoName(e.errno);
   let what = SANDBOX_STAGES[e.stage] ?? `stage ${e.stage}`;
-  if (e.syscall === 'clone') what = 'cannot create the network namespace';
+  if (e.syscall === 'clone') what = 'cannot create the namespaces it asks for';
   if (e.stage === 'landlock' && e.path) what = `cannot add a Landlock rule for ${describe(e.path)}`;
   if (e.stage === 'mountreadonly' && e.path) {
     what = `cannot keep the write root ${describe(e.path)} writable over the read-only mounts`;
