@@ -279,7 +279,8 @@ export class Supervisor {
       stdin: 'null',
       // The child dies with us (a SIGKILL of the supervisor included), its tree with it or at
       // the next start; pass dieWithParent: false / containment to opt out.
-      ...crashSafeDefaults(),
+      // A tree meant to outlive us (--adopt) must not be in a namespace that dies with us.
+      ...crashSafeDefaults(outlive !== true),
       ...(outlive === true ? { dieWithParent: false } : {}),
       ...spawnOptions,
       program: command,

@@ -10,19 +10,31 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cgroupBase, leaseHolder } from './cgroup.js';
 import { limitHierarchies } from './limits.js';
+import { pidNamespaceUnavailable, warnNoPidNamespace } from './pidns.js';
 import { liveStartTime } from './proc.js';
 
 /**
  * The spawn defaults of a child that must not outlive its spawner, crash included:
- * PDEATHSIG for the child itself and, where a writable cgroup v2 exists, a cgroup for
- * everything it forks (reaped by the next `reapOrphanCgroups` if we die first). Without one
- * (no cgroup v2, or not allowed to write it) only the process group is left, and a grandchild
- * that calls setsid survives a crash. Explicit options win.
+ * PDEATHSIG for the child and, where the kernel allows, containment 'pidns': a PID namespace
+ * whose init dies with us, and the kernel then kills everything in it at once. Elsewhere (one
+ * warning says why) a cgroup for everything it forks, where a writable cgroup v2 exists,
+ * reaped by the next `reapOrphanCgroups` if we die first; without one only the process group
+ * is left, and a grandchild that calls setsid survives a crash. `pidNamespace: false` is for a
+ * tree meant to outlive us (adopted by the next supervisor): it keeps the cgroup. Explicit
+ * options win.
  *
  * @example
  * spawn({ ...crashSafeDefaults(), program: 'sh', args: ['-c', 'sleep 60 &'] });
  */
-export function crashSafeDefaults(): { dieWithParent: true; containment?: 'cgroup' } {
+export function crashSafeDefaults(pidNamespace = true): {
+  dieWithParent: true;
+  containment?: 'cgroup' | 'pidns';
+} {
+  if (pidNamespace) {
+    const why = pidNamespaceUnavailable();
+    if (why === null) return { dieWithParent: true, containment: 'pidns' };
+    warnNoPidNamespace(why);
+  }
   return cgroupBase() === null
     ? { dieWithParent: true }
     : { dieWithParent: true, containment: 'cgroup' };

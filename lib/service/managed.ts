@@ -153,7 +153,8 @@ export class ManagedProcess {
 
   /** True when the child has a tree of its own to kill: a group it leads, or its cgroup. */
   get ownsTree(): boolean {
-    return this.leadsGroup || this.#handle?.containment === 'cgroup';
+    const c = this.#handle?.containment;
+    return this.leadsGroup || c === 'cgroup' || c === 'pidns';
   }
 
   /**

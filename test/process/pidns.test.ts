@@ -1,0 +1,247 @@
+// PID namespaces under our own init (issue 29): sandbox.pidNamespace and containment 'pidns'.
+// Facts from outside: /proc/<pid>/ns/pid and NSpid, the child's own listing of /proc, real
+// exit codes and signals, and /proc scans for every process carrying a unique token.
+import cp from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pidNamespaceUnavailable } from '../../lib/process/pidns.js';
+import { spawn } from '../../lib/process/spawn.js';
+import { eventually, procState, procStatusField, scaled } from '../helpers.js';
+import { childEnv, compiledLib, FIXTURES } from '../subprocess.js';
+
+const why = pidNamespaceUnavailable();
+if (why !== null) {
+  process.stderr.write(`\nSKIPPED: PID namespace tests: ${why}\n`);
+}
+const suite = why === null ? describe : describe.skip;
+
+const token = () => `${randomInt(100_000, 900_000)}.5`;
+
+/** Live (not zombie) processes whose command line holds `token`, node itself excluded. */
+function liveWith(token: string): number[] {
+  const out: number[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const args = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (args[0] === process.execPath || !args.some((a) => a.includes(token))) continue;
+      if (procState(Number(e)) !== 'Z') out.push(Number(e));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** Children of `pid` (its main thread's), as the kernel lists them. */
+function childrenOf(pid: number): number[] {
+  const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+  return text === '' ? [] : text.split(' ').map(Number);
+}
+
+async function output(child: ReturnType<typeof spawn>): Promise<string> {
+  let text = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    text += d;
+  });
+  await child.exited;
+  return text;
+}
+
+suite('sandbox.pidNamespace', { timeout: scaled(30_000) }, () => {
+  it('good: the program is PID 2 under our init, in a namespace of its own, and its /proc shows only its tree', async () => {
+    const child = spawn({
+      program: 'sh',
+      args: ['-c', 'echo "$$"; ls /proc | grep -E "^[0-9]+$" | tr "\\n" " "; echo; sleep 30'],
+      sandbox: { pidNamespace: true },
+      stdout: 'pipe',
+    });
+    let text = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+    });
+    expect(await eventually(() => text.split('\n').length >= 3)).toBe(true);
+    const [self, listing] = text.split('\n');
+    expect(self).toBe('2');
+    // init (1), sh (2), and the pipeline's ls/grep/tr: nothing of the host's hundreds.
+    const seen = (listing ?? '').trim().split(' ').map(Number);
+    expect(seen).toContain(1);
+    expect(seen).toContain(2);
+    expect(Math.max(...seen)).toBeLessThan(10);
+
+    // From outside: child.pid is the init, PID 1 there, in another namespace than ours.
+    expect(fs.readlinkSync(`/proc/${child.pid}/ns/pid`)).not.toBe(
+      fs.readlinkSync('/proc/self/ns/pid'),
+    );
+    expect(procStatusField(child.pid, 'NSpid').split(/\s+/)).toEqual([String(child.pid), '1']);
+    const [program] = childrenOf(child.pid);
+    expect(procStatusField(program as number, 'NSpid').split(/\s+/)).toEqual([
+      String(program),
+      '2',
+    ]);
+    child.kill('SIGKILL');
+    await child.exited;
+  });
+
+  it("good: status carries the program's own exit code", async () => {
+    const child = spawn({ program: 'sh', args: ['-c', 'exit 7'], sandbox: { pidNamespace: true } });
+    expect(await child.exited).toMatchObject({ code: 7, signal: null, coreDumped: false });
+  });
+
+  it('good: a program killed by SIGSEGV reports SIGSEGV and the same core flag as without a namespace', async () => {
+    const args = ['-c', 'kill -SEGV $$'];
+    const plain = await spawn({ program: 'sh', args, sandbox: {} }).exited;
+    const inNs = await spawn({ program: 'sh', args, sandbox: { pidNamespace: true } }).exited;
+    expect(inNs.signal).toBe('SIGSEGV');
+    expect(inNs.code).toBe(null);
+    expect(inNs.coreDumped).toBe(plain.coreDumped);
+  });
+
+  it("good: a program's exec failure is still a synchronous spawn error of the same kind", () => {
+    const file = path.join(FIXTURES, 'pidns-host.mjs'); // exists, not executable
+    const kindOf = (pidNamespace: boolean) => {
+      try {
+        spawn({ program: file, sandbox: { pidNamespace } });
+      } catch (e) {
+        return (e as { kind: string; code: string }).kind;
+      }
+      return 'spawned';
+    };
+    expect(kindOf(true)).toBe(kindOf(false));
+    expect(kindOf(true)).toBe('PermissionDenied');
+  });
+
+  it('good: kill() reaches the program through init: each forwarded signal runs its trap', async () => {
+    const names = ['HUP', 'INT', 'QUIT', 'USR1', 'USR2', 'WINCH', 'CONT', 'TERM'] as const;
+    const traps = names.map((n) => `trap 'echo ${n}' ${n};`).join(' ');
+    const child = spawn({
+      program: 'sh',
+      // A short foreground sleep: sh runs a trap only between commands.
+      args: [
+        '-c',
+        `${traps} echo ready; i=0; while [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done`,
+      ],
+      sandbox: { pidNamespace: true },
+      stdout: 'pipe',
+    });
+    let text = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+    });
+    expect(await eventually(() => text.includes('ready'), scaled(10_000))).toBe(true);
+    for (const n of names) {
+      child.kill(`SIG${n}`);
+      expect(await eventually(() => text.includes(`${n}\n`), scaled(10_000))).toBe(true);
+    }
+    expect(child.running).toBe(true);
+    child.kill('SIGKILL');
+    await child.exited;
+  });
+
+  it('good: init reaps the orphans that reparent to it (no zombie under it)', async () => {
+    const child = spawn({
+      program: 'sh',
+      args: ['-c', 'sh -c "sleep 0.1 &"; sleep 30'],
+      sandbox: { pidNamespace: true },
+    });
+    // The orphaned sleep ends after 0.1 s; then init's only child is the program.
+    const clean = () => {
+      const kids = childrenOf(child.pid);
+      return kids.length === 1 && kids.every((k) => procState(k) !== 'Z');
+    };
+    expect(await eventually(clean, scaled(10_000))).toBe(true);
+    child.kill('SIGKILL');
+    await child.exited;
+  });
+
+  it('good: composes with the rest of the sandbox and with limits', async () => {
+    const child = spawn({
+      program: 'sh',
+      args: ['-c', 'echo "$$"; cat /proc/self/status | grep -c NSpid'],
+      sandbox: { pidNamespace: true, network: 'none', syscalls: 'default', privateTmp: true },
+      limits: { pids: 32 },
+      stdout: 'pipe',
+    });
+    expect(await output(child)).toBe('2\n1\n');
+    expect((await child.exited).code).toBe(0);
+  });
+});
+
+suite("containment: 'pidns'", { timeout: scaled(60_000) }, () => {
+  it('good: wait, waitSync, timeout, rusage and pipeTo behave as without a namespace', async () => {
+    const a = spawn({ program: 'sh', args: ['-c', 'exit 3'], containment: 'pidns' });
+    expect(a.containment).toBe('pidns');
+    expect(a.waitSync().code).toBe(3);
+
+    const t = spawn({ program: 'sleep', args: ['30'], containment: 'pidns', timeout: 200 });
+    expect((await t.exited).signal).toBe('SIGTERM');
+    expect(t.timedOut).toBe(true);
+
+    // The program's CPU time reaches us through init's wait: counted in init's rusage.
+    const busy = spawn({
+      program: 'sh',
+      args: ['-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'],
+      containment: 'pidns',
+    });
+    const s = await busy.wait();
+    expect(s.rusage.userCpuMs + s.rusage.systemCpuMs).toBeGreaterThan(50);
+
+    const src = spawn({ program: 'echo', args: ['hello'], containment: 'pidns', stdout: 'pipe' });
+    const dst = spawn({ program: 'cat', containment: 'pidns', stdin: 'pipe', stdout: 'pipe' });
+    src.stdout?.pipeTo(dst);
+    expect(await output(dst)).toBe('hello\n');
+  });
+
+  it('good: killTree and killGroup reach the whole tree, setsid members included with SIGKILL', async () => {
+    const len = token();
+    const script = `sleep ${len} & setsid sleep ${len} & sleep ${len}; wait`;
+    const child = spawn({ program: 'sh', args: ['-c', script], containment: 'pidns' });
+    expect(await eventually(() => liveWith(len).length === 5)).toBe(true); // init, sh, 3 sleeps
+    expect(child.killGroup('SIGKILL')).toBe(true);
+    expect(await eventually(() => liveWith(len).length === 0, scaled(2000))).toBe(true);
+    await child.exited;
+
+    const again = spawn({ program: 'sh', args: ['-c', script], containment: 'pidns' });
+    expect(await eventually(() => liveWith(len).length === 5)).toBe(true);
+    expect(again.killTree('SIGKILL')).toBe(true);
+    expect(await eventually(() => liveWith(len).length === 0, scaled(2000))).toBe(true);
+    expect((await again.exited).signal).toBe('SIGKILL');
+  });
+
+  async function hostWith(how: 'spawn' | 'service', len: string, containment?: string) {
+    const lib = await compiledLib();
+    const args = [path.join(FIXTURES, 'pidns-host.mjs'), lib, how, len];
+    if (containment !== undefined) args.push(containment);
+    const host = cp.spawn(process.execPath, args, {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    host.stdout.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+    });
+    expect(await eventually(() => text.includes('"pid"'), scaled(30_000))).toBe(true);
+    return host;
+  }
+
+  for (const [how, containment] of [
+    ['spawn', 'pidns'],
+    ['service', undefined],
+  ] as const) {
+    it(`good: kill -9 of a host (${how === 'spawn' ? "spawn with containment 'pidns'" : 'processService, process.start defaults'}) leaves none of the tree, setsid and background members included, within 2 s`, async () => {
+      const len = token();
+      const host = await hostWith(how, len, containment);
+      try {
+        // init, sh and three sleeps (one setsid'd, one in the background).
+        expect(await eventually(() => liveWith(len).length === 5, scaled(10_000))).toBe(true);
+        host.kill('SIGKILL');
+        expect(await eventually(() => liveWith(len).length === 0, scaled(2000))).toBe(true);
+      } finally {
+        host.kill('SIGKILL');
+        for (const pid of liveWith(len)) process.kill(pid, 'SIGKILL');
+      }
+    });
+  }
+});
