@@ -4,12 +4,14 @@
 import cp from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pidNamespaceUnavailable } from '../../lib/process/pidns.js';
+import type { ChildOutput } from '../../lib/process/pipe-reader.js';
 import { spawn } from '../../lib/process/spawn.js';
 import { eventually, procState, procStatusField, scaled } from '../helpers.js';
-import { childEnv, compiledLib, FIXTURES } from '../subprocess.js';
+import { ADDON, childEnv, compiledLib, FIXTURES } from '../subprocess.js';
 
 const why = pidNamespaceUnavailable();
 if (why !== null) {
@@ -188,10 +190,12 @@ suite("containment: 'pidns'", { timeout: scaled(60_000) }, () => {
     const s = await busy.wait();
     expect(s.rusage.userCpuMs + s.rusage.systemCpuMs).toBeGreaterThan(50);
 
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'core-process-pidns-')), 'out');
     const src = spawn({ program: 'echo', args: ['hello'], containment: 'pidns', stdout: 'pipe' });
-    const dst = spawn({ program: 'cat', containment: 'pidns', stdin: 'pipe', stdout: 'pipe' });
-    src.stdout?.pipeTo(dst);
-    expect(await output(dst)).toBe('hello\n');
+    const moved = await (src.stdout as ChildOutput).pipeTo(file);
+    expect(moved.bytes).toBe(6);
+    expect(fs.readFileSync(file, 'utf8')).toBe('hello\n');
+    fs.rmSync(path.dirname(file), { recursive: true });
   });
 
   it('good: killTree and killGroup reach the whole tree, setsid members included with SIGKILL', async () => {
@@ -244,4 +248,34 @@ suite("containment: 'pidns'", { timeout: scaled(60_000) }, () => {
       }
     });
   }
+});
+
+describe('without our init beside the addon', { timeout: scaled(60_000) }, () => {
+  it("bad: sandbox.pidNamespace is Unsupported naming why (never ignored); containment 'pidns' falls back to 'cgroup' with one warning", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'core-process-noinit-'));
+    try {
+      const addon = path.join(dir, 'core_process.node');
+      fs.copyFileSync(ADDON, addon);
+      const lib = await compiledLib();
+      const script = `
+        const { spawn } = await import(${JSON.stringify(lib)});
+        let kind = 'spawned', message = '';
+        try { spawn({ program: 'true', sandbox: { pidNamespace: true } }); }
+        catch (e) { kind = e.kind; message = e.message; }
+        const c = spawn({ program: 'true', containment: 'pidns' });
+        await c.exited;
+        console.log(JSON.stringify({ kind, message, containment: c.containment }));`;
+      const r = cp.spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: childEnv({ CORE_PROCESS_ADDON: addon }),
+        encoding: 'utf8',
+      });
+      const out = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+      expect(out.kind).toBe('Unsupported');
+      expect(out.message).toContain('core-process-init');
+      expect(['cgroup', 'group']).toContain(out.containment);
+      expect(r.stderr.match(/containment 'pidns' is not available/g)).toHaveLength(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

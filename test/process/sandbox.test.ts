@@ -360,10 +360,12 @@ describe('sandbox.privateTmp', () => {
 });
 
 suite('sandbox refusals', () => {
-  it('pidNamespace is Unsupported (not built yet), never ignored', () => {
-    expect(
-      thrown(ProcessError, () => spawn({ program: probe, sandbox: { pidNamespace: true } })).kind,
-    ).toBe('Unsupported');
+  it('a pidNamespace that is not a boolean is InvalidCommand naming sandbox.pidNamespace', () => {
+    const e = thrown(ProcessError, () =>
+      spawn({ program: probe, sandbox: { pidNamespace: 'yes' as unknown as boolean } }),
+    );
+    expect(e.kind).toBe('InvalidCommand');
+    expect(e.field).toBe('sandbox.pidNamespace');
   });
 
   it('a typo inside sandbox is InvalidCommand naming sandbox.<key> and the nearest key', () => {
