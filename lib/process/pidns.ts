@@ -46,7 +46,8 @@ let cachedWhy: string | null | undefined;
 /**
  * Why this host cannot give a child a PID namespace, or null when it can: not Linux, no init
  * beside the addon, or (without root) unprivileged user namespaces switched off by a sysctl
- * (kernel.unprivileged_userns_clone, user.max_user_namespaces, Ubuntu's AppArmor restriction).
+ * (kernel.unprivileged_userns_clone, user.max_user_namespaces, Ubuntu's AppArmor restriction),
+ * or CORE_PROCESS_NO_PIDNS=1.
  *
  * @example
  * pidNamespaceUnavailable(); // null on a stock kernel
@@ -58,6 +59,8 @@ export function pidNamespaceUnavailable(): string | null {
 }
 
 function probe(): string | null {
+  // Diagnostics and tests of the fallback: behave as a host without PID namespaces.
+  if (process.env.CORE_PROCESS_NO_PIDNS === '1') return 'CORE_PROCESS_NO_PIDNS=1 is set';
   if (process.platform !== 'linux') return `PID namespaces need Linux (this: ${process.platform})`;
   if (initPath() === null) {
     return `no ${INIT_NAME} beside the addon (${path.dirname(addonPath)}); rebuild or reinstall the package`;

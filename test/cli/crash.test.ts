@@ -13,6 +13,11 @@ import { Cli, type CliProcess, compiledCli, dead, type OnFinished, processesWith
 
 const { itRoot } = asRoot('the crash test of setsid grandchildren (a writable cgroup v2)');
 
+// These are the tests of the fallback where no PID namespace can be made (cgroup, PDEATHSIG
+// and the next start's reaping); the default, a PID namespace that dies with the supervisor,
+// is test/cli/supervise-pidns.test.ts. Every CLI started here inherits this.
+process.env.CORE_PROCESS_NO_PIDNS = '1';
+
 let bin: string;
 beforeAll(async () => {
   bin = await compiledCli();

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
-import { eventually, ps } from '../helpers.js';
+import { eventually, ps, runningAsleep } from '../helpers.js';
 import { Cli, compiledCli, dead, groupMembers, type OnFinished, pidsIn } from './cli.js';
 
 let bin: string;
@@ -91,9 +91,17 @@ describe.concurrent('core-process supervise', { timeout: 60_000 }, () => {
     onTestFinished,
   }) => {
     const t = cli(onTestFinished);
-    const p = t.start(['supervise', '--name', 'grp', '--', 'sh', '-c', 'sleep 30 & echo $!; wait']);
+    const p = t.start(['supervise', '--name', 'grp', '--', 'sh', '-c', 'sleep 30 & wait']);
     const child = Number((await p.waitFor('stderr', /^\[grp\] started pid (\d+)$/m))[1]);
-    const grandchild = Number((await p.waitFor('stdout', /^(\d+)$/m))[1]);
+    // Found from outside: in a PID namespace (the default where one can be made) the pids the
+    // shell knows are the namespace's, and `child` is our init, one more member of the group.
+    let grandchild = 0;
+    expect(
+      await eventually(() => {
+        grandchild = groupMembers(child).find((m) => runningAsleep(m)) ?? 0;
+        return grandchild !== 0;
+      }),
+    ).toBe(true);
     t.reap(child);
     t.reap(grandchild);
     expect(Number(ps(child, 'pgid')[0])).toBe(child);
@@ -201,16 +209,12 @@ describe.concurrent('core-process supervise', { timeout: 60_000 }, () => {
     onTestFinished,
   }) => {
     const t = cli(onTestFinished);
-    // The child signals the supervisor first thing, while it is still starting up.
-    const r = await t.run([
-      'supervise',
-      '--name',
-      'early',
-      '--',
-      'sh',
-      '-c',
-      'kill -TERM $PPID; exec sleep 30 >/dev/null 2>&1',
-    ]);
+    // The supervisor is signalled the moment it says the child started. (The child cannot
+    // signal it itself: in a PID namespace its $PPID is our init, which forwards to it.)
+    const p = t.start(['supervise', '--name', 'early', '--', 'sleep', '30']);
+    await p.waitFor('stderr', /started pid \d+/);
+    p.child.kill('SIGTERM');
+    const r = await p.done;
     const child = Number(/started pid (\d+)/.exec(r.stderr)?.[1]);
     t.reap(child);
     expect(r.signal).toBeNull();
