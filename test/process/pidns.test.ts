@@ -238,8 +238,9 @@ suite("containment: 'pidns'", { timeout: scaled(60_000) }, () => {
       const len = token();
       const host = await hostWith(how, len, containment);
       try {
-        // init, sh and three sleeps (one setsid'd, one in the background).
-        expect(await eventually(() => liveWith(len).length === 5, scaled(10_000))).toBe(true);
+        // sh and three sleeps (one setsid'd, one in the background), plus our init where the
+        // tree is in a PID namespace.
+        expect(await eventually(() => liveWith(len).length >= 4, scaled(10_000))).toBe(true);
         host.kill('SIGKILL');
         expect(await eventually(() => liveWith(len).length === 0, scaled(2000))).toBe(true);
       } finally {
