@@ -26,6 +26,9 @@ try {
     'prebuilds/linux-arm64/@core+process.glibc.node',
     'prebuilds/linux-x64/@core+process.musl.node',
     'prebuilds/linux-arm64/@core+process.musl.node',
+    // The PID-namespace init beside them (lib/process/pidns.ts finds it next to the addon).
+    'prebuilds/linux-x64/core-process-init',
+    'prebuilds/linux-arm64/core-process-init',
   ];
   const prebuilds = packed[0].files.filter((f) => f.path.startsWith('prebuilds/'));
   console.log('pack-check: prebuilds in the tarball:');

