@@ -7,7 +7,14 @@
 //                   network namespace (most of core-sandbox's extra cost)
 //   core-sandbox    the above plus network 'none' (a net namespace made by clone) and a
 //                   Landlock write root (/tmp)
+//   core-pidns      spawn({ sandbox: { pidNamespace: true } }): a PID namespace under our init
+//                   (core-process-init forks the program) with a fresh /proc (issue 29)
+//   core-cgroup     spawn({ containment: 'cgroup' }): a fresh cgroup per child
+//   core-contain-pidns  spawn({ containment: 'pidns' }): 'cgroup' plus the PID namespace and
+//                   init (what the supervisor and the process service now default to)
 //   cp              node:child_process, plain
+//   cp-bwrap-pid    cp spawning `bwrap --ro-bind / / --dev /dev --proc /proc --unshare-pid
+//                   --die-with-parent /bin/true`: bubblewrap's PID namespace with its own init
 //   cp-bwrap        cp spawning `bwrap --ro-bind / / --dev /dev --bind /tmp /tmp --unshare-net
 //                   --new-session --die-with-parent /bin/true`: the nearest bubblewrap
 //                   equivalent of core-sandbox (a mount namespace instead of Landlock; no
@@ -27,7 +34,7 @@ import { opsRows } from '../lib/stats.js';
 
 export const id = 16;
 export const title =
-  'spawn+wait with the sandbox (seccomp default, net none, Landlock) vs plain and bwrap';
+  'spawn+wait with the sandbox (seccomp default, net none, Landlock, PID namespace) vs plain and bwrap';
 
 const BWRAP = [
   '--ro-bind',
@@ -40,6 +47,17 @@ const BWRAP = [
   '/tmp',
   '--unshare-net',
   '--new-session',
+  '--die-with-parent',
+];
+const BWRAP_PID = [
+  '--ro-bind',
+  '/',
+  '/',
+  '--dev',
+  '/dev',
+  '--proc',
+  '/proc',
+  '--unshare-pid',
   '--die-with-parent',
 ];
 const SYSTEMD_RUN = ['--scope', '--quiet', '-p', 'NoNewPrivileges=yes'];
@@ -107,6 +125,17 @@ export async function run(ctx) {
     const withNet = { ...base, sandbox: { network: 'none' } };
     ops['core-net'] = () => spawnWait(withNet);
     ops['core-sandbox'] = () => spawnWait(withFull);
+    const withPidns = { ...base, sandbox: { pidNamespace: true } };
+    const withCgroup = { ...base, containment: 'cgroup' };
+    const withContainPidns = { ...base, containment: 'pidns' };
+    try {
+      await spawnWait(withPidns);
+      ops['core-pidns'] = () => spawnWait(withPidns);
+      ops['core-contain-pidns'] = () => spawnWait(withContainPidns);
+    } catch (err) {
+      notes.push(`no PID namespace here (${errorText(err)}): pidns rows skipped`);
+    }
+    ops['core-cgroup'] = () => spawnWait(withCgroup);
     try {
       const v = await verifyCore(lib, full);
       sandboxOk = v.ok;
@@ -128,6 +157,9 @@ export async function run(ctx) {
       const probe = spawnSync('bwrap', [...BWRAP, TRUE_BIN], { stdio: 'ignore' });
       if (probe.status === 0) ops['cp-bwrap'] = () => cpRun('bwrap', [...BWRAP, TRUE_BIN]);
       else notes.push(`bwrap cannot run here (exit ${probe.status}): row skipped`);
+      const pid = spawnSync('bwrap', [...BWRAP_PID, TRUE_BIN], { stdio: 'ignore' });
+      if (pid.status === 0) ops['cp-bwrap-pid'] = () => cpRun('bwrap', [...BWRAP_PID, TRUE_BIN]);
+      else notes.push(`bwrap --unshare-pid cannot run here (exit ${pid.status}): row skipped`);
     } else {
       notes.push('bwrap not on PATH (apt-get install bubblewrap): row skipped');
     }
@@ -189,6 +221,17 @@ export async function run(ctx) {
       vs: 'core',
     },
     { text: 'core-sandbox vs cp spawning bwrap (report)', impl: 'core-sandbox', vs: 'cp-bwrap' },
+    { text: 'core-pidns vs core plain (report)', impl: 'core-pidns', vs: 'core' },
+    {
+      text: "core-contain-pidns (containment 'pidns') vs core-cgroup (report)",
+      impl: 'core-contain-pidns',
+      vs: 'core-cgroup',
+    },
+    {
+      text: 'core-pidns vs cp spawning bwrap --unshare-pid (report)',
+      impl: 'core-pidns',
+      vs: 'cp-bwrap-pid',
+    },
     { text: 'core-sandbox vs C posix_spawn loop (report)', impl: 'core-sandbox', vs: 'c' },
   );
   return {
@@ -201,6 +244,7 @@ export async function run(ctx) {
       seccomp: JSON.stringify(seccomp),
       sandbox: JSON.stringify(full),
       bwrap: `bwrap ${BWRAP.join(' ')} ${TRUE_BIN}`,
+      bwrapPid: `bwrap ${BWRAP_PID.join(' ')} ${TRUE_BIN}`,
     },
     labels: {
       core: 'core plain',
@@ -209,6 +253,10 @@ export async function run(ctx) {
       'core-sandbox': 'core seccomp + net none + Landlock',
       cp: 'child_process plain',
       'cp-bwrap': 'cp bwrap (net + mount ns)',
+      'core-pidns': 'core sandbox { pidNamespace: true }',
+      'core-cgroup': "core containment 'cgroup'",
+      'core-contain-pidns': "core containment 'pidns'",
+      'cp-bwrap-pid': 'cp bwrap --unshare-pid (+ /proc)',
       'cp-systemd-run': 'cp systemd-run --scope',
       c: 'C posix_spawn loop',
     },
