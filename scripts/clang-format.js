@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const files = ['native', 'fuzz'].flatMap((dir) =>
   readdirSync(path.join(root, dir))
-    .filter((f) => /\.(cc|h)$/.test(f))
+    .filter((f) => /\.(cc|c|h)$/.test(f))
     .map((f) => path.join(dir, f)),
 );
 const mode = process.argv[2] ?? '--check';
