@@ -459,7 +459,11 @@ CORE_CHILD_CODE int ChildMain(void* arg) {
   // report pipe's write stays allowed by every filter we build.
   InstallSeccomp(plan);
 
-  execve(plan->path, plan->argv, plan->envp);
+  if (plan->pidNamespace) {
+    syscall(SYS_execveat, plan->initFd, "", plan->argv, plan->envp, AT_EMPTY_PATH);
+  } else {
+    execve(plan->path, plan->argv, plan->envp);
+  }
   Report(plan, kStageExec, errno);
 }
 

@@ -117,6 +117,7 @@ struct ChildPlan {
   // in the namespace, so the death-signal race is closed through errorFd instead.
   bool pidNamespace;
   int statusFd;
+  int initFd;      // O_PATH descriptor of the init, exec'd with execveat(AT_EMPTY_PATH)
   bool mountProc;  // a fresh proc on /proc (CLONE_NEWNS given)
 };
 

@@ -277,17 +277,32 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
 
   // PID namespace: the clone child execs our init with the pipes' numbers and the program
   // (native/init_linux.c: init <report fd> <status fd> <death signal> <path> <argv...>).
-  UniqueFd statusRead, statusWrite;
+  UniqueFd statusRead, statusWrite, initFd;
   std::vector<char*> initArgv;
   char fdText[3][16];
   if (req.pidNamespace) {
+    // Opened here and exec'd through the descriptor (execveat): a private /tmp or the
+    // read-only remount the child makes cannot hide it. Both fds sit above the extra-fd
+    // targets, which the child's dup2s would otherwise overwrite.
+    const int floor = 3 + static_cast<int>(plan.extraSource.size());
     int status[2];
     if (pipe2(status, O_CLOEXEC) != 0) {
       *error = {errno, "pipe2", "spawn", ""};
       return false;
     }
     statusRead.Reset(status[0]);
-    statusWrite.Reset(status[1]);
+    UniqueFd low(status[1]);
+    statusWrite.Reset(fcntl(low.Get(), F_DUPFD_CLOEXEC, floor));
+    UniqueFd initLow(RetryEintr([&] { return open(req.initPath.c_str(), O_PATH | O_CLOEXEC); }));
+    if (!initLow.Valid()) {
+      *error = {errno, "open", "spawn", req.initPath};
+      return false;
+    }
+    initFd.Reset(fcntl(initLow.Get(), F_DUPFD_CLOEXEC, floor));
+    if (!statusWrite.Valid() || !initFd.Valid()) {
+      *error = {errno, "fcntl", "spawn", ""};
+      return false;
+    }
     snprintf(fdText[0], sizeof fdText[0], "%d", reportWrite.Get());
     snprintf(fdText[1], sizeof fdText[1], "%d", statusWrite.Get());
     snprintf(fdText[2], sizeof fdText[2], "%d", req.deathSignal);
@@ -350,6 +365,7 @@ bool SpawnClone(const SpawnRequest& req, const std::string& path, StdioPlan& pla
   cp.limitCgroupCount = static_cast<int>(req.limitCgroupFds.size());
   cp.pidNamespace = req.pidNamespace;
   cp.statusFd = statusWrite.Get();
+  cp.initFd = initFd.Get();
   cp.mountProc = sandbox.mountProc;
 
   // A private stack: the child must not scribble on the frames we return through.

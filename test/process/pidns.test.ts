@@ -3,6 +3,7 @@
 // exit codes and signals, and /proc scans for every process carrying a unique token.
 import cp from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,12 +46,14 @@ function childrenOf(pid: number): number[] {
   return text === '' ? [] : text.split(' ').map(Number);
 }
 
+/** Everything the child wrote to stdout, once it has exited and the pipe has ended. */
 async function output(child: ReturnType<typeof spawn>): Promise<string> {
   let text = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+  const out = child.stdout as ChildOutput;
+  out.setEncoding('utf8').on('data', (d: string) => {
     text += d;
   });
-  await child.exited;
+  await Promise.all([child.exited, once(out, 'end')]);
   return text;
 }
 
@@ -288,6 +291,39 @@ describe('without our init beside the addon', { timeout: scaled(60_000) }, () =>
       expect(out.message).toContain('core-process-init');
       expect(['cgroup', 'group']).toContain(out.containment);
       expect(r.stderr.match(/containment 'pidns' is not available/g)).toHaveLength(1);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+suite('an install under /tmp', { timeout: scaled(60_000) }, () => {
+  it('good: privateTmp does not hide our init from the child (it is exec’d through a descriptor)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'core-process-tmpinstall-'));
+    try {
+      const addon = path.join(dir, 'core_process.node');
+      fs.copyFileSync(ADDON, addon);
+      fs.copyFileSync(
+        path.join(path.dirname(ADDON), 'core-process-init'),
+        path.join(dir, 'core-process-init'),
+      );
+      fs.chmodSync(path.join(dir, 'core-process-init'), 0o755);
+      const lib = await compiledLib();
+      const script = `
+        const { spawn } = await import(${JSON.stringify(lib)});
+        const c = spawn({ program: 'sh', args: ['-c', 'echo "$$"; ls -A /tmp | wc -l'],
+          sandbox: { pidNamespace: true, privateTmp: true }, stdout: 'pipe' });
+        let out = '';
+        c.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+        await Promise.all([c.exited, new Promise((r) => c.stdout.once('end', r))]);
+        console.log(JSON.stringify({ out, code: (await c.exited).code }));`;
+      const r = cp.spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: childEnv({ CORE_PROCESS_ADDON: addon }),
+        encoding: 'utf8',
+      });
+      const line = r.stdout.trim().split('\n').pop() as string;
+      // PID 2 under our init, and a /tmp of its own: empty, our install not in it.
+      expect(JSON.parse(line)).toEqual({ out: '2\n0\n', code: 0 });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
