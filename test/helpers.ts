@@ -119,6 +119,20 @@ export function maskHas(mask: string, num: number): boolean {
 }
 
 /**
+ * The program behind a child's pid: the pid itself, or where the child runs in a PID
+ * namespace under our init (containment 'pidns', the service's default), the init's child.
+ */
+export function programOf(pid: number): number {
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'core-process-in') return pid;
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ');
+    return Number(kids[0]) || pid;
+  } catch {
+    return pid;
+  }
+}
+
+/**
  * True once `pid` runs `comm` and sleeps in it. comm changes early in execve, before the
  * kernel closes close-on-exec descriptors; a sleeping state means exec has completed.
  */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../lib/events/envelope.js';
 import { JsonlWriter } from '../../lib/events/jsonl.js';
 import { validate } from '../../lib/events/validate.js';
-import { eventually, runningAsleep, tempDir } from '../helpers.js';
+import { eventually, programOf, runningAsleep, tempDir } from '../helpers.js';
 import { type Api, alive, BASE, startProcess, useApi } from './helpers.js';
 
 const start = useApi();
@@ -34,7 +34,7 @@ describe('audit through the API', () => {
   it('good: a start and a kill over HTTP are process.spawned and process.signalled by the API user', async () => {
     const { api, file } = await audited();
     const { id, pid } = await startProcess(api, { command: 'sleep', args: ['30'] });
-    expect(await eventually(() => runningAsleep(pid))).toBe(true);
+    expect(await eventually(() => runningAsleep(programOf(pid)))).toBe(true);
     expect(
       (await api.call('POST', `${BASE}/processes/${id}/kill`, { signal: 'SIGTERM' })).status,
     ).toBe(200);

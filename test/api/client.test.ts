@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/process/run.js';
-import { eventually, tempDir } from '../helpers.js';
+import { eventually, programOf, tempDir } from '../helpers.js';
 import { alive, BASE, cmdline, useApi } from './helpers.js';
 
 const start = useApi();
@@ -112,7 +112,7 @@ describe('a client generated from /openapi.json (openapi-typescript + openapi-fe
     const got = await client.get(id);
     expect(got).toMatchObject({ status: 'running', command: 'sleep' });
     const pid = got.pid as number;
-    expect(cmdline(pid)).toEqual(['sleep', '30']);
+    expect(cmdline(programOf(pid))).toEqual(['sleep', '30']);
     expect(await client.listed(id)).toBe(true);
 
     // A wait that times out is a typed error answer; the child lives on.

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { SupervisorStatus } from '../../lib/daemon/supervisor.js';
-import { eventually, runningAsleep, tempDir } from '../helpers.js';
+import { eventually, programOf, runningAsleep, tempDir } from '../helpers.js';
 import { tasksetCpus } from '../thread/helpers.js';
 import { type Api, alive, BASE, startProcess, useApi } from './helpers.js';
 
@@ -167,7 +167,7 @@ describe('GET /daemons/:code/:daemon', () => {
     const r = await api.call('GET', `${BASE}/daemons/test/web`);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ code: 'test', daemon: 'web', name: 'web', pid: d.pid });
-    expect(await eventually(() => runningAsleep(d.pid as number))).toBe(true);
+    expect(await eventually(() => runningAsleep(programOf(d.pid as number)))).toBe(true);
   });
 
   it('bad: another code is 404 even when the daemon name exists here', async () => {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { eventually, runningAsleep, tempDir } from '../helpers.js';
+import { eventually, programOf, runningAsleep, tempDir } from '../helpers.js';
 import { alive, BASE, cmdline, startProcess, useApi } from './helpers.js';
 
 const start = useApi();
@@ -77,10 +77,11 @@ describe('POST /processes', () => {
     expect(r.body).toEqual({ id: expect.stringMatching(/^proc-/), pid: expect.any(Number) });
     const got = await api.call('GET', `${BASE}/processes/${r.body.id}`);
     const pid = got.body.pid as number;
-    expect(await eventually(() => runningAsleep(pid))).toBe(true);
-    expect(cmdline(pid).slice(1)).toEqual(['30']);
-    expect(path.basename(cmdline(pid)[0] ?? '')).toBe('sleep');
-    expect(readFileSync(`/proc/${pid}/comm`, 'utf8').trim()).toBe('sleep');
+    expect(await eventually(() => runningAsleep(programOf(pid)))).toBe(true);
+    const program = programOf(pid);
+    expect(cmdline(program).slice(1)).toEqual(['30']);
+    expect(path.basename(cmdline(program)[0] ?? '')).toBe('sleep');
+    expect(readFileSync(`/proc/${program}/comm`, 'utf8').trim()).toBe('sleep');
   });
 
   it('bad: a spawn option the child cannot have is 400 naming the field, and nothing runs', async () => {
@@ -261,7 +262,7 @@ describe('POST /processes/:id/kill', () => {
   it('good: { sent: true } and the child dies of SIGTERM (the default)', async () => {
     const api = await start();
     const { id, pid } = await startProcess(api, { command: 'sleep', args: ['30'] });
-    expect(await eventually(() => runningAsleep(pid))).toBe(true);
+    expect(await eventually(() => runningAsleep(programOf(pid)))).toBe(true);
     const r = await api.call('POST', `${BASE}/processes/${id}/kill`);
     expect(r).toMatchObject({ status: 200, body: { id, sent: true } });
     const waited = await api.call('POST', `${BASE}/processes/${id}/wait`, {});
