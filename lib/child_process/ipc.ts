@@ -16,6 +16,7 @@ import { StringDecoder } from 'node:string_decoder';
 import v8 from 'node:v8';
 import type { ChildProcess } from './child.js';
 import { invalidArgType, plainError } from './errors.js';
+import { NODE_MAJOR } from './line.js';
 import type { Serialization } from './normalize.js';
 
 const VIEW_TAG = 0;
@@ -232,7 +233,9 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
     configurable: true,
     writable: true,
   });
-  // Node's deprecated alias (DEP0129): the same object as `channel`, not enumerable.
+  // Node's deprecated alias (DEP0129): the same object as `channel`, not enumerable; removed
+  // in Node 26, so not there either.
+  if (NODE_MAJOR >= 26) return;
   Object.defineProperty(child, '_channel', {
     get: () => (child as unknown as { channel: unknown }).channel,
     set: (v: unknown) => {
