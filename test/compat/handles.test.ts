@@ -1,0 +1,203 @@
+// Handle passing over the IPC channel (issue 26), against node:child_process and ours: the
+// child is a plain Node process (process.on('message', (m, handle)), process.send(m, handle)),
+// so each row is an interop check of our end of Node's NODE_HANDLE protocol in both
+// directions. Everything is proven with real listeners, real connections and real bytes.
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, IMPLS } from './impls.js';
+
+const CHILD = `${FIXTURES}handle-child.cjs`;
+
+type Child = ReturnType<(typeof IMPLS)[0][1]['fork']>;
+
+function nextMessage(child: Child): Promise<[Record<string, unknown>, unknown]> {
+  return once(child, 'message') as Promise<[Record<string, unknown>, unknown]>;
+}
+
+/** Everything a client connection reads until the peer ends it. */
+function readAll(socket: net.Socket): Promise<string> {
+  let text = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => {
+    text += d;
+  });
+  return once(socket, 'end').then(() => text);
+}
+
+async function listening(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
+
+async function stop(child: Child): Promise<void> {
+  const exited = once(child, 'exit');
+  child.kill();
+  await exited;
+}
+
+describe.each(IMPLS)('%s: handles over IPC', (_name, cp) => {
+  it.each([
+    'json',
+    'advanced',
+  ] as const)('a net.Server sent to the child accepts connections there (%s)', async (serialization) => {
+    const child = cp.fork(CHILD, [], { execArgv: [], serialization });
+    const server = net.createServer((c) => c.end('parent\n'));
+    const port = await listening(server);
+    const sent = new Promise<Error | null>((resolve) => {
+      child.send('server', server, (err: Error | null) => resolve(err));
+    });
+    const [reply] = await nextMessage(child);
+    expect(await sent).toBeNull();
+    expect(reply).toEqual({ got: 'server', kind: 'Server', listening: true });
+    // Only the child's copy is left listening: the connection can only be answered there.
+    server.close();
+    for (let i = 0; i < 2; i++) {
+      const text = await readAll(net.connect(port, '127.0.0.1'));
+      expect(text).toBe(`child:${child.pid}\n`);
+    }
+    await stop(child);
+  });
+
+  it.each([
+    false,
+    true,
+  ])('a net.Socket sent with keepOpen %s: the child writes on the connection', async (keepOpen) => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    const server = net.createServer();
+    const port = await listening(server);
+    const client = net.connect(port, '127.0.0.1');
+    const text = readAll(client);
+    const [conn] = (await once(server, 'connection')) as [net.Socket];
+    child.send('socket', conn, { keepOpen });
+    const [reply] = await nextMessage(child);
+    expect(reply).toEqual({ got: 'socket', kind: 'Socket' });
+    if (keepOpen) {
+      // Our copy stayed open: the connection lives on after the child dropped its copy.
+      conn.end('parent\n');
+      expect(await text).toBe(`child:${child.pid}\nparent\n`);
+    } else {
+      // Ours was closed once the child acknowledged: the end arrives once the child drops its
+      // copy, with nothing from us.
+      expect(await text).toBe(`child:${child.pid}\n`);
+    }
+    server.close();
+    await stop(child);
+  });
+
+  it('a dgram.Socket sent to the child receives and answers datagrams there', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    const udp = dgram.createSocket('udp4');
+    udp.bind(0, '127.0.0.1');
+    await once(udp, 'listening');
+    const { port } = udp.address();
+    child.send('dgram', udp);
+    const [reply] = await nextMessage(child);
+    expect(reply).toEqual({ got: 'dgram', kind: 'Socket', type: 'udp4' });
+    udp.close();
+    const client = dgram.createSocket('udp4');
+    const answer = once(client, 'message') as Promise<[Buffer]>;
+    client.send('ping', port, '127.0.0.1');
+    const [data] = await answer;
+    expect(String(data)).toBe(`child:${child.pid}:ping`);
+    client.close();
+    await stop(child);
+  });
+
+  it('messages sent while a handle is in flight wait for its ACK and keep their order', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    const server = net.createServer();
+    await listening(server);
+    const got: unknown[] = [];
+    const all = new Promise<void>((resolve) => {
+      child.on('message', (m: { got: unknown }) => {
+        got.push(m.got);
+        if (got.length === 5) resolve();
+      });
+    });
+    child.send(1);
+    child.send('server', server);
+    child.send(2);
+    child.send({ three: 3 });
+    child.send(4);
+    await all;
+    expect(got).toEqual([1, 'server', 2, { three: 3 }, 4]);
+    server.close();
+    await stop(child);
+  });
+
+  it('disconnect() right after sending a handle still delivers it first', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    const server = net.createServer((c) => c.end('parent\n'));
+    const port = await listening(server);
+    child.send('server', server);
+    child.disconnect();
+    expect(child.connected).toBe(false);
+    await once(child, 'disconnect');
+    server.close();
+    // The child got the server before the channel closed: it answers the connection.
+    const text = await readAll(net.connect(port, '127.0.0.1'));
+    expect(text).toBe(`child:${child.pid}\n`);
+    await stop(child);
+  });
+
+  it('a net.Server sent by the child arrives as a listening net.Server here', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    child.send({ op: 'send-server' });
+    const [m, server] = await nextMessage(child);
+    expect(m.got).toBe('server-from-child');
+    expect(server).toBeInstanceOf(net.Server);
+    const s = server as net.Server;
+    expect(s.listening).toBe(true);
+    s.on('connection', (c) => c.end(`parent:${process.pid}\n`));
+    const text = await readAll(net.connect(m.port as number, '127.0.0.1'));
+    expect(text).toBe(`parent:${process.pid}\n`);
+    s.close();
+    await stop(child);
+  });
+
+  it("a child's connected net.Socket arrives here and carries our bytes", async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    const server = net.createServer();
+    const port = await listening(server);
+    child.send({ op: 'send-socket', port });
+    const [[m, socket], [conn]] = (await Promise.all([
+      nextMessage(child),
+      once(server, 'connection'),
+    ])) as [[Record<string, unknown>, net.Socket], [net.Socket]];
+    expect(m.got).toBe('socket-from-child');
+    expect(socket).toBeInstanceOf(net.Socket);
+    const text = readAll(conn);
+    socket.end(`parent:${process.pid}\n`);
+    expect(await text).toBe(`parent:${process.pid}\n`);
+    server.close();
+    await stop(child);
+  });
+
+  it("a child's dgram.Socket arrives here bound to the child's port", async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    child.send({ op: 'send-dgram' });
+    const [m, socket] = await nextMessage(child);
+    const udp = socket as dgram.Socket;
+    expect(udp).toBeInstanceOf(dgram.Socket);
+    expect(udp.address().port).toBe(m.port);
+    const got = once(udp, 'message') as Promise<[Buffer]>;
+    const client = dgram.createSocket('udp4');
+    client.send('to-parent', m.port as number, '127.0.0.1');
+    const [data] = await got;
+    expect(String(data)).toBe('to-parent');
+    client.close();
+    udp.close();
+    await stop(child);
+  });
+
+  it('an object that is not a handle throws ERR_INVALID_HANDLE_TYPE', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    expect(() => child.send('x', {} as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_HANDLE_TYPE', name: 'TypeError' }),
+    );
+    await stop(child);
+  });
+});
