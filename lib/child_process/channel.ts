@@ -13,6 +13,7 @@
  * - disconnect() waits for that queue to drain.
  */
 import { Buffer } from 'node:buffer';
+import type net from 'node:net';
 import util from 'node:util';
 import { bindings, type NativeHandle } from './binding.js';
 import type { ChildProcess } from './child.js';
@@ -20,6 +21,7 @@ import { errnoException, invalidArgType, plainError } from './errors.js';
 import { adopt, type HandleMessage, handleType, nativeFor, type SendOptions } from './handles.js';
 import { encodeMessage, MessageParser } from './ipc.js';
 import type { Serialization } from './normalize.js';
+import { type InternalSend, SocketListReceive, SocketListSend } from './socket-lists.js';
 
 const MAX_HANDLE_RETRANSMISSIONS = 3;
 const UV_EPIPE = -32;
@@ -79,6 +81,9 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
   const received: NativeHandle[] = [];
   let writesPending = 0;
   let closeWhenFlushed = false;
+  // Per server key: the lists behind getConnections()/close() across processes.
+  const sendLists = new Map<string, SocketListSend>();
+  const receiveLists = new Map<string, SocketListReceive>();
 
   const emitDisconnect = () => {
     if (disconnectEmitted) return;
@@ -139,7 +144,7 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
         handleQueue.push({ message, handle, options, callback: cb });
         return handleQueue.length === 1;
       }
-      native = nativeFor(wrapped, handle, options);
+      native = nativeFor(wrapped, handle, options, onSentServerSocket);
       if (native) out = wrapped;
     } else if (handleQueue) {
       // Behind a handle in flight: wait, so the receiver sees our order.
@@ -162,6 +167,26 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
       }
     }
     return pipe.writeQueueSize < 65536 * 2;
+  };
+
+  const internalSend: InternalSend = (message, swallowErrors) => {
+    doSend(message, null, { swallowErrors }, undefined);
+  };
+  // The first connection of a server sent to this child: the server asks the child too
+  // from now on (net.Server._setupWorker, as Node's own send does).
+  function onSentServerSocket(server: object, key: string): void {
+    if (sendLists.has(key)) return;
+    const list = new SocketListSend(child, key, internalSend);
+    sendLists.set(key, list);
+    (server as { _setupWorker?: (l: SocketListSend) => void })._setupWorker?.(list);
+  }
+  const onGotServerSocket = (key: string, socket: net.Socket) => {
+    let list = receiveLists.get(key);
+    if (!list) {
+      list = new SocketListReceive(child, key, internalSend);
+      receiveLists.set(key, list);
+    }
+    list.add(socket);
   };
 
   const finishDisconnect = () => {
@@ -201,10 +226,15 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
     }
     // Errors are not reported: the ACK is ours, not the user's send().
     write({ cmd: 'NODE_HANDLE_ACK' }, null);
-    adopt(message, native, (handle) => {
-      if (internalCmd(message.msg)) child.emit('internalMessage', message.msg, handle);
-      else child.emit('message', message.msg, handle);
-    });
+    adopt(
+      message,
+      native,
+      (handle) => {
+        if (internalCmd(message.msg)) child.emit('internalMessage', message.msg, handle);
+        else child.emit('message', message.msg, handle);
+      },
+      onGotServerSocket,
+    );
   };
 
   pipe.onread = (buf: ArrayBuffer | undefined) => {

@@ -60,6 +60,7 @@ export function nativeFor(
   message: HandleMessage,
   handle: unknown,
   options: SendOptions,
+  onServerSocket: (server: object, key: string) => void,
 ): NativeHandle | null {
   switch (message.type) {
     case 'net.Server':
@@ -68,8 +69,9 @@ export function nativeFor(
       const socket = handle as net.Socket & SocketInternals;
       const native = socket._handle;
       if (!native) return null;
-      if (socket.server) {
+      if (socket.server?._connectionKey !== undefined) {
         message.key = socket.server._connectionKey;
+        onServerSocket(socket.server, message.key);
         // The connection now belongs to the receiver: the server stops counting it here.
         if (!options.keepOpen) socket.server._connections--;
       }
@@ -95,6 +97,7 @@ export function adopt(
   message: HandleMessage,
   native: NativeHandle,
   emit: (handle: unknown) => void,
+  onServerSocket: (key: string, socket: net.Socket) => void,
 ): void {
   switch (message.type) {
     case 'net.Server': {
@@ -102,9 +105,13 @@ export function adopt(
       server.listen(native as never, () => emit(server));
       return;
     }
-    case 'net.Socket':
-      emit(new net.Socket({ handle: native, readable: true, writable: true } as never));
+    case 'net.Socket': {
+      const socket = new net.Socket({ handle: native, readable: true, writable: true } as never);
+      // A connection of the sender's server: its getConnections() will ask us about it.
+      if (message.key !== undefined) onServerSocket(message.key, socket);
+      emit(socket);
       return;
+    }
     case 'dgram.Socket': {
       const socket = dgram.createSocket((message.dgramType ?? 'udp4') as dgram.SocketType);
       socket.bind(native as never, () => emit(socket));

@@ -193,6 +193,54 @@ describe.each(IMPLS)('%s: handles over IPC', (_name, cp) => {
     await stop(child);
   });
 
+  it('server.getConnections() counts a connection held by the child it was sent to', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    const server = net.createServer();
+    const port = await listening(server);
+    const client = net.connect(port, '127.0.0.1');
+    const [conn] = (await once(server, 'connection')) as [net.Socket];
+    const count = () =>
+      new Promise<number>((resolve, reject) => {
+        server.getConnections((err, n) => (err ? reject(err) : resolve(n)));
+      });
+    expect(await count()).toBe(1);
+    child.send('hold-socket', conn);
+    const [reply] = await nextMessage(child);
+    expect(reply).toEqual({ got: 'hold-socket', kind: 'Socket' });
+    // Our copy is gone; the child's is the one counted.
+    expect(await count()).toBe(1);
+    client.destroy();
+    let n = 1;
+    for (let i = 0; i < 200 && n !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      n = await count();
+    }
+    expect(n).toBe(0);
+    // close() now waits for the child to report its connections closed, then completes.
+    await new Promise<void>((resolve, reject) =>
+      server.close((err) => (err ? reject(err) : resolve())),
+    );
+    await stop(child);
+  });
+
+  it("the child's server.getConnections() counts a connection it sent here", async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    child.send({ op: 'serve-and-pass' });
+    const [serving] = await nextMessage(child);
+    const client = net.connect(serving.port as number, '127.0.0.1');
+    const [m, socket] = await nextMessage(child);
+    expect(m).toEqual({ got: 'connection' });
+    expect(socket).toBeInstanceOf(net.Socket);
+    child.send('count');
+    expect((await nextMessage(child))[0]).toEqual({ count: 1 });
+    const closed = once(client, 'close');
+    (socket as net.Socket).destroy();
+    await closed;
+    child.send('count');
+    expect((await nextMessage(child))[0]).toEqual({ count: 0 });
+    await stop(child);
+  });
+
   it('an object that is not a handle throws ERR_INVALID_HANDLE_TYPE', async () => {
     const child = cp.fork(CHILD, [], { execArgv: [] });
     expect(() => child.send('x', {} as never)).toThrow(
