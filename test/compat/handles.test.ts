@@ -5,7 +5,10 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { childEnv, compiledLib } from '../subprocess.js';
 import { FIXTURES, IMPLS } from './impls.js';
 
 const CHILD = `${FIXTURES}handle-child.cjs`;
@@ -247,5 +250,47 @@ describe.each(IMPLS)('%s: handles over IPC', (_name, cp) => {
       expect.objectContaining({ code: 'ERR_INVALID_HANDLE_TYPE', name: 'TypeError' }),
     );
     await stop(child);
+  });
+});
+
+// The interop matrix: every pairing of node:child_process and ours on the two IPC hops of
+// parent -> relay -> grandchild, a server passed down the chain and another passed up.
+describe('handles across a chain of mixed implementations', () => {
+  let facade = '';
+  beforeAll(async () => {
+    const lib = path.dirname(fileURLToPath(await compiledLib()));
+    facade = path.join(lib, 'child_process', 'index.js');
+  }, 180_000);
+
+  const pairs = IMPLS.flatMap(([parent, cp]) =>
+    ['node', 'core'].map((relay) => [parent, relay, cp] as const),
+  );
+  it.each(
+    pairs,
+  )('parent %s, relay %s: servers pass down and up the chain', async (_p, relay, cp) => {
+    const relayCp = relay === 'node' ? 'node:child_process' : facade;
+    const child = cp.fork(`${FIXTURES}handle-relay.mjs`, [], {
+      execArgv: [],
+      env: childEnv({ RELAY_CP: relayCp }),
+    });
+    // Down: our server reaches the grandchild through the relay, which accepts there.
+    const server = net.createServer((c) => c.end('parent\n'));
+    const port = await listening(server);
+    child.send('server', server);
+    const [down] = await nextMessage(child);
+    expect(down).toMatchObject({ got: 'server', kind: 'Server', listening: true, via: child.pid });
+    server.close();
+    const text = await readAll(net.connect(port, '127.0.0.1'));
+    expect(text).toBe(`child:${down.from}\n`);
+    // Up: the grandchild's server reaches us through the relay.
+    child.send({ op: 'send-server' });
+    const [up, upServer] = await nextMessage(child);
+    expect(up).toMatchObject({ got: 'server-from-child', via: child.pid, from: down.from });
+    expect(upServer).toBeInstanceOf(net.Server);
+    (upServer as net.Server).on('connection', (c) => c.end('top\n'));
+    expect(await readAll(net.connect(up.port as number, '127.0.0.1'))).toBe('top\n');
+    (upServer as net.Server).close();
+    child.disconnect();
+    await once(child, 'exit');
   });
 });
