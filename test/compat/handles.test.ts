@@ -2,6 +2,8 @@
 // child is a plain Node process (process.on('message', (m, handle)), process.send(m, handle)),
 // so each row is an interop check of our end of Node's NODE_HANDLE protocol in both
 // directions. Everything is proven with real listeners, real connections and real bytes.
+
+import { spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -292,5 +294,42 @@ describe('handles across a chain of mixed implementations', () => {
     (upServer as net.Server).close();
     child.disconnect();
     await once(child, 'exit');
+  });
+});
+
+describe('the IPC pipe lookup under --pending-deprecation', () => {
+  let facade = '';
+  beforeAll(async () => {
+    const lib = path.dirname(fileURLToPath(await compiledLib()));
+    facade = path.join(lib, 'child_process', 'index.js');
+  }, 180_000);
+
+  // A fork and one round trip, then (with `userCall`) the program's own process.binding().
+  const run = (module: string, userCall: boolean) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--pending-deprecation',
+        '--input-type=module',
+        '-e',
+        `const { fork } = await import(${JSON.stringify(module)});
+const child = fork(${JSON.stringify(`${FIXTURES}echo-ipc.cjs`)}, [], { execArgv: [] });
+child.send('x');
+child.on('message', () => { child.disconnect(); if (${userCall}) process.binding('util'); });`,
+      ],
+      { encoding: 'utf8', env: childEnv() },
+    );
+
+  it.each([
+    'node',
+    'core',
+  ])('%s: fork shows no DEP0111 of its own; the program still gets its own', (impl) => {
+    const module = impl === 'node' ? 'node:child_process' : facade;
+    const quiet = run(module, false);
+    expect(quiet.status).toBe(0);
+    expect(quiet.stderr).not.toContain('DEP0111');
+    const own = run(module, true);
+    expect(own.status).toBe(0);
+    expect(own.stderr.match(/DEP0111/g)).toHaveLength(1);
   });
 });
