@@ -246,6 +246,18 @@ describe.each(IMPLS)('%s: handles over IPC', (_name, cp) => {
     await stop(child);
   });
 
+  it('a NODE_HANDLE that arrives without its descriptor is answered with NODE_HANDLE_NACK', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [] });
+    const seen: unknown[] = [];
+    child.on('message', (m: unknown, h: unknown) => seen.push([m, h]));
+    child.send('lost-handle');
+    await new Promise<void>((resolve) => {
+      child.on('message', (m: { got?: string }) => m.got === 'nack' && resolve());
+    });
+    expect(seen).toEqual([[{ got: 'nack' }, undefined]]);
+    await stop(child);
+  });
+
   it('an object that is not a handle throws ERR_INVALID_HANDLE_TYPE', async () => {
     const child = cp.fork(CHILD, [], { execArgv: [] });
     expect(() => child.send('x', {} as never)).toThrow(
