@@ -133,6 +133,23 @@ describe.each(IMPLS)('%s: handles over IPC', (_name, cp) => {
     await stop(child);
   });
 
+  it('callbacks of sends queued behind a handle run, in order, once each is written', async () => {
+    const child = cp.fork(CHILD, [], { execArgv: [], serialization: 'advanced' });
+    const server = net.createServer();
+    await listening(server);
+    const order: string[] = [];
+    const sent = (name: string) =>
+      new Promise<void>((resolve, reject) => {
+        const cb = (err: Error | null) => (err ? reject(err) : resolve(void order.push(name)));
+        if (name === 'server') child.send(name, server, cb);
+        else child.send(name, cb);
+      });
+    await Promise.all(['a', 'server', 'b', 'c'].map(sent));
+    expect(order).toEqual(['a', 'server', 'b', 'c']);
+    server.close();
+    await stop(child);
+  });
+
   it('disconnect() right after sending a handle still delivers it first', async () => {
     const child = cp.fork(CHILD, [], { execArgv: [] });
     const server = net.createServer((c) => c.end('parent\n'));
