@@ -16,17 +16,25 @@ import { Buffer } from 'node:buffer';
 import type net from 'node:net';
 import util from 'node:util';
 import { bindings, type NativeHandle } from './binding.js';
+import {
+  alreadyDisconnected,
+  type Callback,
+  channelClosed,
+  checkMessage,
+  installChannel,
+  report,
+  sendArgs,
+} from './channel-api.js';
 import type { ChildProcess } from './child.js';
-import { errnoException, invalidArgType, plainError } from './errors.js';
+import { errnoException } from './errors.js';
 import { adopt, type HandleMessage, handleType, nativeFor, type SendOptions } from './handles.js';
 import { encodeMessage, MessageParser } from './ipc.js';
 import type { Serialization } from './normalize.js';
+import { setupSocketChannel } from './socket-channel.js';
 import { type InternalSend, SocketListReceive, SocketListSend } from './socket-lists.js';
 
 const MAX_HANDLE_RETRANSMISSIONS = 3;
 const UV_EPIPE = -32;
-
-type Callback = (err: Error | null) => void;
 
 interface Queued {
   message: unknown;
@@ -47,26 +55,20 @@ function internalCmd(message: unknown): string | null {
   return typeof cmd === 'string' && cmd.startsWith('NODE_') ? cmd : null;
 }
 
-function checkMessage(message: unknown): void {
-  if (message === undefined) {
-    const err = new TypeError('The "message" argument must be specified') as TypeError & {
-      code: string;
-    };
-    err.code = 'ERR_MISSING_ARGS';
-    throw err;
-  }
-  const t = typeof message;
-  if (t !== 'string' && t !== 'object' && t !== 'number' && t !== 'boolean') {
-    throw invalidArgType('message', 'one of type string, object, number, or boolean', message);
-  }
-}
-
 /**
  * Wires `fd` (our end of the socketpair) as `child`'s channel: send() (handles included),
  * disconnect(), 'message', 'disconnect', `connected` and `channel`.
  */
 export function setupChannel(child: ChildProcess, fd: number, mode: Serialization): void {
-  const b = bindings();
+  let b: ReturnType<typeof bindings>;
+  try {
+    b = bindings();
+  } catch (e) {
+    // The permission model denies process.binding(): messages only (socket-channel.ts).
+    if ((e as { code?: unknown }).code !== 'ERR_ACCESS_DENIED') throw e;
+    setupSocketChannel(child, fd, mode);
+    return;
+  }
   const pipe = new b.Pipe(b.IPC);
   const openErr = pipe.open(fd);
   if (openErr !== 0) throw errnoException(util.getSystemErrorName(openErr), 'open');
@@ -161,9 +163,7 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
     } else {
       if (native && detached) native.close();
       if (!options.swallowErrors) {
-        const ex = errnoException(util.getSystemErrorName(err), 'write');
-        if (cb) process.nextTick(cb, ex);
-        else process.nextTick(() => child.emit('error', ex));
+        report(child, cb, errnoException(util.getSystemErrorName(err), 'write'));
       }
     }
     return pipe.writeQueueSize < 65536 * 2;
@@ -270,34 +270,14 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
   if (readErr !== 0) throw errnoException(util.getSystemErrorName(readErr), 'read');
 
   const send = (message: unknown, handle?: unknown, options?: unknown, callback?: unknown) => {
-    let cb = callback as Callback | undefined;
-    let opts = options;
-    if (typeof handle === 'function') {
-      cb = handle as Callback;
-      handle = undefined;
-      opts = undefined;
-    } else if (typeof options === 'function') {
-      cb = options as Callback;
-      opts = undefined;
-    } else if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      throw invalidArgType('options', 'of type object', opts);
-    }
-    if (typeof cb !== 'function') cb = undefined;
-    if (!connected) {
-      const ex = plainError('ERR_IPC_CHANNEL_CLOSED', 'Channel closed');
-      if (cb) process.nextTick(cb, ex);
-      else process.nextTick(() => child.emit('error', ex));
-      return false;
-    }
-    return doSend(message, handle, { swallowErrors: false, ...(opts as SendOptions) }, cb);
+    const a = sendArgs(handle, options, callback);
+    if (!connected) return report(child, a.cb, channelClosed());
+    return doSend(message, a.handle, a.options, a.cb);
   };
 
   const disconnect = () => {
     if (!connected) {
-      child.emit(
-        'error',
-        plainError('ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'),
-      );
+      child.emit('error', alreadyDisconnected());
       return;
     }
     markDisconnected();
@@ -305,32 +285,10 @@ export function setupChannel(child: ChildProcess, fd: number, mode: Serializatio
     if (!handleQueue) finishDisconnect();
   };
 
-  child._setChannel({
+  installChannel(child, fd, {
     send,
     disconnect,
-    onChildExit: () => {
-      // The child's end is closed by its exit; our read sees EOF and closes ours.
-    },
-  });
-  Object.defineProperty(child, 'channel', {
-    value: {
-      ref: () => pipe.ref(),
-      unref: () => pipe.unref(),
-      get fd() {
-        return fd;
-      },
-    },
-    enumerable: true,
-    configurable: true,
-    writable: true,
-  });
-  // Node's deprecated alias (DEP0129): the same object as `channel`, not enumerable.
-  Object.defineProperty(child, '_channel', {
-    get: () => (child as unknown as { channel: unknown }).channel,
-    set: (v: unknown) => {
-      (child as unknown as { channel: unknown }).channel = v;
-    },
-    enumerable: false,
-    configurable: true,
+    ref: () => pipe.ref(),
+    unref: () => pipe.unref(),
   });
 }

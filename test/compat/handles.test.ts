@@ -363,3 +363,53 @@ child.on('message', () => { child.disconnect(); if (${userCall}) process.binding
     expect(own.stderr.match(/DEP0111/g)).toHaveLength(1);
   });
 });
+
+describe('under the permission model (process.binding() denied)', () => {
+  let facade = '';
+  beforeAll(async () => {
+    const lib = path.dirname(fileURLToPath(await compiledLib()));
+    facade = path.join(lib, 'child_process', 'index.js');
+  }, 180_000);
+
+  it('core: messages still flow; a handle fails with ERR_CORE_PROCESS_IPC_HANDLE', () => {
+    const flag = process.allowedNodeEnvironmentFlags.has('--permission')
+      ? '--permission'
+      : '--experimental-permission';
+    const r = spawnSync(
+      process.execPath,
+      [
+        flag,
+        '--allow-fs-read=*',
+        '--allow-child-process',
+        '--allow-addons',
+        // Node 26 guards sockets too; opening the channel's fd needs it.
+        ...(process.allowedNodeEnvironmentFlags.has('--allow-net') ? ['--allow-net'] : []),
+        '--no-warnings',
+        '--input-type=module',
+        '-e',
+        `import net from 'node:net';
+const { fork } = await import(${JSON.stringify(facade)});
+let denied = false;
+try { process.binding('pipe_wrap'); } catch (e) { denied = e.code === 'ERR_ACCESS_DENIED'; }
+const child = fork(${JSON.stringify(`${FIXTURES}echo-ipc.cjs`)}, [], { execArgv: [] });
+child.send('x', (err) => {
+  child.send('y', net.createServer(), (herr) => {
+    child.once('message', (m) => {
+      console.log(JSON.stringify({ denied, err, m: m.got, herr: herr?.code }));
+      child.disconnect();
+    });
+  });
+});`,
+      ],
+      { encoding: 'utf8', env: childEnv() },
+    );
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({
+      denied: true,
+      err: null,
+      m: 'x',
+      herr: 'ERR_CORE_PROCESS_IPC_HANDLE',
+    });
+    expect(r.status).toBe(0);
+  });
+});
