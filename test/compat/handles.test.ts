@@ -15,6 +15,13 @@ import { FIXTURES, IMPLS } from './impls.js';
 
 const CHILD = `${FIXTURES}handle-child.cjs`;
 
+// Our facade compiled to JS, for the processes (relay, -e programs) that load it themselves.
+let facade = '';
+beforeAll(async () => {
+  const lib = path.dirname(fileURLToPath(await compiledLib()));
+  facade = path.join(lib, 'child_process', 'index.js');
+}, 180_000);
+
 type Child = ReturnType<(typeof IMPLS)[0][1]['fork']>;
 
 function nextMessage(child: Child): Promise<[Record<string, unknown>, unknown]> {
@@ -288,12 +295,6 @@ describe.each(IMPLS)('%s: handles over IPC', (_name, cp) => {
 // The interop matrix: every pairing of node:child_process and ours on the two IPC hops of
 // parent -> relay -> grandchild, a server passed down the chain and another passed up.
 describe('handles across a chain of mixed implementations', () => {
-  let facade = '';
-  beforeAll(async () => {
-    const lib = path.dirname(fileURLToPath(await compiledLib()));
-    facade = path.join(lib, 'child_process', 'index.js');
-  }, 180_000);
-
   const pairs = IMPLS.flatMap(([parent, cp]) =>
     ['node', 'core'].map((relay) => [parent, relay, cp] as const),
   );
@@ -328,12 +329,6 @@ describe('handles across a chain of mixed implementations', () => {
 });
 
 describe('the IPC pipe lookup under --pending-deprecation', () => {
-  let facade = '';
-  beforeAll(async () => {
-    const lib = path.dirname(fileURLToPath(await compiledLib()));
-    facade = path.join(lib, 'child_process', 'index.js');
-  }, 180_000);
-
   // A fork and one round trip, then (with `userCall`) the program's own process.binding().
   const run = (module: string, userCall: boolean) =>
     spawnSync(
@@ -365,12 +360,6 @@ child.on('message', () => { child.disconnect(); if (${userCall}) process.binding
 });
 
 describe('under the permission model (process.binding() denied)', () => {
-  let facade = '';
-  beforeAll(async () => {
-    const lib = path.dirname(fileURLToPath(await compiledLib()));
-    facade = path.join(lib, 'child_process', 'index.js');
-  }, 180_000);
-
   it('core: messages still flow; a handle fails with ERR_CORE_PROCESS_IPC_HANDLE', () => {
     const flag = process.allowedNodeEnvironmentFlags.has('--permission')
       ? '--permission'
