@@ -6,6 +6,7 @@
 import type { ChildProcess } from './child.js';
 import { invalidArgType, plainError } from './errors.js';
 import type { SendOptions } from './handles.js';
+import { NODE_MAJOR } from './line.js';
 
 export type Callback = (err: Error | null) => void;
 
@@ -91,7 +92,9 @@ export function installChannel(
     configurable: true,
     writable: true,
   });
-  // Node's deprecated alias (DEP0129): the same object as `channel`, not enumerable.
+  // Node's deprecated alias (DEP0129): the same object as `channel`, not enumerable; removed
+  // in Node 26, so not there either.
+  if (NODE_MAJOR >= 26) return;
   Object.defineProperty(child, '_channel', {
     get: () => (child as unknown as { channel: unknown }).channel,
     set: (v: unknown) => {
