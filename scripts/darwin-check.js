@@ -10,11 +10,12 @@
 // napi_* and uv_* at load); `-nostdlib++` leaves the C++ runtime to the one Node itself links
 // (libc++ on macOS) instead of building zig's libc++ from source, minutes per arch, for a
 // check that is only about what the bundle imports.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { readGyp } from './lib/gyp.js';
 import { findTool, nodeIncludeDir } from './lib/tools.js';
 
@@ -58,6 +59,29 @@ const flags = [
 ];
 if (!flags.includes('-Werror')) throw new Error('darwin-check: binding.gyp mac flags lost -Werror');
 
+const run = promisify(execFile);
+const jobs = Math.max(1, Number(process.env.JOBS) || availableParallelism());
+
+/** Compiles sources[i] to objects[i], `jobs` at a time; the first failure stops the check. */
+async function compileAll(triple, sources, objects) {
+  let next = 0;
+  const worker = async () => {
+    while (next < sources.length) {
+      const i = next++;
+      try {
+        await run(zig, ['c++', '-target', triple, '-c', sources[i], '-o', objects[i], ...flags], {
+          cwd: root,
+          maxBuffer: 64 * 1024 * 1024,
+        });
+      } catch (e) {
+        process.stderr.write(`${e.stderr ?? ''}`);
+        throw new Error(`darwin-check: ${sources[i]} did not compile for ${triple}`, { cause: e });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, sources.length) }, worker));
+}
+
 const targets = [
   { name: 'darwin-x64', triple: `x86_64-macos.${minimum}` },
   // Apple Silicon starts at macOS 11, whatever the deployment target says for x64.
@@ -68,15 +92,12 @@ let failed = false;
 try {
   for (const t of targets) {
     const started = Date.now();
-    const objects = [];
-    for (const source of gyp.sources) {
-      const object = path.join(work, `${t.name}-${path.basename(source, '.cc')}.o`);
-      execFileSync(zig, ['c++', '-target', t.triple, '-c', source, '-o', object, ...flags], {
-        cwd: root,
-        stdio: 'inherit',
-      });
-      objects.push(object);
-    }
+    const objects = gyp.sources.map((source) =>
+      path.join(work, `${t.name}-${path.basename(source, '.cc')}.o`),
+    );
+    // One compiler per CPU (JOBS caps it, as for node-gyp): the sources are independent, and
+    // one after another they left a core idle for most of the check.
+    await compileAll(t.triple, gyp.sources, objects);
     const bundle = path.join(work, `${t.name}.node`);
     execFileSync(
       zig,

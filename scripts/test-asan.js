@@ -158,7 +158,13 @@ function main() {
   console.log(`test:asan: running the suite against ${path.relative(root, addon)}`);
   const r = spawnSync(bin('vitest'), ['run', ...process.argv.slice(2)], {
     cwd: root,
-    env: sanitizerEnv(runtime, suiteLogs, { CORE_PROCESS_ADDON: addon }),
+    env: sanitizerEnv(runtime, suiteLogs, {
+      CORE_PROCESS_ADDON: addon,
+      // Every process here loads the ASan runtime (LD_PRELOAD), Node included: starts and
+      // spawns run two to three times slower, so the suite's bounds stretch as on the qemu
+      // lanes (test/helpers.ts scaled()). A value already set (a slower machine) wins.
+      CORE_PROCESS_TEST_TIME_SCALE: process.env.CORE_PROCESS_TEST_TIME_SCALE ?? '3',
+    }),
     stdio: 'inherit',
   });
 

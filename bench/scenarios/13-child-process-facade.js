@@ -1,9 +1,11 @@
 // Scenario 13: the drop-in facade (@core/process/child_process) against node:child_process,
 // same calls and same options, for spawn+close (default stdio: three pipes), exec, execFile,
 // execSync and fork + one IPC round trip; first as is, then while the parent holds 1 GiB of
-// touched memory (where libuv's fork() copies page tables on every spawn, scenario 2).
+// touched memory (where libuv's fork() copies page tables on every spawn, scenario 2). Then
+// handle passing: a listening net.Server sent to a running child per round trip.
 import * as nodeCp from 'node:child_process';
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getGc, TRUE_BIN } from '../lib/proc.js';
 import { hrNow, nsSince, roundRobin } from '../lib/runner.js';
@@ -15,6 +17,7 @@ export const title =
 
 const FACADE = new URL('../../dist/child_process/index.js', import.meta.url);
 const ECHO = fileURLToPath(new URL('../fixtures/ipc-echo.cjs', import.meta.url));
+const HANDLE_ECHO = fileURLToPath(new URL('../fixtures/handle-echo.cjs', import.meta.url));
 const HOLD_MIB = 1024;
 
 const waitEvent = (emitter, name) => new Promise((resolve) => emitter.once(name, resolve));
@@ -46,9 +49,41 @@ const OPS = {
   },
 };
 
-async function measure(ctx, facade, { rounds, counts, label }) {
+/**
+ * Handle round trips against one running child per module: send(msg, server), then the
+ * child's reply (the ACK went before it). The child and the server live for the whole run.
+ */
+function handleOps() {
+  const children = new Map();
+  let server = null;
+  const op = async (cp) => {
+    if (!server) {
+      server = net.createServer();
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    }
+    let child = children.get(cp);
+    if (!child) {
+      child = cp.fork(HANDLE_ECHO, [], { execArgv: [] });
+      children.set(cp, child);
+    }
+    const reply = waitEvent(child, 'message');
+    child.send('h', server);
+    await reply;
+  };
+  const close = async () => {
+    for (const child of children.values()) {
+      const exited = waitEvent(child, 'exit');
+      child.disconnect();
+      await exited;
+    }
+    server?.close();
+  };
+  return { op, close };
+}
+
+async function measure(ctx, facade, { rounds, counts, label, ops = OPS }) {
   const rows = [];
-  for (const [op, fn] of Object.entries(OPS)) {
+  for (const [op, fn] of Object.entries(ops)) {
     const n = counts[op];
     const contender = (name, mod) => ({
       name,
@@ -90,6 +125,19 @@ export async function run(ctx) {
     ? { 'spawn+close': 20, exec: 10, execFile: 10, execSync: 10, 'fork+rtt': 2 }
     : { 'spawn+close': 60, exec: 40, execFile: 40, execSync: 40, 'fork+rtt': 8 };
   const rows = await measure(ctx, facade, { rounds, counts, label: '' });
+  const handles = handleOps();
+  try {
+    rows.push(
+      ...(await measure(ctx, facade, {
+        rounds,
+        counts: { 'handle rtt': ctx.quick ? 50 : 300 },
+        label: '',
+        ops: { 'handle rtt': handles.op },
+      })),
+    );
+  } finally {
+    await handles.close();
+  }
 
   const rssBefore = process.memoryUsage().rss;
   let held = Buffer.allocUnsafeSlow(HOLD_MIB * 1024 * 1024);
@@ -122,7 +170,7 @@ export async function run(ctx) {
   return {
     unit: 'ops/s',
     higherIsBetter: true,
-    params: { rounds, counts, holdMiB: HOLD_MIB },
+    params: { rounds, counts, holdMiB: HOLD_MIB, handleRoundTrips: ctx.quick ? 50 : 300 },
     columns: [
       { key: 'node', title: 'node:child_process ops/s' },
       { key: 'facade', title: 'facade ops/s' },
@@ -140,6 +188,7 @@ export async function run(ctx) {
         5,
       ),
       check('fork round trip ≥ 1x', ['fork+rtt', 'fork+rtt (1 GiB held)'], 1),
+      check('handle-passing round trip ≥ 1x', ['handle rtt'], 1),
     ],
   };
 }

@@ -31,7 +31,7 @@ export const LATE_SPAWN_ERRORS: ReadonlySet<string> = new Set([
   'ENOENT',
 ]);
 
-/** Set by ipc.ts when the child has a channel. */
+/** Set by channel.ts when the child has a channel. */
 export interface ChannelHooks {
   send(message: unknown, handle?: unknown, options?: unknown, callback?: unknown): boolean;
   disconnect(): void;
@@ -100,7 +100,7 @@ export class ChildProcess extends EventEmitter {
     });
   }
 
-  /** @internal ipc.ts: one more stream whose close 'close' waits for. */
+  /** @internal channel.ts: one more stream whose close 'close' waits for. */
   _setChannel(channel: ChannelHooks): void {
     this.#channel = channel;
     this.#closesNeeded++;

@@ -112,7 +112,17 @@ function checkBoolean(options: Record<string, unknown>, key: string): boolean | 
 function checkInt32(options: Record<string, unknown>, key: string): number | undefined {
   const v = options[key];
   if (v == null) return undefined;
-  // Node's isInt32 computes `v | 0` first: a Symbol or BigInt fails there with V8's own
+  if (NODE_MAJOR >= 26) {
+    // Node 26 checks uid and gid with validateInt32: the type first, then integer, then range.
+    const name = `options.${key}`;
+    if (typeof v !== 'number') throw invalidArgType(name, 'of type number', v);
+    if (!Number.isInteger(v)) throw outOfRange(name, 'an integer', v);
+    if (v < -(2 ** 31) || v >= 2 ** 31) {
+      throw outOfRange(name, '>= -2147483648 && <= 2147483647', v);
+    }
+    return v;
+  }
+  // Up to Node 24, isInt32 computes `v | 0` first: a Symbol or BigInt fails there with V8's own
   // TypeError (no code), and so does it here.
   void ((v as number) | 0);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {

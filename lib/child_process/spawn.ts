@@ -11,9 +11,9 @@ import { errnoName } from '../errors.js';
 import { native } from '../native.js';
 import type { SpawnOptions as CoreOptions, StdioSpec } from '../process/options.js';
 import { spawn as coreSpawn } from '../process/spawn.js';
+import { setupChannel } from './channel.js';
 import { ChildProcess, deadSocket, LATE_SPAWN_ERRORS, type StdioStream } from './child.js';
 import { abortError, errnoException } from './errors.js';
-import { setupChannel } from './ipc.js';
 import {
   coreOptionsFor,
   type NormalizedSpawn,

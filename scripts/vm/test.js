@@ -139,7 +139,8 @@ async function arm64Lane(lane, compiled) {
     lane,
     cwd: root,
     argv: ['node', 'scripts/smoke.mjs', path.join(compiled.lib, 'index.js')],
-    env: { CORE_PROCESS_ADDON: ARM64_ADDON },
+    // The contained spawn must be born in its cgroup by clone3 (the aarch64 trampoline).
+    env: { CORE_PROCESS_ADDON: ARM64_ADDON, SMOKE_SPAWN_METHOD: 'clone3' },
     onOutput: (s) => {
       out += s;
       show(s);

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { collect, IMPLS, MISSING, recordEvents } from './impls.js';
 
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+
 describe.each(IMPLS)('%s: spawn events and fields', (_name, cp) => {
   it('emits spawn, exit, close in that order with the exit code, after the output', async () => {
     const child = cp.spawn('sh', ['-c', 'echo out; exit 3']);
@@ -216,7 +218,15 @@ describe.each(IMPLS)('%s: argument errors thrown synchronously', (_name, cp) => 
       'ERR_IPC_ONE_PIPE',
       'Error',
     ],
-    ['uid not int32', () => cp.spawn('ls', [], { uid: 1.5 }), 'ERR_INVALID_ARG_TYPE', 'TypeError'],
+    // Node 26 checks uid with validateInt32: a non-integer is out of range, not of a wrong type.
+    NODE_MAJOR >= 26
+      ? ['uid not int32', () => cp.spawn('ls', [], { uid: 1.5 }), 'ERR_OUT_OF_RANGE', 'RangeError']
+      : [
+          'uid not int32',
+          () => cp.spawn('ls', [], { uid: 1.5 }),
+          'ERR_INVALID_ARG_TYPE',
+          'TypeError',
+        ],
     [
       'gid not int32',
       () => cp.spawn('ls', [], { gid: 'x' as never }),

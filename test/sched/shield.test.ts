@@ -8,7 +8,7 @@
 import cp from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { onlineCpus } from '../../lib/sched/cpus.js';
 import { recoverShields, shieldHierarchy } from '../../lib/sched/shield.js';
 import { asRoot } from '../optional.js';
@@ -79,7 +79,7 @@ let lib: string;
 let bystander: cp.ChildProcess;
 beforeAll(async () => {
   lib = await compiledLib();
-  bystander = cp.spawn('sleep', ['120'], { stdio: 'ignore' });
+  bystander = cp.spawn('sleep', ['3600'], { stdio: 'ignore' });
 }, 120_000);
 afterAll(() => {
   bystander.kill('SIGKILL');
@@ -180,6 +180,18 @@ afterAll(() => {
       async () => {
         const before = allowed(bystander.pid as number);
         const { child, held } = await startHolder(lib, 'system');
+        // The holder's sleeps last an hour: under TCG (scripts/vm) a minute went by before the
+        // readings; on failure they die here, not an hour later.
+        onTestFinished(() => {
+          for (const pid of held.pids) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // gone
+            }
+          }
+          child.kill('SIGKILL');
+        });
         const [plain, shielded] = held.pids;
         const readings = {
           before,
