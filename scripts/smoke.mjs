@@ -284,6 +284,26 @@ await check("containment 'cgroup'", async () => {
   if (left) throw new Error(`${c.cgroupPath} still there`);
   return `spawned by ${c.spawnMethod}, setsid member killed through the cgroup, ${c.cgroupPath} removed`;
 });
+// Our init (core-process-init beside the addon) as PID 1 of a namespace of the program's own.
+await check('sandbox pidNamespace', async () => {
+  const c = spawn({
+    program: 'sh',
+    args: ['-c', 'echo $$; ls /proc | grep -c "^[0-9]"; exit 6'],
+    sandbox: { pidNamespace: true },
+    stdout: 'pipe',
+  });
+  let out = '';
+  c.stdout.setEncoding('utf8').on('data', (d) => {
+    out += d;
+  });
+  const [s] = await Promise.all([c.exited, new Promise((r) => c.stdout.on('end', r))]);
+  const [self, visible] = out.trim().split('\n').map(Number);
+  expectEq(s.code, 6, 'exit code through our init');
+  expectEq(self, 2, "the program's pid in its namespace");
+  // init, the shell and ls (grep may not have started yet): nothing of the host's.
+  if (!(visible >= 2 && visible <= 4)) throw new Error(`${visible} pids in its /proc`);
+  return `program is pid ${self}, sees ${visible} pids, exit ${s.code} through the init`;
+});
 // node:child_process in the same process keeps working beside our reaping.
 await check('coexists with node:child_process', async () => {
   const code = await new Promise((resolve) => cpSpawn('sh', ['-c', 'exit 5']).on('exit', resolve));

@@ -47,6 +47,9 @@ export const X64_SUITES = [
   'test/sched/spawn.test.ts',
   'test/cli/crash.test.ts',
   'test/cli/sandbox.test.ts',
+  // PID namespaces under our init, and supervise's default containment 'pidns', on pure v2.
+  'test/process/pidns.test.ts',
+  'test/cli/supervise-pidns.test.ts',
 ];
 
 const ARM64_ADDON = path.join(root, 'prebuilds', 'linux-arm64', '@core+process.glibc.node');
