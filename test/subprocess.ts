@@ -183,6 +183,9 @@ export function stageForOtherUsers(): Stage {
   };
   findFixtures(path.join(ROOT, 'test'));
   copy(ADDON);
+  // Our PID-namespace init lives beside the addon (lib/process/pidns.ts finds it there).
+  const init = path.join(path.dirname(ADDON), 'core-process-init');
+  if (fs.existsSync(init)) copy(init);
   const lib = process.env.CORE_PROCESS_COMPILED_LIB;
   if (lib !== undefined && fs.existsSync(lib)) copy(lib); // compiledLib() may have made its own
   if (compiledDir !== undefined) copy(compiledDir);

@@ -451,6 +451,18 @@ describeRoot('sandbox as an unprivileged user (uid 65534)', () => {
     expect(report.privateTmp).toEqual({ stdout: 'hidden\nx\n', code: '0', stderr: '' });
   });
 
+  it('pidNamespace works without root: the program is PID 2 under our init, still uid 65534, and sees only its tree', () => {
+    const p = report.pidns as Record<string, string>;
+    const [self, count] = p.seen.trim().split('\n');
+    expect(self).toBe('2 65534');
+    // init, sh, ls and grep at most: none of the host's processes.
+    expect(Number(count)).toBeGreaterThanOrEqual(2);
+    expect(Number(count)).toBeLessThanOrEqual(4);
+    expect(p.initUidMap).toBe('65534 65534 1');
+    expect(p.initNSpid).toBe(`${p.initPid} 1`);
+    expect(p.code).toBe('0');
+  });
+
   it("network 'loopback' goes through a user namespace mapping only uid 65534 (never 0)", () => {
     expect(report.loopback).toMatchObject({
       'self-loopback': '0',
