@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -240,7 +241,17 @@ describe('Supervisor.stop', () => {
       stopGraceMs: 200,
     });
     const pid = s.status().pid as number;
-    await until(() => groupMembers(pid).length >= 2);
+    // Stop only once the shell ignores SIGTERM (its SigIgn has bit 15) and has a child: a
+    // member count alone was met by our PID-namespace init and the shell before its trap ran.
+    const ignoresTerm = (p: number) => {
+      try {
+        const m = /^SigIgn:\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+        return m !== null && (BigInt(`0x${m[1]}`) & (1n << 14n)) !== 0n;
+      } catch {
+        return false;
+      }
+    };
+    await until(() => groupMembers(pid).length >= 3 && groupMembers(pid).some(ignoresTerm));
     const final = await s.stop();
     expect(final).toMatchObject({ state: 'stopped', lastExit: { signal: 'SIGKILL' } });
     expect(groupMembers(pid)).toEqual([]);

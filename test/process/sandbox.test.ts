@@ -453,7 +453,7 @@ describeRoot('sandbox as an unprivileged user (uid 65534)', () => {
 
   it('pidNamespace works without root: the program is PID 2 under our init, still uid 65534, and sees only its tree', () => {
     const p = report.pidns as Record<string, string>;
-    const [self, count] = p.seen.trim().split('\n');
+    const [self, count] = (p.seen ?? '').trim().split('\n');
     expect(self).toBe('2 65534');
     // init, sh, ls and grep at most: none of the host's processes.
     expect(Number(count)).toBeGreaterThanOrEqual(2);
