@@ -306,7 +306,8 @@ void CheckAccepted(const FuzzValue& r, const SpawnRequest& q) {
   for (uint32_t i = 0; i < 3; i++) {
     const coreproc::StdioSpec& s = q.stdio[i];
     int kind = static_cast<int>(s.kind);
-    CHECK(kind >= 0 && kind <= 5);
+    CHECK(kind >= 0 && kind <= 6);
+    CHECK(s.kind != StdioKind::SameAsStdout || i == 2);  // `2>&1`: stderr only
     if (s.kind == StdioKind::Fd) {
       CHECK(s.fd >= 0 && s.fd <= coreproc::kMaxInt32);
       SameNumber(stdio.At(i).Get("fd"), s.fd, -1);
@@ -319,7 +320,7 @@ void CheckAccepted(const FuzzValue& r, const SpawnRequest& q) {
     } else {
       CHECK(s.path.empty() && !s.append);
     }
-    if (kind <= 3) SameNumber(stdio.At(i), kind, 0);
+    if (kind <= 3 || s.kind == StdioKind::SameAsStdout) SameNumber(stdio.At(i), kind, 0);
   }
 
   CHECK(q.pgid >= -1 && q.pgid <= coreproc::kMaxInt32);

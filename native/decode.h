@@ -290,6 +290,8 @@ const char* DecodeSpawnRequest(const V& r, SpawnRequest* out) {
   if (!stdio.IsArray() || stdio.Length() != 3) return "stdio must have 3 entries";
   for (uint32_t i = 0; i < 3; i++) {
     if (!decode_detail::Stdio(stdio.At(i), &out->stdio[i])) return "bad stdio entry";
+    // `2>&1` only: stdin or stdout cannot follow a stream that is not settled before them.
+    if (out->stdio[i].kind == StdioKind::SameAsStdout && i != 2) return "bad stdio entry";
   }
   V extra = r.Get("extraFds");
   if (!extra.IsUndefined()) {
