@@ -79,7 +79,14 @@ $B mount -t devtmpfs devtmpfs /dev
 $B mkdir -p /dev/pts /dev/shm
 $B mount -t devpts devpts /dev/pts
 $B mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# A fresh /tmp, but the host's stays reachable: a checkout under it (CI clones into temp
+# directories) is bound back at its own path, or the command could not even cd there.
+$B mkdir -p /run/vm/hosttmp
+$B mount --bind /tmp /run/vm/hosttmp
 $B mount -t tmpfs -o mode=1777 tmpfs /tmp
+case "$VM_CWD" in
+  /tmp/*) $B mkdir -p "$VM_CWD" && $B mount --bind "/run/vm/hosttmp/\${VM_CWD#/tmp/}" "$VM_CWD" ;;
+esac
 $B mount -t cgroup2 cgroup2 /sys/fs/cgroup
 for c in cpuset cpu io memory pids; do
   echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "vm: controller $c not delegated"

@@ -111,7 +111,7 @@ export async function runInVm(o) {
     const node = guestNode(lane);
     writeFileSync(
       path.join(out, 'vm.env'),
-      `VM_LANE=${sq(lane.name)}\nVM_FOREIGN=${lane.foreign ? 1 : ''}\nVM_NODE=${sq(node)}\n`,
+      `VM_LANE=${sq(lane.name)}\nVM_FOREIGN=${lane.foreign ? 1 : ''}\nVM_NODE=${sq(node)}\nVM_CWD=${sq(cwd)}\n`,
     );
     const env = {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => PASSED.test(k))),
