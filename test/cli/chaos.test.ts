@@ -17,7 +17,7 @@ import { beforeAll, describe } from 'vitest';
 import { cgroupBase, leaseHolder } from '../../lib/process/cgroup.js';
 import { pidNamespaceUnavailable } from '../../lib/process/pidns.js';
 import { liveStartTime } from '../../lib/process/proc.js';
-import { eventually, scaled } from '../helpers.js';
+import { eventually, maskHas, procStatusField, scaled } from '../helpers.js';
 import { asRoot } from '../optional.js';
 import {
   Cli,
@@ -28,14 +28,10 @@ import {
   processesWith as tree,
 } from './cli.js';
 
-/** SIGKILL pending for `pid` (SigPnd or ShdPnd, bit 9): it dies as soon as it next runs. */
+/** SIGKILL pending for `pid` (SigPnd or ShdPnd): it dies as soon as it next runs. */
 function killPending(pid: number): boolean {
   try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    return [/^SigPnd:\s+([0-9a-f]+)$/m, /^ShdPnd:\s+([0-9a-f]+)$/m].some((re) => {
-      const m = re.exec(status);
-      return m !== null && (BigInt(`0x${m[1]}`) & (1n << 8n)) !== 0n;
-    });
+    return ['SigPnd', 'ShdPnd'].some((f) => maskHas(procStatusField(pid, f), 9));
   } catch {
     return true; // gone meanwhile
   }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,7 +10,12 @@ import {
 } from '../../lib/daemon/supervisor.js';
 import { ProcessError } from '../../lib/errors.js';
 import { until } from '../core/helpers.js';
-import { liveGroupMembers as groupMembers, procState } from '../helpers.js';
+import {
+  liveGroupMembers as groupMembers,
+  maskHas,
+  procState,
+  procStatusField,
+} from '../helpers.js';
 
 const running: Supervisor[] = [];
 afterEach(async () => {
@@ -245,8 +249,7 @@ describe('Supervisor.stop', () => {
     // member count alone was met by our PID-namespace init and the shell before its trap ran.
     const ignoresTerm = (p: number) => {
       try {
-        const m = /^SigIgn:\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-        return m !== null && (BigInt(`0x${m[1]}`) & (1n << 14n)) !== 0n;
+        return maskHas(procStatusField(p, 'SigIgn'), 15);
       } catch {
         return false;
       }
