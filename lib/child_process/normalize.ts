@@ -109,19 +109,23 @@ function checkBoolean(options: Record<string, unknown>, key: string): boolean | 
   return v as boolean | undefined;
 }
 
+/**
+ * Node 26's validateInteger and validateInt32: the type first, then an integer, then the range,
+ * each with Node's code and words.
+ * @example checkInteger(5, 'timeout', 0, Number.MAX_SAFE_INTEGER) // 5
+ */
+function checkInteger(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
+  return value;
+}
+
 function checkInt32(options: Record<string, unknown>, key: string): number | undefined {
   const v = options[key];
   if (v == null) return undefined;
-  if (NODE_MAJOR >= 26) {
-    // Node 26 checks uid and gid with validateInt32: the type first, then integer, then range.
-    const name = `options.${key}`;
-    if (typeof v !== 'number') throw invalidArgType(name, 'of type number', v);
-    if (!Number.isInteger(v)) throw outOfRange(name, 'an integer', v);
-    if (v < -(2 ** 31) || v >= 2 ** 31) {
-      throw outOfRange(name, '>= -2147483648 && <= 2147483647', v);
-    }
-    return v;
-  }
+  // Node 26 checks uid and gid with validateInt32.
+  if (NODE_MAJOR >= 26) return checkInteger(v, `options.${key}`, -(2 ** 31), 2 ** 31 - 1);
   // Up to Node 24, isInt32 computes `v | 0` first: a Symbol or BigInt fails there with V8's own
   // TypeError (no code), and so does it here.
   void ((v as number) | 0);
@@ -139,12 +143,7 @@ export function checkTimeout(value: unknown, name = 'timeout'): number {
   if (value == null) return 0;
   if (NODE_MAJOR >= 26) {
     // Node 26's validateTimeout is validateInteger(timeout, 'timeout', 0).
-    if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-    if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
-    if (value < 0 || value > Number.MAX_SAFE_INTEGER) {
-      throw outOfRange(name, `>= 0 && <= ${Number.MAX_SAFE_INTEGER}`, value);
-    }
-    return value;
+    return checkInteger(value, name, 0, Number.MAX_SAFE_INTEGER);
   }
   // No upper bound, as in Node: above 2^31-1 its setTimeout (and ours) fires after 1 ms.
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
